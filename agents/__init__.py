@@ -1,0 +1,37 @@
+"""Every policy behind one interface: ``agents.make(name)``, ``agents.names()``.
+
+Scripted policies (guides, baselines, adaptive rules) read only the observation and
+need only numpy. Trained stable-baselines3 models load through a prefix
+(``"ppo:path/to/model.zip"``) when the ``train`` extra is installed.
+"""
+
+from agents.adaptive import ToneReader
+from agents.base import ObservationPolicy, Policy, PolicyContext
+from agents.baselines import ApologySpam, RandomPolicy, SolutionFirst, make_random
+from agents.guides import GUIDE_SCRIPTS, GuidePolicy, GuideScript
+from agents.registry import make, names, register, register_prefix, spec
+
+register("random", make_random, "uniformly random moves (normalized score 0)", "baseline")
+register("solution_first", lambda ctx: SolutionFirst(), SolutionFirst.__doc__.splitlines()[0], "baseline")
+register("apology_spam", lambda ctx: ApologySpam(), ApologySpam.__doc__.splitlines()[0], "baseline")
+for _name, _script in GUIDE_SCRIPTS.items():
+    register(_name, lambda ctx, s=_script: GuidePolicy(s), f"guide {_script.source}: {_script.summary}", "guide")
+register("tone_reader", lambda ctx: ToneReader(), ToneReader.__doc__.splitlines()[0], "adaptive")
+
+__all__ = [
+    "GUIDE_SCRIPTS",
+    "ApologySpam",
+    "GuidePolicy",
+    "GuideScript",
+    "ObservationPolicy",
+    "Policy",
+    "PolicyContext",
+    "RandomPolicy",
+    "SolutionFirst",
+    "ToneReader",
+    "make",
+    "names",
+    "register",
+    "register_prefix",
+    "spec",
+]

@@ -1,0 +1,114 @@
+"""The one policy interface, and the context a policy is built for.
+
+Every policy, scripted, exact or learned, has stable-baselines3's
+``predict(observation, state=None, episode_start=None, deterministic=True)`` and takes
+one observation or a batch, so one evaluation path (and SB3's ``evaluate_policy``)
+serves all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from customer_models import Move, Rewards, Tables, compile_model
+from envs.customer_env import DEFAULT_MAX_TURNS, check_max_turns, check_observation_mode, make_rewards
+from envs.observation import PARTIAL_SIZE, Observed, decode
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What every policy offers (SB3's ``PolicyPredictor``)."""
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]: ...
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """The environment a policy is built for: exact policies compile its tables.
+
+    Scripted policies ignore it; belief-based and oracle policies need the same
+    persona, ablation, turn limit and rewards as the environment they act in.
+    """
+
+    persona: Any = "mixture"
+    ablate: tuple[str, ...] = ()
+    max_turns: int = DEFAULT_MAX_TURNS
+    observation: str = "partial"
+    rewards: Rewards = field(default_factory=Rewards)
+    seed: int | None = None
+    """Seed for policies that draw random numbers."""
+
+    def __post_init__(self) -> None:
+        check_max_turns(self.max_turns)
+        check_observation_mode(self.observation)
+
+    @classmethod
+    def create(
+        cls,
+        persona: Any = "mixture",
+        ablate: Iterable[str] | None = None,
+        max_turns: int = DEFAULT_MAX_TURNS,
+        observation: str = "partial",
+        rewards: Rewards | Mapping[str, float] | None = None,
+        seed: int | None = None,
+    ) -> PolicyContext:
+        return cls(persona, tuple(sorted(ablate or ())), max_turns, observation, make_rewards(rewards), seed)
+
+    @cached_property
+    def tables(self) -> Tables:
+        return compile_model(self.persona, self.ablate, self.rewards)
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``gym.make("DifficultCustomer-v0", **kwargs)``."""
+        return {
+            "persona": self.persona,
+            "ablate": list(self.ablate),
+            "max_turns": self.max_turns,
+            "observation": self.observation,
+            "rewards": self.rewards,
+        }
+
+
+class ObservationPolicy:
+    """A policy that maps one decoded observation to a move, with no memory.
+
+    Subclasses implement :meth:`act`; :meth:`predict` handles batches. Reading only the
+    partial observation is what makes a policy a fair comparison to a person at the
+    desk: it never sees the hidden state.
+    """
+
+    name: str = "observation_policy"
+    cites: str = ""
+    """Guide files and claims the policy follows."""
+
+    def act(self, seen: Observed) -> Move:
+        raise NotImplementedError
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        obs = np.asarray(observation, dtype=np.float32)
+        if obs.shape[-1] < PARTIAL_SIZE:
+            raise ValueError(f"observation has {obs.shape[-1]} values; expected at least {PARTIAL_SIZE}")
+        batch = obs.reshape(-1, obs.shape[-1])
+        seen = decode(batch)
+        actions = np.array([int(self.act(Observed(*(f[i] for f in seen)))) for i in range(len(batch))])
+        return actions.reshape(obs.shape[:-1]), state
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

@@ -1,0 +1,58 @@
+"""The difficult customer: personas, their dynamics, and the compiled tables.
+
+Needs only numpy. ``compile_model(persona, ablate)`` is the entry point; everything
+above this package (environments, solvers, tests) reads the :class:`Tables` it returns.
+"""
+
+from customer_models.compile import Tables, check_ablate, compile_model, validate_tables
+from customer_models.dynamics import State, step_outcomes, tone_distribution
+from customer_models.personas import (
+    DEFAULT_MIXTURE,
+    MIXTURES,
+    PERSONA_NAMES,
+    PERSONAS,
+    Mixture,
+    Persona,
+    resolve_persona,
+)
+from customer_models.rewards import REWARD_TERMS, Rewards, reward_terms
+from customer_models.vocabulary import (
+    CLAIMS,
+    FACTORS,
+    Abuse,
+    Anger,
+    Move,
+    Outcome,
+    Reaction,
+    Tone,
+    Trust,
+)
+
+__all__ = [
+    "CLAIMS",
+    "DEFAULT_MIXTURE",
+    "FACTORS",
+    "MIXTURES",
+    "PERSONAS",
+    "PERSONA_NAMES",
+    "REWARD_TERMS",
+    "Abuse",
+    "Anger",
+    "Mixture",
+    "Move",
+    "Outcome",
+    "Persona",
+    "Reaction",
+    "Rewards",
+    "State",
+    "Tables",
+    "Tone",
+    "Trust",
+    "check_ablate",
+    "compile_model",
+    "resolve_persona",
+    "reward_terms",
+    "step_outcomes",
+    "tone_distribution",
+    "validate_tables",
+]

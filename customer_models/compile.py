@@ -1,0 +1,300 @@
+"""Compile a customer model into explicit tables: the one source of truth.
+
+:func:`compile_model` enumerates the hidden states reachable from the start, asks
+:func:`~customer_models.dynamics.step_outcomes` for every (state, move), and stores the
+result as arrays that the environments sample from, the exact solvers compute on and the
+tests check claims on. Successors are sparse: ``K`` slots per (state, move), padded with
+probability 0.
+
+Compiled tables are cached per (mixture, ablation, rewards), so building many
+environments of one model costs one compilation.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from customer_models.dynamics import State, step_outcomes, tone_distribution
+from customer_models.personas import GENUINE_GRIEVANCE, Mixture, Persona, resolve_persona
+from customer_models.rewards import REWARD_TERMS, Rewards, reward_terms
+from customer_models.vocabulary import CLAIMS, FACTORS, Abuse, Move, Outcome, Reaction
+
+_ATOL = 1e-9
+
+# C8 ablated: personas keep their starting state but react like a genuine grievance.
+_STARTING_FIELDS = {"name", "description", "initial_anger", "initial_trust", "initial_abusive", "patience"}
+
+
+@dataclass(frozen=True, eq=False)
+class Tables:
+    """A compiled customer model. Arrays are read-only.
+
+    ``S`` states, ``A`` = 6 moves, ``K`` successor slots, ``T`` = 4 tones.
+    """
+
+    mixture: Mixture
+    ablate: frozenset[str]
+    rewards: Rewards
+    initial: np.ndarray
+    """(S,) float64: start distribution for the mixture; sums to 1."""
+    initial_by_persona: np.ndarray
+    """(P, S) float64: start distribution given each persona."""
+    next_state: np.ndarray
+    """(S, A, K) int32: possible successors; padding slots point at the state itself."""
+    next_prob: np.ndarray
+    """(S, A, K) float64: their probabilities; every [s, a] row sums to 1."""
+    next_reaction: np.ndarray
+    """(S, A, K) int8: the :class:`Reaction` shown with each successor."""
+    reward: np.ndarray
+    """(S, A, K) float64: reward of each transition (0 from terminal states)."""
+    reward_terms: np.ndarray
+    """(S, A, K, R) float32: unweighted reward terms, in the order of ``REWARD_TERMS``."""
+    tone_prob: np.ndarray
+    """(S, T) float64: chance of each tone the customer shows in a state."""
+    opening_reaction: np.ndarray
+    """(S,) int8: reaction shown at reset (complains, or insults when abusive)."""
+    terminal: np.ndarray
+    """(S,) bool: the conversation is over (status is not ongoing)."""
+    factors: np.ndarray
+    """(S, F) int8: hidden-state factor values, columns in the order of ``FACTORS``."""
+
+    @property
+    def n_states(self) -> int:
+        return int(self.factors.shape[0])
+
+    @property
+    def persona_names(self) -> tuple[str, ...]:
+        return self.mixture.persona_names
+
+    def factor(self, name: str) -> np.ndarray:
+        """Column ``name`` of :attr:`factors`, shape (S,)."""
+        return self.factors[:, FACTORS.index(name)]
+
+    def index(self, state: State | Iterable[int]) -> int:
+        """The state index of a hidden state given factor by factor.
+
+        Raises:
+            KeyError: if the state is not reachable in this model.
+        """
+        lookup = self.__dict__.get("_lookup")
+        if lookup is None:
+            lookup = {tuple(int(v) for v in row): i for i, row in enumerate(self.factors)}
+            object.__setattr__(self, "_lookup", lookup)
+        return lookup[tuple(int(v) for v in state)]
+
+    def state(self, index: int) -> State:
+        """The hidden state at ``index`` as a named tuple."""
+        return State(*(int(v) for v in self.factors[index]))
+
+    def hidden_state(self, index: int) -> dict[str, int | str]:
+        """The hidden state as named fields, for ``info`` and transcripts."""
+        s = self.state(index)
+        named: dict[str, int | str] = s._asdict()
+        named["persona"] = self.persona_names[s.persona]
+        named["status"] = Outcome(s.status).name
+        named["abuse"] = Abuse(s.abuse).name
+        return named
+
+
+def check_ablate(ablate: Iterable[str] | None) -> frozenset[str]:
+    """Validate claim ids to switch off.
+
+    Raises:
+        ValueError: naming an unknown claim id and listing the allowed ones.
+    """
+    if ablate is None:
+        return frozenset()
+    if isinstance(ablate, str):
+        ablate = [ablate]
+    out = set()
+    for claim in ablate:
+        if claim not in CLAIMS:
+            raise ValueError(f"unknown claim id {claim!r} in ablate; allowed: {', '.join(CLAIMS)}")
+        out.add(claim)
+    return frozenset(out)
+
+
+def effective_persona(persona: Persona, ablate: frozenset[str]) -> Persona:
+    """The persona as the compiler uses it: under C8 ablated, with genuine-grievance reactions."""
+    if "C8" not in ablate:
+        return persona
+    reactions = {
+        f.name: getattr(GENUINE_GRIEVANCE, f.name) for f in fields(Persona) if f.name not in _STARTING_FIELDS
+    }
+    return replace(persona, **reactions)
+
+
+def _initial_states(index: int, persona: Persona) -> list[tuple[float, State]]:
+    out = []
+    abuse_split = [(1.0 - persona.initial_abusive, Abuse.none), (persona.initial_abusive, Abuse.abusive)]
+    for anger, p_anger in enumerate(persona.initial_anger):
+        for p_abuse, abuse in abuse_split:
+            prob = p_anger * p_abuse
+            if prob > 0.0:
+                state = State(
+                    persona=index,
+                    status=Outcome.ongoing,
+                    anger=anger,
+                    trust=persona.initial_trust,
+                    heard=0,
+                    apologies=0,
+                    solved=0,
+                    abuse=abuse,
+                    patience=persona.patience,
+                )
+                out.append((prob, state))
+    return out
+
+
+def compile_model(
+    persona: str | Persona | Mixture = "mixture",
+    ablate: Iterable[str] | None = None,
+    rewards: Rewards | None = None,
+) -> Tables:
+    """Compile a persona (or mixture) under an ablation into :class:`Tables`.
+
+    Args:
+        persona: a persona or mixture name, or object.
+        ablate: claim ids (``"C1"`` ... ``"C10"``) whose effects are switched off.
+        rewards: reward weights; the defaults of :class:`Rewards` if None.
+
+    Returns:
+        The compiled, validated tables (cached: equal arguments give the same object).
+
+    Raises:
+        ValueError: for an unknown persona or claim id, or invalid tables.
+    """
+    mixture = resolve_persona(persona)
+    return _compile(mixture, check_ablate(ablate), rewards or Rewards())
+
+
+@functools.lru_cache(maxsize=32)
+def _compile(mixture: Mixture, ablate: frozenset[str], rewards: Rewards) -> Tables:
+    personas = [effective_persona(p, ablate) for p in mixture.personas]
+    index: dict[State, int] = {}
+    order: list[State] = []
+
+    def visit(state: State) -> int:
+        i = index.get(state)
+        if i is None:
+            i = index[state] = len(order)
+            order.append(state)
+        return i
+
+    starts = []
+    for pi, persona in enumerate(personas):
+        for prob, state in _initial_states(pi, persona):
+            starts.append((pi, prob, visit(state)))
+
+    successors: list[list[dict[tuple[int, int], float]]] = []
+    cursor = 0
+    while cursor < len(order):  # breadth-first over reachable states
+        state = order[cursor]
+        cursor += 1
+        rows = []
+        for move in Move:
+            merged: dict[tuple[int, int], float] = {}
+            if state.status == Outcome.ongoing:
+                for prob, nxt, reaction in step_outcomes(personas[state.persona], state, move, ablate):
+                    key = (visit(nxt), int(reaction))
+                    merged[key] = merged.get(key, 0.0) + prob
+            else:
+                merged[(cursor - 1, int(Reaction.unmoved))] = 1.0
+            rows.append(merged)
+        successors.append(rows)
+
+    n_states = len(order)
+    n_moves = len(Move)
+    width = max(len(row) for rows in successors for row in rows)
+    next_state = np.repeat(np.arange(n_states, dtype=np.int32)[:, None, None], n_moves, 1).repeat(width, 2)
+    next_prob = np.zeros((n_states, n_moves, width))
+    next_reaction = np.full((n_states, n_moves, width), int(Reaction.unmoved), dtype=np.int8)
+    for s, rows in enumerate(successors):
+        for a, merged in enumerate(rows):
+            for k, ((nxt, reaction), prob) in enumerate(sorted(merged.items())):
+                next_state[s, a, k] = nxt
+                next_prob[s, a, k] = prob
+                next_reaction[s, a, k] = reaction
+
+    factors = np.array(order, dtype=np.int8)
+    terminal = factors[:, FACTORS.index("status")] != Outcome.ongoing
+    terms = reward_terms(factors[:, None, None, :], factors[next_state])
+    terms[terminal] = 0.0
+    terms = terms * (next_prob > 0)[..., None]
+    reward = terms @ rewards.vector()
+
+    tone_prob = np.array([tone_distribution(personas[st.persona], st) for st in order])
+    abusive = factors[:, FACTORS.index("abuse")] == Abuse.abusive
+    opening = np.where(abusive, int(Reaction.insults), int(Reaction.complains)).astype(np.int8)
+
+    initial_by_persona = np.zeros((len(personas), n_states))
+    for pi, prob, s in starts:
+        initial_by_persona[pi, s] += prob
+    initial = np.asarray(mixture.weights) @ initial_by_persona
+
+    tables = Tables(
+        mixture=mixture,
+        ablate=ablate,
+        rewards=rewards,
+        initial=initial,
+        initial_by_persona=initial_by_persona,
+        next_state=next_state,
+        next_prob=next_prob,
+        next_reaction=next_reaction,
+        reward=reward,
+        reward_terms=terms.astype(np.float32),
+        tone_prob=tone_prob,
+        opening_reaction=opening,
+        terminal=terminal,
+        factors=factors,
+    )
+    validate_tables(tables)
+    for f in fields(Tables):
+        value = getattr(tables, f.name)
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    return tables
+
+
+def validate_tables(t: Tables) -> None:
+    """Check that the tables describe a valid model.
+
+    Every probability is in [0, 1], every distribution sums to 1, every state is
+    reachable from the start (true by construction, checked anyway) and every
+    non-terminal state can reach a terminal one or the turn limit.
+
+    Raises:
+        ValueError: naming the first violation.
+    """
+    for name in ("initial", "next_prob", "tone_prob", "initial_by_persona"):
+        arr = getattr(t, name)
+        if not np.all(np.isfinite(arr)) or arr.min() < -_ATOL or arr.max() > 1 + _ATOL:
+            raise ValueError(f"{name}: probabilities outside [0, 1] (min {arr.min()}, max {arr.max()})")
+    if not np.isclose(t.initial.sum(), 1.0):
+        raise ValueError(f"initial sums to {t.initial.sum()}, not 1")
+    bad = np.argwhere(~np.isclose(t.next_prob.sum(-1), 1.0))
+    if bad.size:
+        s, a = bad[0]
+        raise ValueError(
+            f"next_prob[{s}, {Move(a).name}] sums to {t.next_prob[s, a].sum()}, not 1 (state {t.state(s)})"
+        )
+    bad = np.flatnonzero(~np.isclose(t.tone_prob.sum(-1), 1.0))
+    if bad.size:
+        raise ValueError(f"tone_prob[{bad[0]}] sums to {t.tone_prob[bad[0]].sum()}, not 1")
+    reached = np.zeros(t.n_states, dtype=bool)
+    frontier = np.flatnonzero(t.initial > 0)
+    reached[frontier] = True
+    while frontier.size:
+        nxt = t.next_state[frontier][t.next_prob[frontier] > 0]
+        nxt = np.unique(nxt[~reached[nxt]])
+        reached[nxt] = True
+        frontier = nxt
+    if not reached.all():
+        raise ValueError(f"{int((~reached).sum())} states are unreachable, e.g. {t.state(int(np.argmin(reached)))}")
+
+
+__all__ = ["REWARD_TERMS", "Tables", "check_ablate", "compile_model", "effective_persona", "validate_tables"]

@@ -1,0 +1,315 @@
+"""The single difficult-customer environment, ``DifficultCustomer-v0``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+
+from customer_models import (
+    FACTORS,
+    REWARD_TERMS,
+    Mixture,
+    Move,
+    Outcome,
+    Persona,
+    Reaction,
+    Rewards,
+    Tables,
+    Tone,
+    compile_model,
+)
+from envs import observation as obs_layout
+from envs.sampling import sampler_for
+
+MOVE_NAMES: tuple[str, ...] = tuple(m.name for m in Move)
+"""Action names in action-id order."""
+
+OBSERVATION_MODES = ("partial", "full")
+DEFAULT_MAX_TURNS = 16
+
+_STATUS = FACTORS.index("status")
+_SOLVED = FACTORS.index("solved")
+
+
+def make_rewards(rewards: Rewards | Mapping[str, float] | None) -> Rewards:
+    """Reward weights from a :class:`Rewards`, a partial mapping of term -> weight, or None."""
+    if rewards is None:
+        return Rewards()
+    if isinstance(rewards, Rewards):
+        return rewards
+    if isinstance(rewards, Mapping):
+        return Rewards.from_mapping(dict(rewards))
+    raise ValueError(f"rewards={rewards!r}; allowed: None, a Rewards, or a mapping of term name -> weight")
+
+
+def check_max_turns(max_turns: Any) -> int:
+    """Validate the turn limit (an int >= 1)."""
+    if isinstance(max_turns, bool) or not isinstance(max_turns, (int, np.integer)) or max_turns < 1:
+        raise ValueError(f"max_turns={max_turns!r}; allowed is an integer >= 1")
+    return int(max_turns)
+
+
+def check_observation_mode(mode: str) -> str:
+    if mode not in OBSERVATION_MODES:
+        raise ValueError(f"observation={mode!r}; allowed: {', '.join(OBSERVATION_MODES)}")
+    return mode
+
+
+class CustomerEnv(gym.Env):
+    """A conversation with a difficult customer whose anger and trust are hidden.
+
+    ## Description
+
+    The agent is at a customer-service desk. A customer arrives upset; the agent picks
+    one move per turn and sees only what a person at the desk would see. Hidden from it
+    are the customer's anger (calm ... furious), trust (none ... high), whether they
+    feel heard, how many apologies they have had, whether they are abusive, how much
+    patience is left, and which kind of customer they are (the persona). Every effect
+    of a move is a documented parameter that cites one of ten claims (C1-C10) that five
+    customer-service guides make; see ``docs/claims.md``. The dynamics are compiled
+    into explicit tables (``env.unwrapped.tables``), so the optimum is computable.
+
+    ## Action Space
+
+    ``Discrete(6)``:
+
+    | id | move          | claim   | what it does                                              |
+    |----|---------------|---------|-----------------------------------------------------------|
+    | 0  | listen        | C1      | the customer feels heard and calms                        |
+    | 1  | empathize     | C2      | calms and builds trust once heard; patronizing before     |
+    | 2  | apologize     | C4, C8  | calms a genuine grievance; wears out when repeated        |
+    | 3  | offer_options | C3, C5  | solves the problem if accepted; an angry or unheard customer rejects |
+    | 4  | set_boundary  | C6      | stops abuse; dismissive to a customer who is not abusive  |
+    | 5  | follow_up     | C7      | after a solution: satisfaction and trust; before: nothing |
+
+    ## Observation Space
+
+    ``Box(0, 1, (30,), float32)`` for ``observation="partial"``: one-hot tone (a noisy,
+    persona-dependent sign of anger, C8), one-hot reaction to the last move, solved
+    flag, turn / ``max_turns``, one-hot last move, and counts of each move so far
+    (clipped at 3, divided by 3). Layout and a decoder: ``envs.observation``.
+    ``observation="full"`` appends the hidden state one-hot (for debugging; a policy
+    that reads it is an oracle).
+
+    ## Rewards
+
+    Named terms, weighted by name (``rewards={"walked_away": -1.0}``); every step's
+    terms are in ``info["reward_terms"]``. Defaults, and why:
+
+    - ``turn`` -0.02 per turn: among equally good conversations, prefer the shorter.
+    - ``solved`` +0.6 when the customer accepts a solution: the point of the call (C5).
+    - ``followed_up`` +0.2 when a solved conversation ends with a follow-up (C7).
+    - ``trust`` +0.1 per trust level (0-3) when a solved conversation ends: loyalty
+      beyond this call (C2, C4, C7).
+    - ``walked_away`` -0.6: a lost customer, worse than an unsolved call (C10).
+    - ``ended_after_abuse`` -0.4: ending the dialogue after abuse protects the agent
+      but loses the customer (C6).
+
+    Returns lie in about [-1, 1.1].
+
+    ## Starting State
+
+    The persona is drawn from the mixture (``persona="mixture"``: genuine grievance
+    0.45, naturally difficult 0.35, belligerent 0.2), then anger from the persona's
+    start distribution (upset to furious); trust and patience are the persona's, and a
+    belligerent customer starts abusive. The first observation shows the customer's
+    tone and opening reaction (``complains``, or ``insults`` when abusive).
+
+    ## Episode End
+
+    - Termination: the customer leaves after a solution (with or without a follow-up),
+      walks away (patience used up, or furious, C10), or the dialogue is ended after
+      continued abuse (C6).
+    - Truncation: ``max_turns`` turns (default 16) without an end.
+
+    ## Information
+
+    ``info`` always has ``"hidden_state"`` (a dict of factor name -> value: ``persona``
+    (name), ``status``, ``anger``, ``trust``, ``heard``, ``apologies``, ``solved``,
+    ``abuse``, ``patience``), ``"state_index"`` (row of the tables), ``"turn"``, ``"tone"`` and ``"reaction"``
+    (names, as in the observation), and after a step ``"reward_terms"`` (term name ->
+    unweighted value).
+    At the end it also has ``"outcome"``: ``solved_and_followed_up``, ``solved``,
+    ``walked_away``, ``ended_after_abuse`` or ``timed_out``.
+
+    ## Arguments
+
+    - ``persona``: ``"mixture"`` (default), ``"genuine_grievance"``,
+      ``"naturally_difficult"``, ``"belligerent"``, ``"reasonable"``, or a
+      ``Persona`` / ``Mixture`` object.
+    - ``ablate``: claim ids to switch off, e.g. ``["C4"]``: the move becomes neutral in
+      that respect.
+    - ``max_turns``: turn limit (default 16).
+    - ``observation``: ``"partial"`` (default) or ``"full"``.
+    - ``rewards``: a ``Rewards`` or a mapping of term name -> weight.
+    - ``render_mode``: ``None``, ``"ansi"`` (returns the transcript) or ``"human"``
+      (prints each turn).
+    - ``render_hidden``: show hidden anger and trust in the transcript (teachers).
+
+    ## Version History
+
+    - v0: first release.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(
+        self,
+        persona: str | Persona | Mixture = "mixture",
+        ablate: Iterable[str] | None = None,
+        max_turns: int = DEFAULT_MAX_TURNS,
+        observation: str = "partial",
+        rewards: Rewards | Mapping[str, float] | None = None,
+        render_mode: str | None = None,
+        render_hidden: bool = False,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode={render_mode!r}; allowed: None, {', '.join(self.metadata['render_modes'])}"
+            )
+        self.max_turns = check_max_turns(max_turns)
+        self.observation_mode = check_observation_mode(observation)
+        self.tables: Tables = compile_model(persona, ablate, make_rewards(rewards))
+        self._sampler = sampler_for(self.tables)
+        self.render_mode = render_mode
+        self.render_hidden = bool(render_hidden)
+        self.n_personas = len(self.tables.persona_names)
+        size = obs_layout.PARTIAL_SIZE
+        if self.observation_mode == "full":
+            size += obs_layout.hidden_size(self.n_personas)
+        self.action_space = spaces.Discrete(len(Move))
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(size,), dtype=np.float32)
+        self._state: int | None = None
+        self._done = False
+        self._episode = -1
+        self._lines: list[str] = []
+
+    # ------------------------------------------------------------------ API
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self._episode += 1
+        self._state = self._sampler.sample_initial(self.np_random)
+        self._turn = 0
+        self._counts = np.zeros(len(Move), dtype=np.int64)
+        self._last_move = -1
+        self._reaction = int(self.tables.opening_reaction[self._state])
+        self._tone = self._sampler.sample_tone(self.np_random, self._state)
+        self._done = False
+        self._return = 0.0
+        self._lines = []
+        self._add_lines(None)
+        info = self._info()
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict]:
+        if self._state is None:
+            raise ResetNeeded("step() called before reset(); call env.reset() first")
+        if self._done:
+            raise ResetNeeded("step() called after the conversation ended; call env.reset() first")
+        move = self._check_action(action)
+        s = self._state
+        k = self._sampler.sample_successor(self.np_random, s, move)
+        nxt = int(self.tables.next_state[s, move, k])
+        reward = float(self.tables.reward[s, move, k])
+        self._reaction = int(self.tables.next_reaction[s, move, k])
+        self._state = nxt
+        self._tone = self._sampler.sample_tone(self.np_random, nxt)
+        self._turn += 1
+        self._counts[move] += 1
+        self._last_move = move
+        self._return += reward
+        terminated = bool(self.tables.terminal[nxt])
+        truncated = not terminated and self._turn >= self.max_turns
+        self._done = terminated or truncated
+        info = self._info()
+        info["reward_terms"] = dict(zip(REWARD_TERMS, self.tables.reward_terms[s, move, k].tolist()))
+        if self._done:
+            info["outcome"] = Outcome.timed_out.name if truncated else Outcome(self.tables.factors[nxt, _STATUS]).name
+            info["return"] = self._return
+        self._add_lines(Move(move), outcome=info.get("outcome"))
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), reward, terminated, truncated, info
+
+    def render(self) -> str | None:
+        """The transcript so far (``"ansi"``) or the latest turn printed (``"human"``)."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human' to make()")
+            return None
+        if self.render_mode == "ansi":
+            return "\n".join(self._lines) + "\n"
+        start = 0 if self._turn == 0 else self._printed
+        sys.stdout.write("\n".join(self._lines[start:]) + "\n")
+        self._printed = len(self._lines)
+        return None
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def state_index(self) -> int | None:
+        """Row of the tables for the current hidden state (None before reset)."""
+        return self._state
+
+    def _check_action(self, action: Any) -> int:
+        value = action
+        if isinstance(value, np.ndarray) and value.shape == ():
+            value = value.item()
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"action {action!r} is not a move id; allowed: integers 0-5 ({', '.join(MOVE_NAMES)})")
+        if not 0 <= int(value) < len(Move):
+            raise ValueError(f"action {action!r} is outside the action space; allowed: 0-5 ({', '.join(MOVE_NAMES)})")
+        return int(value)
+
+    def _observation(self) -> np.ndarray:
+        solved = self.tables.factors[self._state, _SOLVED]
+        obs = obs_layout.encode(
+            self._tone, self._reaction, solved, self._turn, self.max_turns, self._last_move, self._counts
+        )
+        if self.observation_mode == "full":
+            hidden = obs_layout.hidden_one_hot(self.tables.factors[self._state], self.n_personas)
+            obs = np.concatenate([obs, hidden])
+        return obs
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "hidden_state": self.tables.hidden_state(self._state),
+            "state_index": self._state,
+            "turn": self._turn,
+            "tone": Tone(self._tone).name,
+            "reaction": Reaction(self._reaction).name,
+        }
+
+    def _add_lines(self, move: Move | None, outcome: str | None = None) -> None:
+        if self.render_mode is None:
+            return
+        from envs.transcript import agent_line, customer_line, narrator_line
+
+        variant = self._episode * 7 + self._turn
+        hidden = self.tables.hidden_state(self._state)
+        persona = str(hidden["persona"])
+        if move is None:
+            self._printed = 0
+            self._lines.append(f"--- conversation {self._episode + 1} ({persona if self.render_hidden else 'persona hidden'}) ---")
+        else:
+            self._lines.append(f"[{self._turn:2d}] Agent ({move.name}): {agent_line(move, variant)}")
+        reaction = Reaction(self._reaction)
+        tone = Tone(self._tone)
+        line = f"     Customer [{tone.name}, {reaction.name}]: {customer_line(persona, tone, reaction, variant)}"
+        self._lines.append(line)
+        if self.render_hidden:
+            self._lines.append(
+                f"     (hidden: anger {hidden['anger']}/4, trust {hidden['trust']}/3, heard {hidden['heard']}, "
+                f"patience {hidden['patience']}, abuse {hidden['abuse']})"
+            )
+        stage = narrator_line(reaction)
+        if stage:
+            self._lines.append(f"     {stage}")
+        if outcome is not None:
+            self._lines.append(f"--- outcome: {outcome}, return {self._return:+.2f} ---")

@@ -1,0 +1,34 @@
+"""Command line: ``python -m experiments <command>`` (also the ``difficult-customer`` script).
+
+Each command lives in its own module with a ``main(argv) -> int``; this file only
+dispatches, importing a command's module when it is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "benchmark": ("experiments.benchmark", "every policy x every persona, with confidence intervals"),
+    "explain": ("experiments.explain", "a conversation annotated with oracle and belief Q-values"),
+    "solve-times": ("experiments.solve_times", "time the exact solvers on every persona and ablation"),
+    "speed": ("experiments.speed", "steps per second against gymnasium's CartPole"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: python -m experiments <command> [options]\n\ncommands:")
+        for name, (_, help_text) in COMMANDS.items():
+            print(f"  {name:<12} {help_text}")
+        print("\n'python -m experiments <command> --help' shows a command's options.")
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"error: unknown command {name!r}; allowed: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)

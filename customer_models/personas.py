@@ -244,7 +244,7 @@ class Mixture:
                 f"mixture {self.name!r}: {len(self.personas)} personas but {len(self.weights)} weights; "
                 "allowed is one weight per persona, at least one persona"
             )
-        for p, w in zip(self.personas, self.weights):
+        for p, w in zip(self.personas, self.weights, strict=True):
             _check_probability(self.name, f"weight of {p.name!r}", w)
         total = sum(self.weights)
         if abs(total - 1.0) > 1e-9:

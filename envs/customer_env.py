@@ -230,7 +230,7 @@ class CustomerEnv(gym.Env):
         truncated = not terminated and self._turn >= self.max_turns
         self._done = terminated or truncated
         info = self._info()
-        info["reward_terms"] = dict(zip(REWARD_TERMS, self.tables.reward_terms[s, move, k].tolist()))
+        info["reward_terms"] = dict(zip(REWARD_TERMS, self.tables.reward_terms[s, move, k].tolist(), strict=True))
         if self._done:
             info["outcome"] = Outcome.timed_out.name if truncated else Outcome(self.tables.factors[nxt, _STATUS]).name
             info["return"] = self._return

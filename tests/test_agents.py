@@ -1,0 +1,123 @@
+"""Policies: the registry, the predict interface, and that guide scripts follow their guides."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import agents
+from agents import GUIDE_SCRIPTS, ObservationPolicy
+from customer_models import Move, Reaction, Tone
+from envs.customer_env import CustomerEnv
+from envs.observation import PARTIAL_SIZE, encode
+
+SCRIPTED = [n for n in agents.names() if agents.spec(n).kind in ("baseline", "guide", "adaptive")]
+
+
+def observe(*, tone=Tone.angry, reaction=Reaction.complains, solved=0, turn=0, last_move=-1, counts=None):
+    counts = np.zeros(6, dtype=np.int64) if counts is None else np.asarray(counts)
+    return encode(tone, reaction, solved, turn, 16, last_move, counts)
+
+
+def first_moves(name: str, persona: str = "reasonable", n: int = 6, seed: int = 0) -> list[Move]:
+    """The moves a policy makes in one conversation."""
+    env = CustomerEnv(persona=persona, max_turns=n)
+    policy = agents.make(name, seed=seed)
+    obs, _ = env.reset(seed=seed)
+    moves = []
+    for _ in range(n):
+        action, _ = policy.predict(obs)
+        moves.append(Move(int(action)))
+        obs, _, terminated, truncated, _ = env.step(int(action))
+        if terminated or truncated:
+            break
+    return moves
+
+
+def test_registry_lists_every_required_policy():
+    names = agents.names()
+    for required in ["random", "solution_first", "apology_spam", "tone_reader", *(f"guide_00{i}" for i in range(5))]:
+        assert required in names
+
+
+def test_unknown_policy_error_names_it_and_the_allowed_ones():
+    with pytest.raises(ValueError, match=r"unknown policy 'nope'.*guide_000"):
+        agents.make("nope")
+    with pytest.raises(ValueError, match=r"unknown policy prefix 'zzz'"):
+        agents.make("zzz:some/path.zip")
+
+
+@pytest.mark.parametrize("name", SCRIPTED)
+def test_predict_takes_one_observation_or_a_batch(name):
+    policy = agents.make(name, seed=0)
+    one = observe()
+    action, state = policy.predict(one)
+    assert np.asarray(action).shape == () and 0 <= int(action) < 6 and state is None
+    batch = np.stack([observe(), observe(solved=1, reaction=Reaction.accepts_offer)])
+    actions, _ = policy.predict(batch)
+    assert actions.shape == (2,)
+
+
+@pytest.mark.parametrize("name", [n for n in SCRIPTED if n != "random"])
+def test_scripted_policies_read_only_the_observation(name):
+    """A full observation (hidden state appended) changes no scripted decision."""
+    policy = agents.make(name)
+    assert isinstance(policy, ObservationPolicy)
+    env = CustomerEnv(persona="mixture", observation="full")
+    rng = np.random.default_rng(0)
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        for _ in range(6):
+            full, _ = policy.predict(obs)
+            partial, _ = policy.predict(obs[:PARTIAL_SIZE])
+            assert int(full) == int(partial)
+            obs, _, terminated, truncated, _ = env.step(int(rng.integers(6)))
+            if terminated or truncated:
+                break
+
+
+@pytest.mark.parametrize("name", list(GUIDE_SCRIPTS))
+def test_guide_policies_open_in_their_guides_order(name):
+    script = GUIDE_SCRIPTS[name]
+    moves = first_moves(name, persona="reasonable", n=len(script.opening) + 1)
+    assert moves[: len(script.opening)] == list(script.opening)
+    assert moves[len(script.opening)] == Move.offer_options
+
+
+def test_guide_000_and_002_set_a_boundary_on_insults_and_001_003_004_never_do():
+    insulted = observe(reaction=Reaction.insults, tone=Tone.hostile, counts=[1, 1, 0, 0, 0, 0], turn=2, last_move=1)
+    for name in ("guide_000", "guide_002", "tone_reader"):
+        assert int(agents.make(name).predict(insulted)[0]) == Move.set_boundary
+    for name in ("guide_001", "guide_003", "guide_004"):
+        assert int(agents.make(name).predict(insulted)[0]) != Move.set_boundary
+
+
+def test_guides_follow_up_after_a_solution_except_004_which_names_no_follow_up():
+    solved = observe(solved=1, reaction=Reaction.accepts_offer, tone=Tone.calm, counts=[1, 1, 0, 1, 0, 0], turn=3)
+    for name in ("guide_000", "guide_001", "guide_002", "guide_003", "tone_reader", "solution_first"):
+        assert int(agents.make(name).predict(solved)[0]) == Move.follow_up
+    assert int(agents.make("guide_004").predict(solved)[0]) != Move.follow_up
+
+
+def test_guides_return_to_feelings_after_a_rejected_offer():
+    rejected = observe(reaction=Reaction.rejects_offer, counts=[2, 2, 1, 1, 0, 0], turn=6, last_move=3)
+    for name, script in GUIDE_SCRIPTS.items():
+        assert int(agents.make(name).predict(rejected)[0]) == script.after_rejection[0]
+
+
+def test_solution_first_offers_at_once_and_apology_spam_apologizes():
+    assert first_moves("solution_first", persona="genuine_grievance", n=1) == [Move.offer_options]
+    assert set(first_moves("apology_spam", persona="genuine_grievance", n=3)) == {Move.apologize}
+
+
+def test_random_policy_is_seeded():
+    a = agents.make("random", seed=1).predict(np.zeros((50, PARTIAL_SIZE)))[0]
+    b = agents.make("random", seed=1).predict(np.zeros((50, PARTIAL_SIZE)))[0]
+    c = agents.make("random", seed=2).predict(np.zeros((50, PARTIAL_SIZE)))[0]
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert set(np.unique(a)) <= set(range(6))
+
+
+def test_tone_reader_sets_a_boundary_only_on_abuse():
+    calm_but_hostile_tone = observe(tone=Tone.hostile, reaction=Reaction.irritated, counts=[1, 1, 0, 0, 0, 0], turn=2)
+    assert int(agents.make("tone_reader").predict(calm_but_hostile_tone)[0]) != Move.set_boundary

@@ -1,0 +1,110 @@
+"""The benchmark command: files, reproducibility, resuming, errors; and atomic result files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import experiments.benchmark as benchmark
+from experiments.benchmark import BenchmarkConfig, run_benchmark
+from experiments.io import atomic_write_json, read_json
+
+SMALL = dict(episodes=25, personas=["genuine_grievance", "belligerent"], policies=["random", "guide_000", "tone_reader"])
+
+
+def test_benchmark_writes_json_and_csv_with_a_row_per_cell(tmp_path):
+    result = run_benchmark(BenchmarkConfig(out=str(tmp_path), **SMALL), progress=False)
+    assert len(result["rows"]) == 6
+    data = json.loads((tmp_path / "benchmark.json").read_text())
+    assert data["rows"] == result["rows"]
+    csv_lines = (tmp_path / "benchmark.csv").read_text().strip().splitlines()
+    assert len(csv_lines) == 7 and csv_lines[0].startswith("persona,policy,kind,episodes,return_mean")
+    for row in result["rows"]:
+        assert row["return_ci_low"] <= row["return_mean"] <= row["return_ci_high"]
+        assert 0 <= row["success_ci_low"] <= row["success_rate"] <= row["success_ci_high"] <= 1
+        rates = row["solved_rate"] + row["walk_away_rate"] + row["abuse_end_rate"] + row["timeout_rate"]
+        assert rates == pytest.approx(1.0)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
+    a = run_benchmark(BenchmarkConfig(out=str(tmp_path / "a"), **SMALL), progress=False)["rows"]
+    b = run_benchmark(BenchmarkConfig(out=str(tmp_path / "b"), **SMALL), progress=False)["rows"]
+    c = run_benchmark(BenchmarkConfig(out=str(tmp_path / "c"), seed=1, **SMALL), progress=False)["rows"]
+    assert a == b
+    assert [r["return_mean"] for r in a] != [r["return_mean"] for r in c]
+
+
+def test_an_interrupted_run_resumes_from_finished_cells(tmp_path, monkeypatch):
+    config = BenchmarkConfig(out=str(tmp_path), **SMALL)
+    calls = []
+    real = benchmark.run_episodes
+
+    def dying(policy, context, seeds, **kwargs):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(policy)
+        return real(policy, context, seeds, **kwargs)
+
+    monkeypatch.setattr(benchmark, "run_episodes", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(config, progress=False)
+    assert len(list((tmp_path / "cells").glob("*.json"))) == 3
+    assert not list(tmp_path.rglob("*.tmp"))
+
+    calls.clear()
+    monkeypatch.setattr(benchmark, "run_episodes", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    resumed = run_benchmark(config, progress=False)["rows"]
+    assert len(calls) == 3  # only the cells that had not finished
+    monkeypatch.setattr(benchmark, "run_episodes", real)
+    fresh = run_benchmark(BenchmarkConfig(out=str(tmp_path / "fresh"), **SMALL), progress=False)["rows"]
+    assert resumed == fresh
+
+
+def test_changed_settings_recompute_cells(tmp_path, monkeypatch):
+    run_benchmark(BenchmarkConfig(out=str(tmp_path), **SMALL), progress=False)
+    calls = []
+    real = benchmark.run_episodes
+    monkeypatch.setattr(benchmark, "run_episodes", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    run_benchmark(BenchmarkConfig(out=str(tmp_path), **{**SMALL, "episodes": 10}), progress=False)
+    assert len(calls) == 6
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"personas": ["angry_bob"]}, "unknown persona 'angry_bob'"),
+        ({"policies": ["nope"]}, "unknown policy 'nope'"),
+        ({"episodes": 0}, "episodes=0"),
+        ({"ablate": ["C11"]}, "unknown claim id 'C11'"),
+    ],
+)
+def test_bad_settings_are_named(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        run_benchmark(BenchmarkConfig(out=str(tmp_path), **{**SMALL, **change}), progress=False)
+
+
+def test_command_line_prints_the_table_and_rejects_bad_input(tmp_path):
+    cmd = [sys.executable, "-m", "experiments", "benchmark", "--episodes", "10", "--personas", "reasonable",
+           "--policies", "random", "solution_first", "--out", str(tmp_path), "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert "solution_first" in done.stdout and "return (95% CI)" in done.stdout
+    bad = subprocess.run([*cmd[:-4], "--personas", "nobody", "--out", str(tmp_path)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown persona 'nobody'" in bad.stderr
+    unknown = subprocess.run([sys.executable, "-m", "experiments", "frobnicate"], capture_output=True, text=True)
+    assert unknown.returncode == 2 and "unknown command 'frobnicate'" in unknown.stderr
+
+
+def test_atomic_write_replaces_whole_files_and_bad_json_is_named(tmp_path):
+    path = tmp_path / "x" / "r.json"
+    atomic_write_json(path, {"a": 1})
+    atomic_write_json(path, {"a": 2})
+    assert read_json(path) == {"a": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match=r"r\.json is not valid JSON"):
+        read_json(path)
+    assert read_json(Path(tmp_path) / "missing.json") is None

@@ -9,6 +9,8 @@ from agents.adaptive import ToneReader
 from agents.base import ObservationPolicy, Policy, PolicyContext
 from agents.baselines import ApologySpam, RandomPolicy, SolutionFirst, make_random
 from agents.guides import GUIDE_SCRIPTS, GuidePolicy, GuideScript
+from agents.learned import ALGORITHMS, LearnedPolicy
+from agents.learned import loader as learned_loader
 from agents.registry import make, names, register, register_prefix, spec
 
 register("random", make_random, "uniformly random moves (normalized score 0)", "baseline")
@@ -17,12 +19,15 @@ register("apology_spam", lambda ctx: ApologySpam(), ApologySpam.__doc__.splitlin
 for _name, _script in GUIDE_SCRIPTS.items():
     register(_name, lambda ctx, s=_script: GuidePolicy(s), f"guide {_script.source}: {_script.summary}", "guide")
 register("tone_reader", lambda ctx: ToneReader(), ToneReader.__doc__.splitlines()[0], "adaptive")
+for _algo in ALGORITHMS:
+    register_prefix(_algo, learned_loader(_algo))
 
 __all__ = [
     "GUIDE_SCRIPTS",
     "ApologySpam",
     "GuidePolicy",
     "GuideScript",
+    "LearnedPolicy",
     "ObservationPolicy",
     "Policy",
     "PolicyContext",

@@ -148,8 +148,10 @@ class CustomerEnv(gym.Env):
     - ``max_turns``: turn limit (default 16).
     - ``observation``: ``"partial"`` (default) or ``"full"``.
     - ``rewards``: a ``Rewards`` or a mapping of term name -> weight.
-    - ``render_mode``: ``None``, ``"ansi"`` (returns the transcript) or ``"human"``
-      (prints each turn).
+    - ``render_mode``: ``None``, ``"ansi"`` (returns the transcript), ``"human"``
+      (prints each turn) or ``"rgb_array"`` (gauges of hidden anger, trust and
+      patience, the tone, the turn and the moves, as an image; works with
+      ``RecordVideo``).
     - ``render_hidden``: show hidden anger and trust in the transcript (teachers).
 
     ## Version History
@@ -157,7 +159,7 @@ class CustomerEnv(gym.Env):
     - v0: first release.
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    metadata = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 1}
 
     def __init__(
         self,
@@ -198,6 +200,7 @@ class CustomerEnv(gym.Env):
         self._turn = 0
         self._counts = np.zeros(len(Move), dtype=np.int64)
         self._last_move = -1
+        self._moves: list[int] = []
         self._reaction = int(self.tables.opening_reaction[self._state])
         self._tone = self._sampler.sample_tone(self.np_random, self._state)
         self._done = False
@@ -225,6 +228,7 @@ class CustomerEnv(gym.Env):
         self._turn += 1
         self._counts[move] += 1
         self._last_move = move
+        self._moves.append(move)
         self._return += reward
         terminated = bool(self.tables.terminal[nxt])
         truncated = not terminated and self._turn >= self.max_turns
@@ -239,13 +243,30 @@ class CustomerEnv(gym.Env):
             self.render()
         return self._observation(), reward, terminated, truncated, info
 
-    def render(self) -> str | None:
-        """The transcript so far (``"ansi"``) or the latest turn printed (``"human"``)."""
+    def render(self) -> str | np.ndarray | None:
+        """The transcript so far (``"ansi"``), the latest turn printed (``"human"``), or a
+        picture of gauges and moves (``"rgb_array"``, see ``envs.frame``)."""
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human' to make()")
             return None
         if self.render_mode == "ansi":
             return "\n".join(self._lines) + "\n"
+        if self.render_mode == "rgb_array":
+            from envs.frame import draw_frame
+
+            hidden = self.tables.hidden_state(self._state)
+            outcome = Outcome(self.tables.factors[self._state, _STATUS])
+            return draw_frame(
+                int(hidden["anger"]),
+                int(hidden["trust"]),
+                int(hidden["patience"]),
+                self._tone,
+                self._turn,
+                self.max_turns,
+                self._moves,
+                self._done,
+                outcome == Outcome.solved_and_followed_up,
+            )
         start = 0 if self._turn == 0 else self._printed
         sys.stdout.write("\n".join(self._lines[start:]) + "\n")
         self._printed = len(self._lines)
@@ -287,7 +308,7 @@ class CustomerEnv(gym.Env):
         }
 
     def _add_lines(self, move: Move | None, outcome: str | None = None) -> None:
-        if self.render_mode is None:
+        if self.render_mode not in ("ansi", "human"):
             return
         from envs.transcript import agent_line, customer_line, narrator_line
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 import agents
-from agents import PolicyContext
+from agents import Policy, PolicyContext
 from customer_models import Reaction, Tone
 from envs.customer_env import CustomerEnv
 
@@ -53,7 +53,7 @@ def policy_context_for(name: str, context: PolicyContext) -> PolicyContext:
 
 
 def run_episodes(
-    policy_name: str,
+    policy_name: str | Policy,
     context: PolicyContext,
     seeds: Sequence[int] | Iterable[int],
     deterministic: bool = True,
@@ -62,7 +62,8 @@ def run_episodes(
     """Play one episode per seed with the policy ``policy_name``.
 
     Args:
-        policy_name: a registered policy name (see ``agents.names()``) or prefix path.
+        policy_name: a registered policy name (see ``agents.names()``), a prefix path
+            (``"ppo:model.zip"``), or a policy object with ``predict``.
         context: the environment (persona, ablation, turn limit, rewards). The policy's
             own random seed is ``context.seed``.
         seeds: one environment seed per episode.
@@ -72,8 +73,11 @@ def run_episodes(
     Returns:
         The episodes, in the order of ``seeds``.
     """
-    context = policy_context_for(policy_name, context)
-    policy = agents.make(policy_name, context)
+    if isinstance(policy_name, str):
+        context = policy_context_for(policy_name, context)
+        policy = agents.make(policy_name, context)
+    else:
+        policy = policy_name
     env = CustomerEnv(**context.env_kwargs())
     episodes = []
     for seed in seeds:

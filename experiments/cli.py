@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("experiments.explain", "a conversation annotated with oracle and belief Q-values"),
     "solve-times": ("experiments.solve_times", "time the exact solvers on every persona and ablation"),
     "speed": ("experiments.speed", "steps per second against gymnasium's CartPole"),
+    "report": ("experiments.report", "the research report: train, evaluate, compare with the guides"),
     "train": ("experiments.train", "train stable-baselines3 agents (resumable, seeded)"),
 }
 

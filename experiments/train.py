@@ -196,23 +196,23 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
     algo_cls = algorithm_class(config.algo)
     tb = str(folder / "tensorboard") if config.tensorboard else None
     model = algo_cls(policy, env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=tb, **params)
-    curve: list[tuple[int, float]] = []
+    curve: list[list[float]] = []
 
     class Curve(BaseCallback):
         def _on_step(self) -> bool:
             if config.eval_every and self.num_timesteps % config.eval_every < env.num_envs:
-                curve.append((int(self.num_timesteps), evaluate_model(self.model, config)))
+                curve.append([int(self.num_timesteps), evaluate_model(self.model, config)])
                 atomic_write_json(folder / "curve.json", curve)
             return True
 
     atomic_write_json(folder / "config.json", {"config": asdict(config), "hyperparameters": {**params, "policy": policy},
                                                 "versions": versions()})
     started = time.perf_counter()
-    curve.append((0, evaluate_model(model, config)))
+    curve.append([0, evaluate_model(model, config)])
     model.learn(total_timesteps=config.steps, callback=Curve(), progress_bar=progress and _has_progress_bar())
     final = evaluate_model(model, config)
     if not curve or curve[-1][0] != model.num_timesteps:
-        curve.append((int(model.num_timesteps), final))
+        curve.append([int(model.num_timesteps), final])
     wall = time.perf_counter() - started
     model_path = folder / "model.zip"
     tmp = folder / "model.tmp.zip"

@@ -1,0 +1,95 @@
+"""The report on a tiny budget: every file, numbers that match results.json, resumable, seeded."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import experiments.report as report
+from experiments.conformance import RULES
+from experiments.report import ReportConfig, build_results, fmt, write_report
+
+pytest.importorskip("stable_baselines3")
+pytest.importorskip("matplotlib")
+
+
+def _strip(results: dict) -> dict:
+    """Results without wall times and paths, which differ between runs."""
+    text = json.dumps(results, sort_keys=True)
+    data = json.loads(text)
+    data["settings"].pop("wall_seconds")
+    data["settings"]["config"].pop("out")
+    for runs in data["training"].values():
+        for run in runs:
+            run.pop("wall_seconds")
+            run.pop("model")
+    return data
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    results = build_results(ReportConfig(budget="tiny", out=str(out), workers=1))
+    write_report(results, out)
+    return out, results
+
+
+@pytest.mark.slow
+def test_report_writes_every_file(tiny):
+    out, _ = tiny
+    for name in ("report.md", "results.json", "scores.png", "conformance.png", "strategies.png",
+                 "learning_curves.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "scores.png").read_bytes()[:4] == b"\x89PNG"
+    text = (out / "report.md").read_text()
+    for section in ("## Headline", "## Scores", "## Reliability", "## Conformance", "## Settings"):
+        assert section in text
+
+
+@pytest.mark.slow
+def test_every_number_in_the_report_matches_results_json(tiny):
+    out, _ = tiny
+    results = json.loads((out / "results.json").read_text())
+    text = (out / "report.md").read_text()
+    for persona, rows in results["scores"].items():
+        for name, v in rows.items():
+            cell = f"{fmt(v['normalized'])} [{fmt(v['normalized_low'])}, {fmt(v['normalized_high'])}]"
+            assert cell in text, (persona, name)
+    persona = results["headline"]["persona"]
+    for name, v in results["reliability"][persona].items():
+        row = f"| {name} | {fmt(v['success_rate'])} | " + " | ".join(fmt(v[f"pass^{k}"]) for k in (1, 2, 4, 8))
+        assert row in text
+    for name, rules in results["conformance"].items():
+        assert f"| {name} | " + " | ".join(fmt(rules[r]["rate"]) for r in RULES) + " |" in text
+    # every three-decimal number in the report occurs in results.json
+    numbers = set(re.findall(r"-?\d+\.\d{3}\b", text))
+    flat = json.dumps(results)
+    values = {fmt(float(x)) for x in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", flat)} | {"0.000", "1.000"}
+    assert numbers <= values
+
+
+@pytest.mark.slow
+def test_a_killed_report_resumes_to_the_same_results(tiny, tmp_path, monkeypatch):
+    _, uninterrupted = tiny
+    calls = []
+    real = report._train_one
+
+    def dies_after_first(config):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(config)
+        return real(config)
+
+    monkeypatch.setattr(report, "_train_one", dies_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        build_results(ReportConfig(budget="tiny", out=str(tmp_path), workers=1))
+    monkeypatch.setattr(report, "_train_one", real)
+    resumed = build_results(ReportConfig(budget="tiny", out=str(tmp_path), workers=1))
+    assert _strip(resumed) == _strip(uninterrupted)
+
+
+def test_bad_report_settings_are_named(tmp_path):
+    with pytest.raises(ValueError, match="unknown budget 'huge'"):
+        build_results(ReportConfig(budget="huge", out=str(tmp_path)))

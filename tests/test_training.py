@@ -1,0 +1,82 @@
+"""Training with stable-baselines3: learns, saves, loads, resumes, rejects bad settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import agents
+from agents import PolicyContext
+from envs.customer_env import CustomerEnv
+from experiments.rollouts import run_episodes
+from experiments.stats import mean_ci
+from experiments.train import TrainConfig, load_hyperparameters, parse_overrides, train
+
+pytest.importorskip("stable_baselines3")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    config = TrainConfig(algo="ppo", persona="mixture", steps=12_288, seed=0, eval_every=0, eval_episodes=50,
+                         out=str(out))
+    return config, train(config, progress=False)
+
+
+@pytest.mark.slow
+def test_a_quick_ppo_run_improves_on_random(quick_run):
+    config, result = quick_run
+    context = PolicyContext.create(persona="mixture", seed=0)
+    seeds = range(77_000, 77_400)
+    learned = [e.ret for e in run_episodes(result["policy_name"], context, seeds)]
+    random = [e.ret for e in run_episodes("random", context, seeds)]
+    _, learned_low, _ = mean_ci(learned)
+    _, _, random_high = mean_ci(random)
+    assert learned_low > random_high
+
+
+@pytest.mark.slow
+def test_a_saved_model_loads_as_a_policy_with_the_same_actions(quick_run):
+    config, result = quick_run
+    from stable_baselines3 import PPO
+
+    original = PPO.load(result["model"], device="cpu")
+    loaded = agents.make(result["policy_name"])
+    env = CustomerEnv()
+    obs = np.stack([env.reset(seed=s)[0] for s in range(64)])
+    assert np.array_equal(original.predict(obs, deterministic=True)[0], loaded.predict(obs)[0])
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_skipped_and_a_changed_one_reruns(quick_run, monkeypatch):
+    config, result = quick_run
+    assert train(config, progress=False) == result  # same settings: read back, not retrained
+    curve = result["curve"]
+    assert curve[0][0] == 0 and curve[-1][0] >= config.steps
+
+
+def test_hyperparameters_come_from_yaml_and_overrides_are_checked():
+    params = load_hyperparameters("ppo", {"learning_rate": 0.001})
+    assert params["learning_rate"] == 0.001 and params["gamma"] == 1.0 and params["policy"] == "MlpPolicy"
+    assert load_hyperparameters("recurrent_ppo")["policy"] == "MlpLstmPolicy"
+    with pytest.raises(ValueError, match=r"unknown hyperparameter 'learning_rat' for ppo; allowed: .*learning_rate"):
+        load_hyperparameters("ppo", {"learning_rat": 0.1})
+    with pytest.raises(ValueError, match=r"unknown algorithm 'sac'"):
+        load_hyperparameters("sac")
+    assert parse_overrides(["n_steps=64", "policy_kwargs={net_arch: [32]}"]) == {
+        "n_steps": 64, "policy_kwargs": {"net_arch": [32]}}
+    with pytest.raises(ValueError, match="not key=value"):
+        parse_overrides(["n_steps"])
+
+
+@pytest.mark.parametrize("change, message", [({"algo": "sac"}, "unknown algorithm 'sac'"),
+                                             ({"persona": "x"}, "unknown persona 'x'"),
+                                             ({"steps": 0}, "steps=0"), ({"ablate": ["C0"]}, "unknown claim id")])
+def test_bad_training_settings_are_named(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        train(TrainConfig(out=str(tmp_path), **change), progress=False)
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no trained model at"):
+        agents.make(f"ppo:{tmp_path / 'nothing.zip'}")

@@ -13,7 +13,7 @@ environments of one model costs one compilation.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -61,6 +61,10 @@ class Tables:
     """(S,) bool: the conversation is over (status is not ongoing)."""
     factors: np.ndarray
     """(S, F) int8: hidden-state factor values, columns in the order of ``FACTORS``."""
+
+    def __repr__(self) -> str:
+        return (f"Tables(mixture={self.mixture.name!r}, ablate={sorted(self.ablate)}, states={self.n_states}, "
+                f"successors={self.next_state.shape[-1]})")
 
     @property
     def n_states(self) -> int:
@@ -153,7 +157,7 @@ def _initial_states(index: int, persona: Persona) -> list[tuple[float, State]]:
 def compile_model(
     persona: str | Persona | Mixture = "mixture",
     ablate: Iterable[str] | None = None,
-    rewards: Rewards | None = None,
+    rewards: Rewards | Mapping[str, float] | None = None,
 ) -> Tables:
     """Compile a persona (or mixture) under an ablation into :class:`Tables`.
 
@@ -169,7 +173,13 @@ def compile_model(
         ValueError: for an unknown persona or claim id, or invalid tables.
     """
     mixture = resolve_persona(persona)
-    return _compile(mixture, check_ablate(ablate), rewards or Rewards())
+    if rewards is None:
+        rewards = Rewards()
+    elif isinstance(rewards, Mapping):
+        rewards = Rewards.from_mapping(dict(rewards))
+    elif not isinstance(rewards, Rewards):
+        raise ValueError(f"rewards={rewards!r}; allowed: None, a Rewards, or a mapping of term name -> weight")
+    return _compile(mixture, check_ablate(ablate), rewards)
 
 
 @functools.lru_cache(maxsize=32)
@@ -200,6 +210,8 @@ def _compile(mixture: Mixture, ablate: frozenset[str], rewards: Rewards) -> Tabl
             merged: dict[tuple[int, int], float] = {}
             if state.status == Outcome.ongoing:
                 for prob, nxt, reaction in step_outcomes(personas[state.persona], state, move, ablate):
+                    if prob <= 0.0:  # underflow: not a possible successor
+                        continue
                     key = (visit(nxt), int(reaction))
                     merged[key] = merged.get(key, 0.0) + prob
             else:

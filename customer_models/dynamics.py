@@ -181,7 +181,7 @@ def step_outcomes(
 
     branches = _split(branches, onset, lambda s: s.update(abuse=Abuse.abusive))
 
-    # C6: abuse that goes unanswered by a boundary may end the dialogue.
+    # C6: continued abuse (ignored, or a boundary that failed) may end the dialogue.
     if abusive:
         branches = _split(
             branches,

@@ -13,7 +13,10 @@ customer with an obvious optimum, kept for checking solvers and learners.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, fields, replace
+
+import numpy as np
 
 from customer_models.vocabulary import Anger
 
@@ -29,13 +32,13 @@ class Persona:
 
     # --- starting state -------------------------------------------------------
     initial_anger: tuple[float, ...] = (0.0, 0.0, 0.3, 0.5, 0.2)
-    """Distribution over the five anger levels (calm ... furious) at the first turn."""
+    """C8: distribution over the five anger levels (calm ... furious) at the first turn; sums to 1."""
     initial_trust: int = 1
-    """Trust level 0-3 at the first turn."""
+    """C8: trust level 0-3 at the first turn (a naturally difficult customer starts with none)."""
     initial_abusive: float = 0.0
     """C6: chance in [0, 1] that the customer is abusive from the first turn."""
     patience: int = 4
-    """C10: turns without progress (1-4) the customer tolerates before walking away."""
+    """C10: turns without progress (1-4) before the customer walks away; progress does not refill it."""
 
     # --- C1 listen ---------------------------------------------------------------
     listen_heard: float = 0.8
@@ -65,7 +68,7 @@ class Persona:
 
     # --- C3/C5 offer options ---------------------------------------------------------
     offer_accept: tuple[float, ...] = (0.95, 0.8, 0.55, 0.25, 0.05)
-    """C3: chance in [0, 1] that a heard customer accepts options, by anger level."""
+    """C3: base chance in [0, 1] that a heard customer accepts options, by anger level (before C5's gains)."""
     offer_unheard: float = 0.3
     """C3: factor in [0, 1] on acceptance while the customer does not feel heard."""
     offer_flat: float = 0.6
@@ -81,13 +84,13 @@ class Persona:
 
     # --- C6 boundaries and abuse -----------------------------------------------------
     boundary_stops_abuse: float = 0.85
-    """C6: chance in [0, 1] that a boundary stops an abusive customer's abuse."""
+    """C6: chance in [0, 1] that a boundary stops an abusive customer's abuse (and lowers anger one level)."""
     boundary_dismissive: float = 0.7
     """C6: chance in [0, 1] that a boundary raises a non-abusive customer's anger."""
     abuse_onset: float = 0.0
     """C6/C8: chance in [0, 1] per turn that an angry (>= angry) customer turns abusive."""
     abuse_ends_dialogue: float = 0.3
-    """C6: chance in [0, 1] per turn of unanswered abuse that the dialogue is ended."""
+    """C6: chance in [0, 1] per turn that continued abuse ends the dialogue (ignored, or a boundary that failed)."""
 
     # --- C7 follow up -------------------------------------------------------------
     follow_up_trust: float = 0.8
@@ -118,8 +121,16 @@ def _probability_fields() -> tuple[str, ...]:
     return tuple(f.name for f in fields(Persona) if f.name not in skip)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_probability(persona_name: str, name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0):
+    if not (_is_number(value) and 0.0 <= float(value) <= 1.0):
         raise ValueError(
             f"persona {persona_name!r}: {name}={value!r} is not a probability; allowed range is [0, 1]"
         )
@@ -152,9 +163,9 @@ def validate_persona(p: Persona) -> None:
         raise ValueError(
             f"persona {p.name!r}: tone_up + tone_down = {p.tone_up + p.tone_down:.6g}; allowed is at most 1"
         )
-    if p.initial_trust not in range(4):
+    if not _is_integer(p.initial_trust) or p.initial_trust not in range(4):
         raise ValueError(f"persona {p.name!r}: initial_trust={p.initial_trust!r}; allowed is 0, 1, 2 or 3")
-    if p.patience not in range(1, 5):
+    if not _is_integer(p.patience) or p.patience not in range(1, 5):
         raise ValueError(f"persona {p.name!r}: patience={p.patience!r}; allowed is 1, 2, 3 or 4")
 
 
@@ -245,7 +256,11 @@ class Mixture:
                 "allowed is one weight per persona, at least one persona"
             )
         for p, w in zip(self.personas, self.weights, strict=True):
-            _check_probability(self.name, f"weight of {p.name!r}", w)
+            if not (_is_number(w) and 0.0 < float(w) <= 1.0):
+                raise ValueError(
+                    f"mixture {self.name!r}: weight of {p.name!r} is {w!r}; allowed is (0, 1] (leave a persona out "
+                    "instead of giving it weight 0)"
+                )
         total = sum(self.weights)
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"mixture {self.name!r}: weights sum to {total:.6g}; allowed is 1")

@@ -7,6 +7,7 @@ compiler (for the tables) and the environment (for ``info["reward_terms"]``) cal
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -46,7 +47,7 @@ class Rewards:
         for name, value in weights.items():
             if name not in known:
                 raise ValueError(f"unknown reward term {name!r}; allowed: {', '.join(sorted(known))}")
-            if not isinstance(value, (int, float)) or not np.isfinite(value):
+            if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or not np.isfinite(value):
                 raise ValueError(f"reward weight {name}={value!r} must be a finite number")
         return cls(**{**asdict(cls()), **weights})
 

@@ -117,7 +117,8 @@ class CustomerEnv(gym.Env):
 
     The persona is drawn from the mixture (``persona="mixture"``: genuine grievance
     0.45, naturally difficult 0.35, belligerent 0.2), then anger from the persona's
-    start distribution (upset to furious); trust and patience are the persona's, and a
+    start distribution (upset to furious for the three difficult personas, annoyed
+    for the reasonable one); trust and patience are the persona's, and a
     belligerent customer starts abusive. The first observation shows the customer's
     tone and opening reaction (``complains``, or ``insults`` when abusive).
 
@@ -136,7 +137,8 @@ class CustomerEnv(gym.Env):
     (names, as in the observation), and after a step ``"reward_terms"`` (term name ->
     unweighted value).
     At the end it also has ``"outcome"``: ``solved_and_followed_up``, ``solved``,
-    ``walked_away``, ``ended_after_abuse`` or ``timed_out``.
+    ``walked_away``, ``ended_after_abuse`` or ``timed_out``, and ``"return"``, the
+    conversation's total reward.
 
     ## Arguments
 
@@ -246,6 +248,8 @@ class CustomerEnv(gym.Env):
     def render(self) -> str | np.ndarray | None:
         """The transcript so far (``"ansi"``), the latest turn printed (``"human"``), or a
         picture of gauges and moves (``"rgb_array"``, see ``envs.frame``)."""
+        if self._state is None:
+            raise ResetNeeded("render() called before reset(); call env.reset() first")
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human' to make()")
             return None

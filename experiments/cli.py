@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "ablations": ("experiments.ablations", "retrain with each claim switched off; conformance and score changes"),
     "benchmark": ("experiments.benchmark", "every policy x every persona, with confidence intervals"),
     "explain": ("experiments.explain", "a conversation annotated with oracle and belief Q-values"),
     "solve-times": ("experiments.solve_times", "time the exact solvers on every persona and ablation"),

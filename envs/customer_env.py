@@ -152,8 +152,8 @@ class CustomerEnv(gym.Env):
     - ``rewards``: a ``Rewards`` or a mapping of term name -> weight.
     - ``render_mode``: ``None``, ``"ansi"`` (returns the transcript), ``"human"``
       (prints each turn) or ``"rgb_array"`` (gauges of hidden anger, trust and
-      patience, the tone, the turn and the moves, as an image; works with
-      ``RecordVideo``).
+      patience, the tone, the turn, the moves and the last lines of the
+      conversation, as an image; works with ``RecordVideo``).
     - ``render_hidden``: show hidden anger and trust in the transcript (teachers).
 
     ## Version History
@@ -270,6 +270,9 @@ class CustomerEnv(gym.Env):
                 self._moves,
                 self._done,
                 outcome == Outcome.solved_and_followed_up,
+                lines=self._lines,
+                outcome=(Outcome.timed_out if outcome == Outcome.ongoing else outcome).name if self._done else None,
+                episode_return=self._return if self._done else None,
             )
         start = 0 if self._turn == 0 else self._printed
         sys.stdout.write("\n".join(self._lines[start:]) + "\n")
@@ -312,7 +315,7 @@ class CustomerEnv(gym.Env):
         }
 
     def _add_lines(self, move: Move | None, outcome: str | None = None) -> None:
-        if self.render_mode not in ("ansi", "human"):
+        if self.render_mode is None:
             return
         from envs.transcript import agent_line, customer_line, narrator_line
 

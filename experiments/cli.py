@@ -14,10 +14,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ablations": ("experiments.ablations", "retrain with each claim switched off; conformance and score changes"),
     "benchmark": ("experiments.benchmark", "every policy x every persona, with confidence intervals"),
     "explain": ("experiments.explain", "a conversation annotated with oracle and belief Q-values"),
+    "play": ("experiments.play", "be the agent: talk to a difficult customer in the terminal"),
+    "report": ("experiments.report", "the research report: train, evaluate, compare with the guides"),
+    "serve": ("experiments.serve", "the teaching game as a local web page (play, teacher view, replays)"),
     "solve-times": ("experiments.solve_times", "time the exact solvers on every persona and ablation"),
     "speed": ("experiments.speed", "steps per second against gymnasium's CartPole"),
-    "report": ("experiments.report", "the research report: train, evaluate, compare with the guides"),
     "train": ("experiments.train", "train stable-baselines3 agents (resumable, seeded)"),
+    "watch": ("experiments.watch", "watch a policy talk to a difficult customer, turn by turn"),
 }
 
 

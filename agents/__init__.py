@@ -22,6 +22,8 @@ register("tone_reader", lambda ctx: ToneReader(), ToneReader.__doc__.splitlines(
 for _algo in ALGORITHMS:
     register_prefix(_algo, learned_loader(_algo))
 
+import agents.exact  # noqa: E402, F401  (registers oracle, qmdp, belief_lookahead, pbvi, best_fixed_sequence)
+
 __all__ = [
     "GUIDE_SCRIPTS",
     "ApologySpam",

@@ -1,0 +1,121 @@
+"""Exact solutions: the known optimum, belief-based policies, and exact policy values.
+
+Importing this package registers five policies:
+
+- ``"oracle"`` (kind ``"oracle"``): finite-horizon value iteration with the hidden state
+  visible; reads ``observation="full"``. The upper bound every score is normalized by.
+- ``"qmdp"`` (kind ``"exact"``): exact Bayes filter + the oracle's move values averaged
+  over the belief.
+- ``"belief_lookahead"`` (kind ``"exact"``): exact Bayes filter + one-step expectimax over
+  the next observation with QMDP values at the leaves.
+- ``"pbvi"`` (kind ``"exact"``): exact Bayes filter + point-based value iteration, whose
+  alpha vectors certify a lower bound on its value.
+- ``"best_fixed_sequence"`` (kind ``"exact"``): the proven best fixed sequence of moves.
+
+Modules: :mod:`~agents.exact.model` (flat sparse tables), :mod:`~agents.exact.oracle`,
+:mod:`~agents.exact.belief` (Bayes filter), :mod:`~agents.exact.lookahead` (move values on
+a belief), :mod:`~agents.exact.fib` (fast informed bound), :mod:`~agents.exact.policies`,
+:mod:`~agents.exact.pbvi`, :mod:`~agents.exact.open_loop`,
+:mod:`~agents.exact.evaluation` (exact and Monte Carlo values, normalized score),
+:mod:`~agents.exact.solve` (timed solve), :mod:`~agents.exact.explain` (annotated
+conversations). Only numpy and gymnasium are needed. See ``docs/exact.md``.
+"""
+
+from agents.exact.belief import Belief, BeliefFilter, SparseBeliefs
+from agents.exact.evaluation import (
+    MonteCarloResult,
+    env_returns,
+    exact_value,
+    fib_value,
+    monte_carlo,
+    normalized,
+    oracle_value,
+    pomdp_value,
+    propagate,
+    random_value,
+    rollout_returns,
+    summarize_returns,
+)
+from agents.exact.explain import Explanation, TurnExplanation, explain_conversation, format_explanation
+from agents.exact.lookahead import belief_q_values
+from agents.exact.open_loop import (
+    BestFixedSequence,
+    OpenLoopPlan,
+    best_open_loop,
+    branch_and_bound,
+    exhaustive_open_loop,
+    plans_by_persona,
+    sequence_value,
+    solve_open_loop,
+)
+from agents.exact.oracle import OracleSolution, OracleValueIteration, hidden_state_index, solve_oracle
+from agents.exact.pbvi import PBVISolution, PointBased, solve_pbvi
+from agents.exact.policies import QMDP, BeliefLookahead, BeliefPolicy, BeliefState
+from agents.exact.solve import Solved, solve
+from agents.registry import names as _names
+from agents.registry import register as _register
+
+_POLICIES = (
+    ("oracle", OracleValueIteration, "value iteration with the hidden state visible (upper bound; peeks)", "oracle"),
+    ("qmdp", QMDP, "exact Bayes filter + oracle move values averaged over the belief (QMDP)", "exact"),
+    (
+        "belief_lookahead",
+        BeliefLookahead,
+        "exact Bayes filter + one-step expectimax over observations with QMDP leaves",
+        "exact",
+    ),
+    (
+        "pbvi",
+        PointBased,
+        "exact Bayes filter + point-based value iteration (certified lower bound on its value)",
+        "exact",
+    ),
+    ("best_fixed_sequence", BestFixedSequence, "the proven best fixed sequence of moves (open loop)", "exact"),
+)
+for _name, _factory, _description, _kind in _POLICIES:
+    if _name not in _names():
+        _register(_name, _factory, _description, _kind)
+
+__all__ = [
+    "QMDP",
+    "Belief",
+    "BeliefFilter",
+    "BeliefLookahead",
+    "BeliefPolicy",
+    "BeliefState",
+    "BestFixedSequence",
+    "Explanation",
+    "MonteCarloResult",
+    "OpenLoopPlan",
+    "OracleSolution",
+    "OracleValueIteration",
+    "PBVISolution",
+    "PointBased",
+    "Solved",
+    "SparseBeliefs",
+    "TurnExplanation",
+    "belief_q_values",
+    "best_open_loop",
+    "branch_and_bound",
+    "env_returns",
+    "exact_value",
+    "exhaustive_open_loop",
+    "explain_conversation",
+    "fib_value",
+    "format_explanation",
+    "hidden_state_index",
+    "monte_carlo",
+    "normalized",
+    "oracle_value",
+    "plans_by_persona",
+    "pomdp_value",
+    "propagate",
+    "random_value",
+    "rollout_returns",
+    "sequence_value",
+    "solve",
+    "solve_open_loop",
+    "solve_oracle",
+    "solve_pbvi",
+    "summarize_returns",
+]

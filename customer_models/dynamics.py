@@ -121,7 +121,7 @@ def step_outcomes(
         if on["C4"]:
             keep = p.apology_fatigue**state.apologies  # C4: each further apology keeps less.
             relief = 0.0 if blocked or state.anger == Anger.calm else p.apology_relief * keep
-            overused = p.apology_irritation if state.apologies >= MAX_APOLOGIES else 0.0
+            overused = p.apology_irritation if state.apologies >= MAX_APOLOGIES else p.apology_irritation_first
             # Relief and irritation exclude each other: irritation only where relief failed.
             branches = _split(branches, lambda s: relief, _calm)
             branches = _split(
@@ -136,6 +136,8 @@ def step_outcomes(
             accept = 0.0
         elif on["C3"]:  # C3: feelings first; an angry or unheard customer rejects.
             accept = p.offer_accept[state.anger] * (1.0 if state.heard else p.offer_unheard)
+            if on["C4"] and state.apologies == 0:  # C4/C8: a genuine grievance wants an apology first.
+                accept *= p.offer_unapologized
         else:
             accept = p.offer_flat
         if on["C5"] and not blocked:  # C5: a choice of options, and trust once heard, help.

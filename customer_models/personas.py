@@ -65,12 +65,16 @@ class Persona:
     """C4/C8: chance in [0, 1] that a first apology raises trust (scaled by fatigue like relief)."""
     apology_irritation: float = 0.4
     """C4: chance in [0, 1] that an apology after two or more raises anger ("overused")."""
+    apology_irritation_first: float = 0.0
+    """C4/C8: the same for the first two apologies: a customer who hears "sorry" all day."""
 
     # --- C3/C5 offer options ---------------------------------------------------------
     offer_accept: tuple[float, ...] = (0.95, 0.8, 0.55, 0.25, 0.05)
     """C3: base chance in [0, 1] that a heard customer accepts options, by anger level (before C5's gains)."""
     offer_unheard: float = 0.3
     """C3: factor in [0, 1] on acceptance while the customer does not feel heard."""
+    offer_unapologized: float = 1.0
+    """C4/C8: factor in [0, 1] on acceptance before any apology (a genuine grievance wants one first)."""
     offer_flat: float = 0.6
     """C3 ablated: acceptance chance in [0, 1] when anger and feeling heard do not matter."""
     offer_choice: float = 0.25
@@ -174,10 +178,11 @@ PROBABILITY_FIELDS: tuple[str, ...] = _probability_fields()
 
 GENUINE_GRIEVANCE = Persona(
     name="genuine_grievance",
-    description="Was let down by the service; calmed by a sincere apology and a choice of solutions.",
+    description="Was let down by the service; wants a sincere apology, then a choice of solutions.",
     initial_anger=(0.0, 0.0, 0.3, 0.5, 0.2),
     initial_trust=1,
     patience=4,
+    offer_unapologized=0.5,
 )
 
 NATURALLY_DIFFICULT = Persona(
@@ -185,6 +190,7 @@ NATURALLY_DIFFICULT = Persona(
     description="Difficult by nature; barely moved by apologies, needs to feel heard, may turn abusive.",
     initial_anger=(0.0, 0.0, 0.2, 0.5, 0.3),
     initial_trust=0,
+    initial_abusive=0.25,
     patience=3,
     listen_heard=0.5,
     listen_calm=0.4,
@@ -194,6 +200,7 @@ NATURALLY_DIFFICULT = Persona(
     apology_relief=0.15,
     apology_trust=0.05,
     apology_irritation=0.6,
+    apology_irritation_first=0.5,
     offer_accept=(0.9, 0.75, 0.45, 0.15, 0.05),
     offer_unheard=0.2,
     abuse_onset=0.2,

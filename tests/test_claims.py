@@ -164,18 +164,37 @@ def test_c4_ablated_apologies_change_no_anger():
     assert expect(tables, s, Move.apologize, "apologies") == 1  # still counted
 
 
+def test_c4_a_genuine_grievance_wants_an_apology_before_an_offer(genuine):
+    before = chance(genuine, start_state(genuine, anger=2, heard=1, apologies=0), Move.offer_options, solved)
+    after = chance(genuine, start_state(genuine, anger=2, heard=1, apologies=1), Move.offer_options, solved)
+    assert before < after
+
+
+def test_c4_naturally_difficult_is_irritated_even_by_a_first_apology(mixture):
+    _, d = _two_kinds(mixture)
+    up = chance(mixture, d, Move.apologize, lambda n, r: n.anger > d.anger)
+    assert up > 0.0
+
+
+def test_c4_ablated_an_apology_changes_no_acceptance():
+    tables = ablated("genuine_grievance", "C4")  # an apology now drains patience: compare at patience 3
+    before = chance(tables, start_state(tables, anger=2, heard=1, apologies=0, patience=3), Move.offer_options, solved)
+    after = chance(tables, start_state(tables, anger=2, heard=1, apologies=1, patience=3), Move.offer_options, solved)
+    assert before == pytest.approx(after)
+
+
 # ---------------------------------------------------------------------- C5 a choice
 def test_c5_choice_raises_acceptance_and_accepted_choice_calms(genuine):
-    s = start_state(genuine, anger=2, heard=1)
+    s = start_state(genuine, anger=2, heard=1, apologies=1)
     accept = chance(genuine, s, Move.offer_options, solved)
-    without_choice = GENUINE_GRIEVANCE.offer_accept[s.anger]  # what C3 alone gives a heard customer
+    without_choice = GENUINE_GRIEVANCE.offer_accept[s.anger]  # what C3 alone gives a heard, apologized-to customer
     assert accept > without_choice
     assert conditional(genuine, s, Move.offer_options, lambda n, r: n.anger < s.anger, solved) > 0.5
 
 
 def test_c5_ablated_no_choice_bonus_and_no_relief():
     tables = ablated("genuine_grievance", "C5")
-    s = start_state(tables, anger=2, heard=1)
+    s = start_state(tables, anger=2, heard=1, apologies=1)
     assert chance(tables, s, Move.offer_options, solved) == pytest.approx(GENUINE_GRIEVANCE.offer_accept[s.anger])
     assert conditional(tables, s, Move.offer_options, lambda n, r: n.anger < s.anger, solved) == 0.0
 

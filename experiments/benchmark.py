@@ -3,7 +3,8 @@
 ``python -m experiments benchmark`` plays N conversations per (policy, persona) on the
 same environment seeds for every policy (common random numbers), and reports mean
 return with a 95% t-interval, success rate (solved and followed up) with a Wilson
-interval, solved, walk-away and abuse-ended rates and mean turns. Results are written
+interval, solved, walk-away and abuse-ended rates and mean turns, and the normalized
+score (0 random, 1 the oracle; exact where the tables allow). Results are written
 as JSON and CSV. Each (persona, policy) cell is saved as soon as it is done, so an
 interrupted run resumes where it stopped; a cell is recomputed only if its settings
 changed.
@@ -136,6 +137,7 @@ def run_benchmark(config: BenchmarkConfig, progress: bool = True) -> dict[str, A
                     bar.set_description(f"{persona} / {policy}")
                     episodes = run_episodes(policy, context, seeds, progress=bar.update)
                     row = {"persona": persona, "policy": policy, "kind": _kind(policy), **summarize(episodes)}
+                    row.update(normalized_columns(policy, context, row))
                     atomic_write_json(path, {"key": key, "row": row})
                 rows.append(row)
     finally:
@@ -148,6 +150,37 @@ def run_benchmark(config: BenchmarkConfig, progress: bool = True) -> dict[str, A
     atomic_write_json(out / "benchmark.json", result)
     atomic_write_csv(out / "benchmark.csv", rows)
     return result
+
+
+def normalized_columns(policy: str, context: PolicyContext, row: dict[str, Any]) -> dict[str, Any]:
+    """Exact expected return where the tables allow it, and the normalized score.
+
+    ``normalized = (J - J_random) / (J_oracle - J_random)`` with exact J_random and
+    J_oracle. J is the exact value for policies that can be evaluated exactly (scripted
+    ones, random, the oracle, the best fixed sequence; no interval needed), otherwise
+    the Monte Carlo mean with its interval, normalized.
+    """
+    from agents.exact.evaluation import exact_value, oracle_value, random_value
+    from experiments.rollouts import policy_context_for
+
+    j_random, j_oracle = random_value(context), oracle_value(context)
+    exact = None
+    if ":" not in policy:
+        own = policy_context_for(policy, context)
+        exact = exact_value(agents.make(policy, own), own)
+    value = row["return_mean"] if exact is None else exact
+
+    def norm(j: float) -> float:
+        return (j - j_random) / (j_oracle - j_random)
+
+    low, high = (value, value) if exact is not None else (row["return_ci_low"], row["return_ci_high"])
+    return {
+        "exact_return": exact,
+        "normalized": norm(value),
+        "normalized_ci_low": norm(low),
+        "normalized_ci_high": norm(high),
+        "value_source": "exact" if exact is not None else "monte carlo",
+    }
 
 
 def _kind(policy: str) -> str:
@@ -174,7 +207,8 @@ def _progress_bar(total: int, enabled: bool) -> Any:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A plain-text table of benchmark rows, grouped by persona."""
-    header = f"{'persona':<20} {'policy':<20} {'return (95% CI)':<26} {'success (95% CI)':<22} {'solved':>6} {'walk':>5} {'abuse':>5} {'turns':>5}"
+    header = (f"{'persona':<20} {'policy':<20} {'return (95% CI)':<26} {'exact':>7} {'normalized (95% CI)':<24} "
+              f"{'success (95% CI)':<22} {'solved':>6} {'walk':>5} {'abuse':>5} {'turns':>5}")
     lines = [header, "-" * len(header)]
     last = None
     for r in rows:
@@ -183,8 +217,13 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         last = r["persona"]
         ret = f"{r['return_mean']:+.3f} [{r['return_ci_low']:+.3f}, {r['return_ci_high']:+.3f}]"
         succ = f"{r['success_rate']:.2f} [{r['success_ci_low']:.2f}, {r['success_ci_high']:.2f}]"
+        exact = "" if r.get("exact_return") is None else f"{r['exact_return']:+.3f}"
+        norm = f"{r['normalized']:+.3f} " + (
+            "(exact)" if r.get("exact_return") is not None
+            else f"[{r['normalized_ci_low']:+.3f}, {r['normalized_ci_high']:+.3f}]"
+        )
         lines.append(
-            f"{r['persona']:<20} {r['policy']:<20} {ret:<26} {succ:<22} {r['solved_rate']:>6.2f} "
+            f"{r['persona']:<20} {r['policy']:<20} {ret:<26} {exact:>7} {norm:<24} {succ:<22} {r['solved_rate']:>6.2f} "
             f"{r['walk_away_rate']:>5.2f} {r['abuse_end_rate']:>5.2f} {r['mean_turns']:>5.1f}"
         )
     return "\n".join(lines)

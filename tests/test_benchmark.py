@@ -108,3 +108,14 @@ def test_atomic_write_replaces_whole_files_and_bad_json_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"r\.json is not valid JSON"):
         read_json(path)
     assert read_json(Path(tmp_path) / "missing.json") is None
+
+
+def test_normalized_score_is_0_for_random_and_1_for_the_oracle_and_exact_where_possible(tmp_path):
+    rows = run_benchmark(BenchmarkConfig(out=str(tmp_path), episodes=40, personas=["mixture"],
+                                         policies=["random", "oracle", "guide_000", "qmdp"]), progress=False)["rows"]
+    by = {r["policy"]: r for r in rows}
+    assert by["random"]["normalized"] == pytest.approx(0.0) and by["oracle"]["normalized"] == pytest.approx(1.0)
+    assert by["guide_000"]["value_source"] == "exact" and by["qmdp"]["value_source"] == "monte carlo"
+    assert 0.2 < by["guide_000"]["normalized"] < by["qmdp"]["normalized"] < 1.0
+    q = by["qmdp"]
+    assert q["normalized_ci_low"] < q["normalized"] < q["normalized_ci_high"]

@@ -14,6 +14,7 @@ continues where it stopped.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import platform
@@ -195,7 +196,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
     env = make_training_env(config)
     algo_cls = algorithm_class(config.algo)
     tb = str(folder / "tensorboard") if config.tensorboard else None
-    model = algo_cls(policy, env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=tb, **params)
+    model = algo_cls(policy, env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=tb,
+                     **copy.deepcopy(params))  # SB3 may add classes to policy_kwargs in place
     curve: list[list[float]] = []
 
     class Curve(BaseCallback):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -80,3 +82,16 @@ def test_bad_training_settings_are_named(tmp_path, change, message):
 def test_a_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no trained model at"):
         agents.make(f"ppo:{tmp_path / 'nothing.zip'}")
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "recurrent_ppo"])
+def test_every_algorithm_trains_saves_and_loads(tmp_path, algo):
+    pytest.importorskip("sb3_contrib")
+    config = TrainConfig(algo=algo, steps=600, n_envs=2, eval_every=0, eval_episodes=5, out=str(tmp_path))
+    result = train(config, progress=False)
+    saved = json.loads((tmp_path / algo / "mixture" / "seed0" / "config.json").read_text())
+    assert saved["config"]["algo"] == algo and "torch" in saved["versions"]
+    policy = agents.make(result["policy_name"])
+    obs = np.stack([CustomerEnv().reset(seed=s)[0] for s in range(4)])
+    actions, _ = policy.predict(obs, state=None, episode_start=np.ones(4, dtype=bool))
+    assert actions.shape == (4,) and set(actions.tolist()) <= set(range(6))

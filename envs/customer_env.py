@@ -13,7 +13,6 @@ from gymnasium.error import ResetNeeded
 
 from customer_models import (
     FACTORS,
-    REWARD_TERMS,
     Mixture,
     Move,
     Outcome,
@@ -25,6 +24,7 @@ from customer_models import (
     compile_model,
 )
 from envs import observation as obs_layout
+from envs.observation import START_HISTORY, ObservationLookup, observation_lookup
 from envs.sampling import sampler_for
 
 MOVE_NAMES: tuple[str, ...] = tuple(m.name for m in Move)
@@ -35,6 +35,10 @@ DEFAULT_MAX_TURNS = 16
 
 _STATUS = FACTORS.index("status")
 _SOLVED = FACTORS.index("solved")
+_N_MOVES = len(Move)
+_TONE_NAMES = tuple(t.name for t in Tone)
+_REACTION_NAMES = tuple(r.name for r in Reaction)
+_OUTCOME_NAMES = tuple(o.name for o in Outcome)
 
 
 def make_rewards(rewards: Rewards | Mapping[str, float] | None) -> Rewards:
@@ -181,6 +185,14 @@ class CustomerEnv(gym.Env):
         self.observation_mode = check_observation_mode(observation)
         self.tables: Tables = compile_model(persona, ablate, make_rewards(rewards))
         self._sampler = sampler_for(self.tables)
+        # Per-step lookups as Python objects: a step reads lists and tuples, not numpy scalars.
+        self._lookup = observation_lookup(self.max_turns)
+        self._next_history: list[int] = self._lookup.next_history.tolist()
+        self._hidden: list[dict[str, int | str] | None] = [None] * self.tables.n_states
+        self._terminal: list[bool] = self.tables.terminal.tolist()
+        self._solved: list[int] = self.tables.factor("solved").tolist()
+        self._status: list[int] = self.tables.factor("status").tolist()
+        self._opening: list[int] = self.tables.opening_reaction.tolist()
         self.render_mode = render_mode
         self.render_hidden = bool(render_hidden)
         self.n_personas = len(self.tables.persona_names)
@@ -200,10 +212,9 @@ class CustomerEnv(gym.Env):
         self._episode += 1
         self._state = self._sampler.sample_initial(self.np_random)
         self._turn = 0
-        self._counts = np.zeros(len(Move), dtype=np.int64)
-        self._last_move = -1
+        self._history = START_HISTORY  # last move and clipped move counts, as one code
         self._moves: list[int] = []
-        self._reaction = int(self.tables.opening_reaction[self._state])
+        self._reaction = self._opening[self._state]
         self._tone = self._sampler.sample_tone(self.np_random, self._state)
         self._done = False
         self._return = 0.0
@@ -219,30 +230,27 @@ class CustomerEnv(gym.Env):
             raise ResetNeeded("step() called before reset(); call env.reset() first")
         if self._done:
             raise ResetNeeded("step() called after the conversation ended; call env.reset() first")
-        move = self._check_action(action)
-        s = self._state
-        k = self._sampler.sample_successor(self.np_random, s, move)
-        nxt = int(self.tables.next_state[s, move, k])
-        reward = float(self.tables.reward[s, move, k])
-        self._reaction = int(self.tables.next_reaction[s, move, k])
+        move = action if type(action) is int and 0 <= action < _N_MOVES else self._check_action(action)
+        rng = self.np_random
+        _, nxt, reward, self._reaction, terms = self._sampler.sample_transition(rng, self._state, move)
         self._state = nxt
-        self._tone = self._sampler.sample_tone(self.np_random, nxt)
+        self._tone = self._sampler.sample_tone(rng, nxt)
         self._turn += 1
-        self._counts[move] += 1
-        self._last_move = move
+        self._history = self._next_history[self._history * (_N_MOVES + 1) + move]
         self._moves.append(move)
         self._return += reward
-        terminated = bool(self.tables.terminal[nxt])
+        terminated = self._terminal[nxt]
         truncated = not terminated and self._turn >= self.max_turns
         self._done = terminated or truncated
         info = self._info()
-        info["reward_terms"] = dict(zip(REWARD_TERMS, self.tables.reward_terms[s, move, k].tolist(), strict=True))
+        info["reward_terms"] = terms.copy()
         if self._done:
-            info["outcome"] = Outcome.timed_out.name if truncated else Outcome(self.tables.factors[nxt, _STATUS]).name
+            info["outcome"] = _OUTCOME_NAMES[Outcome.timed_out if truncated else self._status[nxt]]
             info["return"] = self._return
-        self._add_lines(Move(move), outcome=info.get("outcome"))
-        if self.render_mode == "human":
-            self.render()
+        if self.render_mode is not None:
+            self._add_lines(Move(move), outcome=info.get("outcome"))
+            if self.render_mode == "human":
+                self.render()
         return self._observation(), reward, terminated, truncated, info
 
     def render(self) -> str | np.ndarray | None:
@@ -296,22 +304,28 @@ class CustomerEnv(gym.Env):
         return int(value)
 
     def _observation(self) -> np.ndarray:
-        solved = self.tables.factors[self._state, _SOLVED]
-        obs = obs_layout.encode(
-            self._tone, self._reaction, solved, self._turn, self.max_turns, self._last_move, self._counts
-        )
+        # Lookups give exactly obs_layout.encode(tone, reaction, solved, turn, max_turns, last move, counts).
+        lookup = self._lookup
+        face = ObservationLookup.face(self._reaction, self._solved[self._state], self._tone)
+        obs = np.empty(obs_layout.PARTIAL_SIZE, dtype=np.float32)
+        obs[: obs_layout.TURN] = lookup.head[face]
+        obs[obs_layout.TURN] = lookup.turn_fraction[self._turn]
+        obs[obs_layout.TURN + 1 :] = lookup.tail[self._history]
         if self.observation_mode == "full":
             hidden = obs_layout.hidden_one_hot(self.tables.factors[self._state], self.n_personas)
             obs = np.concatenate([obs, hidden])
         return obs
 
     def _info(self) -> dict[str, Any]:
+        hidden = self._hidden[self._state]
+        if hidden is None:
+            hidden = self._hidden[self._state] = self.tables.hidden_state(self._state)
         return {
-            "hidden_state": self.tables.hidden_state(self._state),
+            "hidden_state": dict(hidden),
             "state_index": self._state,
             "turn": self._turn,
-            "tone": Tone(self._tone).name,
-            "reaction": Reaction(self._reaction).name,
+            "tone": _TONE_NAMES[self._tone],
+            "reaction": _REACTION_NAMES[self._reaction],
         }
 
     def _add_lines(self, move: Move | None, outcome: str | None = None) -> None:

@@ -23,7 +23,9 @@ Works on one observation or a batch (leading axes).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -123,3 +125,77 @@ def decode(observation: np.ndarray) -> Observed:
         last_move=np.where(last.max(-1) > 0.5, last.argmax(-1), -1),
         counts=np.rint(obs[..., COUNTS] * COUNT_CAP).astype(np.int64),
     )
+
+
+# ------------------------------------------------------------------ lookups
+_NO_MOVE = N_MOVES
+_N_COUNT_CODES = (COUNT_CAP + 1) ** N_MOVES
+"""Clipped move counts, one base-(COUNT_CAP + 1) digit per move, as one integer."""
+_N_HISTORIES = _N_COUNT_CODES * (N_MOVES + 1)
+"""History codes: clipped counts code * (N_MOVES + 1) + last move (N_MOVES when none)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ObservationLookup:
+    """Tables that assemble partial observations (layout of ``envs.observation``) by lookup.
+
+    An observation is ``head[face] | turn_fraction[turn] | tail[history]``, equal to what
+    :func:`envs.observation.encode` computes, where ``face`` is :meth:`face` of what the
+    customer shows and ``history`` codes the agent's last move and clipped move counts:
+    it starts at :data:`START_HISTORY` and after move ``m`` becomes
+    ``next_history[history * (N_MOVES + 1) + m]`` (``m = N_MOVES`` starts over).
+    """
+
+    head: np.ndarray
+    """(N_REACTIONS * 2 * N_TONES, TURN) float32: tone, reaction and solved one-hots, by face."""
+    turn_fraction: np.ndarray
+    """(max_turns + 1,) float32: the turn slot, by turn."""
+    tail: np.ndarray
+    """(histories, PARTIAL_SIZE - TURN - 1) float32: last-move one-hot and clipped counts, by history."""
+    next_history: np.ndarray
+    """(histories * (N_MOVES + 1),) intp: the history after a move."""
+
+    @staticmethod
+    def face(reaction: Any, solved: Any, tone: Any) -> Any:
+        """Index into :attr:`head` (scalars or arrays)."""
+        return (reaction * 2 + solved) * N_TONES + tone
+
+
+START_HISTORY = _NO_MOVE
+"""History code of a conversation without moves (no last move, all counts 0)."""
+
+
+@functools.lru_cache(maxsize=8)
+def observation_lookup(max_turns: int) -> ObservationLookup:
+    """The (cached, read-only) :class:`ObservationLookup` for a turn limit, built with ``encode``."""
+    shown, tone = np.divmod(np.arange(N_REACTIONS * 2 * N_TONES), N_TONES)
+    reaction, solved = np.divmod(shown, 2)
+    no_counts = np.zeros((tone.size, N_MOVES), dtype=np.int64)
+    head = encode(tone, reaction, solved, 0, max_turns, -1, no_counts)[:, : TURN]
+    code, move = np.divmod(np.arange(_N_HISTORIES), N_MOVES + 1)
+    last = np.where(move == _NO_MOVE, -1, move)
+    tail = encode(0, 0, 0, 0, max_turns, last, _count_digits(code))[:, TURN + 1 :]
+    turns = np.arange(max_turns + 1)
+    no_counts = np.zeros((turns.size, N_MOVES), dtype=np.int64)
+    turn = encode(0, 0, 0, turns, max_turns, -1, no_counts)[:, TURN]
+    digits = _count_digits(np.arange(_N_COUNT_CODES))
+    step_up = np.minimum(digits + np.eye(N_MOVES, dtype=np.int64)[:, None, :], COUNT_CAP)
+    after = (step_up * (COUNT_CAP + 1) ** np.arange(N_MOVES)).sum(-1)  # (move, counts code)
+    next_history = np.empty((_N_COUNT_CODES, N_MOVES + 1, N_MOVES + 1), dtype=np.intp)  # (counts, last, move)
+    next_history[..., :N_MOVES] = (after.T * (N_MOVES + 1) + np.arange(N_MOVES))[:, None, :]
+    next_history[..., _NO_MOVE] = START_HISTORY
+    lookup = ObservationLookup(
+        head=np.ascontiguousarray(head),
+        turn_fraction=np.ascontiguousarray(turn),
+        tail=np.ascontiguousarray(tail),
+        next_history=next_history.ravel(),
+    )
+    for array in (lookup.head, lookup.turn_fraction, lookup.tail, lookup.next_history):
+        array.setflags(write=False)
+    return lookup
+
+
+def _count_digits(code: np.ndarray) -> np.ndarray:
+    """Clipped move counts ``(..., 6)`` from their combined code."""
+    base = COUNT_CAP + 1
+    return (np.asarray(code)[..., None] // base ** np.arange(N_MOVES)) % base

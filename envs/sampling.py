@@ -1,55 +1,272 @@
 """Sampling from compiled tables by precomputed cumulative distributions.
 
 One :class:`TableSampler` per :class:`~customer_models.Tables` (cached), shared by the
-single and the batched environment, so both draw from exactly the same numbers.
+single and the batched environment, so both draw from exactly the same numbers: every
+draw is an inverse-CDF lookup of one uniform ``u`` in [0, 1), returning the first slot
+whose cumulative probability exceeds ``u`` (``searchsorted(cum, u, side="right")``).
+The last slot with positive probability of every row holds ``inf`` instead of a sum
+that rounding may leave just below 1, so a slot of probability 0 is never drawn.
+
+- The single env draws one row at a time: the rows are kept as Python tuples, built
+  the first time a row is used, and searched with :func:`bisect.bisect_right`.
+- The batched env draws thousands at once from :class:`FlatTransitions`: the sparse
+  successors of every (state, move) and the start distribution as one flat table,
+  searched with a guide table (the first candidate slot for each of ``G`` equal
+  buckets of ``u``), so a draw costs a few array gathers instead of a binary search.
+
+For the same ``u`` both paths return the same slot, so with the same uniforms the two
+environments follow the same trajectories.
 """
 
 from __future__ import annotations
 
 import weakref
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 
-from customer_models import Tables
+from customer_models import REWARD_TERMS, Tables
+
+GUIDE_BUCKETS = 32
+"""Buckets per row of :attr:`FlatTransitions.guide` (a power of 2, so ``u * G`` is exact)."""
+
+
+def cumulative(prob: np.ndarray) -> np.ndarray:
+    """Cumulative sums along the last axis with ``inf`` from each row's last positive slot on.
+
+    Args:
+        prob: probabilities ``(..., W)``; every row has a positive entry.
+
+    Returns:
+        float64 array of the same shape: ``searchsorted(row, u, side="right")`` of it
+        for ``u`` in [0, 1) gives a slot with probability ``prob[..., slot]``.
+    """
+    cum = np.cumsum(prob, axis=-1, dtype=np.float64)
+    width = prob.shape[-1]
+    last_positive = width - 1 - np.argmax(prob[..., ::-1] > 0, axis=-1)
+    cum[np.arange(width) >= last_positive[..., None]] = np.inf
+    return cum
+
+
+@dataclass(frozen=True, eq=False)
+class FlatTransitions:
+    """The successor distribution of every (state, move), and the start one, as one flat table.
+
+    Row ``state * (A + 1) + move`` holds the successors of ``(state, move)`` for a move
+    ``< A``; row ``state * (A + 1) + A`` (move id ``A``, :attr:`restart`) holds the start
+    distribution, whatever the state, so a batch mixing steps and restarts is one draw.
+    Each row owns a run of slots: its successors with positive probability, in the
+    order of ``Tables.next_state`` (the start rows share one run).
+    """
+
+    restart: int
+    """Move id of the start-distribution rows (``A``)."""
+    cum: np.ndarray
+    """(M,) float64: cumulative probability of each slot within its row (``inf`` for a row's last)."""
+    guide: np.ndarray
+    """(rows * G,) int32: for row ``r`` and bucket ``b``, the first slot of the row whose ``cum`` exceeds ``b / G``."""
+    buckets: int
+    """``G``, a power of 2."""
+    next_state: np.ndarray
+    """(M,) intp: the state each slot leads to (intp, as all index arrays here: ``take`` needs no cast)."""
+    source: np.ndarray
+    """(M,) int64: flat index into the (S, A, K) tables of each slot; -1 for start slots."""
+
+    def row(self, states: np.ndarray | int, moves: np.ndarray | int) -> np.ndarray | int:
+        """Row ids of ``(states, moves)``; move :attr:`restart` gives a start row."""
+        return states * (self.restart + 1) + moves
+
+    def sample(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Draw one slot per row.
+
+        Args:
+            rows: (n,) integer row ids (see :meth:`row`).
+            u: (n,) float64 uniforms in [0, 1), one per row.
+
+        Returns:
+            (n,) intp slot ids: the first slot of each row with ``cum > u``.
+        """
+        slots = self.guide.take(rows * self.buckets + (u * self.buckets).astype(np.intp)).astype(np.intp)
+        # The guide's slot is at or before the answer; one step on settles all but a few
+        # (those with two slot boundaries in u's bucket), which walk on.
+        slots += u >= self.cum.take(slots)
+        behind = (u >= self.cum.take(slots)).nonzero()[0]
+        while behind.size:
+            slots[behind] += 1
+            behind = behind[u.take(behind) >= self.cum.take(slots.take(behind))]
+        return slots
+
+
+def _flat_transitions(tables: Tables, initial_cum: np.ndarray, buckets: int) -> FlatTransitions:
+    n_states, n_moves, width = tables.next_prob.shape
+    n_pairs = n_states * n_moves
+    cum = cumulative(tables.next_prob).reshape(n_pairs, width)
+    positive = tables.next_prob.reshape(n_pairs, width) > 0
+    starts = np.flatnonzero(tables.initial > 0)
+    # Successor rows, then one start row, dense and padded with inf, to build the guide from.
+    dense_width = max(width, starts.size)
+    dense = np.full((n_pairs + 1, dense_width), np.inf)
+    dense[:-1, :width] = np.where(positive, cum, np.inf)
+    dense[-1, : starts.size] = initial_cum[starts]
+    counts = np.isfinite(dense).sum(-1) + 1  # slots per row: the finite ones and the inf one
+    # Rows are prefixes: slots with probability 0 come after every positive one.
+    assert (positive.sum(-1) == counts[:-1]).all()
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    guide = np.empty((n_pairs + 1, buckets), dtype=np.int32)
+    for b in range(buckets):  # G passes over the rows, not a (rows, G, W) temporary
+        guide[:, b] = first + (dense <= b / buckets).sum(-1)
+    # Row layout (state, move or restart): every state's restart row is the start row.
+    by_state = np.empty((n_states, n_moves + 1, buckets), dtype=np.int32)
+    by_state[:, :n_moves] = guide[:-1].reshape(n_states, n_moves, buckets)
+    by_state[:, n_moves] = guide[-1]
+    keep = np.arange(dense_width) < counts[:, None]
+    source = np.full(dense.shape, -1, dtype=np.int64)
+    source[:-1, :width] = np.arange(n_pairs * width).reshape(-1, width)
+    next_state = np.zeros(dense.shape, dtype=np.intp)
+    next_state[:-1, :width] = tables.next_state.reshape(-1, width)
+    next_state[-1, : starts.size] = starts
+    flat = FlatTransitions(
+        restart=n_moves,
+        cum=dense[keep],
+        guide=by_state.ravel(),
+        buckets=buckets,
+        next_state=next_state[keep],
+        source=source[keep],
+    )
+    for array in (flat.cum, flat.guide, flat.next_state, flat.source):
+        array.setflags(write=False)
+    return flat
+
+
+class Transition(NamedTuple):
+    """One sampled step of the single env, read from the tables as Python numbers."""
+
+    slot: int
+    """``k``: the successor slot of ``(state, move)`` in the (S, A, K) tables."""
+    next_state: int
+    reward: float
+    reaction: int
+    """A :class:`~customer_models.Reaction` id."""
+    terms: Mapping[str, float]
+    """Unweighted reward terms by name, read-only and shared: ``terms.copy()`` gives a dict to hand out."""
 
 
 class TableSampler:
     """Cumulative tables for drawing initial states, successors and tones.
 
-    Each draw takes one uniform number from the generator it is given.
+    Each draw takes one uniform number from the generator it is given (batched draws
+    one per row), in the same order in both paths.
     """
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
-        self.initial_cum = np.cumsum(tables.initial)
-        self.next_cum = np.cumsum(tables.next_prob, axis=-1)
-        self.tone_cum = np.cumsum(tables.tone_prob, axis=-1)
-        # Guard against rounding: the last slot of every row catches u close to 1.
-        self.initial_cum[-1] = np.inf
-        self.next_cum[..., -1] = np.inf
-        self.tone_cum[..., -1] = np.inf
+        self.initial_cum = cumulative(tables.initial)
+        self.next_cum = cumulative(tables.next_prob)
+        self.tone_cum = cumulative(tables.tone_prob)
+        n_states, n_moves, _ = tables.next_prob.shape
+        self._n_moves = n_moves
+        # Trimmed rows as tuples for bisect, filled on first use.
+        self._successor_rows: list[tuple[float, ...] | None] = [None] * (n_states * n_moves)
+        self._tone_rows: list[tuple[float, ...] | None] = [None] * n_states
+        self._transitions: list[tuple[tuple[float, ...], tuple[Transition, ...]] | None] = [None] * (n_states * n_moves)
+        starts = np.flatnonzero(tables.initial > 0)
+        self._initial_row = tuple(self.initial_cum[starts].tolist())
+        self._initial_states = tuple(starts.tolist())
 
+    # ------------------------------------------------------------ one at a time
     def sample_initial(self, rng: np.random.Generator) -> int:
-        return int(np.searchsorted(self.initial_cum, rng.random(), side="right"))
+        """A start state."""
+        return self._initial_states[bisect_right(self._initial_row, rng.random())]
 
     def sample_successor(self, rng: np.random.Generator, state: int, move: int) -> int:
         """Slot ``k`` of the successor of ``(state, move)``."""
-        return int(np.searchsorted(self.next_cum[state, move], rng.random(), side="right"))
+        index = state * self._n_moves + move
+        row = self._successor_rows[index]
+        if row is None:
+            row = self._successor_rows[index] = _trimmed(self.next_cum[state, move])
+        return bisect_right(row, rng.random())
+
+    def sample_transition(self, rng: np.random.Generator, state: int, move: int) -> Transition:
+        """The successor of ``(state, move)`` with its reward, reaction and terms.
+
+        Draws one uniform and picks the same slot as :meth:`sample_successor` would.
+        """
+        index = state * self._n_moves + move
+        row = self._transitions[index]
+        if row is None:
+            row = self._transitions[index] = self._transition_row(state, move)
+        cum, outcomes = row
+        return outcomes[bisect_right(cum, rng.random())]
+
+    def _transition_row(self, state: int, move: int) -> tuple[tuple[float, ...], tuple[Transition, ...]]:
+        t = self.tables
+        cum = _trimmed(self.next_cum[state, move])
+        outcomes = tuple(
+            Transition(
+                k,
+                int(t.next_state[state, move, k]),
+                float(t.reward[state, move, k]),
+                int(t.next_reaction[state, move, k]),
+                MappingProxyType(dict(zip(REWARD_TERMS, t.reward_terms[state, move, k].tolist(), strict=True))),
+            )
+            for k in range(len(cum))  # rows are prefixes: the slots up to the first inf
+        )
+        return cum, outcomes
 
     def sample_tone(self, rng: np.random.Generator, state: int) -> int:
-        return int(np.searchsorted(self.tone_cum[state], rng.random(), side="right"))
+        """A :class:`~customer_models.Tone` id shown in ``state``."""
+        row = self._tone_rows[state]
+        if row is None:
+            row = self._tone_rows[state] = _trimmed(self.tone_cum[state])
+        return bisect_right(row, rng.random())
 
-    # Batched forms: one uniform per row, no Python loop over rows.
+    # ------------------------------------------------------------------ batched
+    @cached_property
+    def flat(self) -> FlatTransitions:
+        """The successor and start distributions as one flat guided table (built on first use)."""
+        return _flat_transitions(self.tables, self.initial_cum, GUIDE_BUCKETS)
+
+    @cached_property
+    def _tone_columns(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.ascontiguousarray(self.tone_cum[:, t]) for t in range(self.tone_cum.shape[1] - 1))
+
+    def add_tones(self, states: np.ndarray, u: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Add to ``out`` the tone ids of ``states`` drawn with one uniform each (batched :meth:`sample_tone`).
+
+        Adding in place lets a caller fold the tone into a code without another pass.
+        """
+        for column in self._tone_columns:
+            out += u >= column.take(states)
+        return out
+
     def sample_initial_batch(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return np.searchsorted(self.initial_cum, rng.random(n), side="right")
+        """``n`` start states."""
+        flat = self.flat
+        rows = np.full(n, flat.row(0, flat.restart), dtype=np.intp)
+        return flat.next_state.take(flat.sample(rows, rng.random(n)))
 
     def sample_successor_batch(self, rng: np.random.Generator, states: np.ndarray, moves: np.ndarray) -> np.ndarray:
-        cum = self.next_cum[states, moves]
-        return (rng.random(len(states))[:, None] >= cum).sum(axis=1)
+        """Slots ``k`` of the successors of ``(states[i], moves[i])``."""
+        flat = self.flat
+        rows = flat.row(np.asarray(states, dtype=np.intp), np.asarray(moves, dtype=np.intp))
+        source = flat.source.take(flat.sample(rows, rng.random(rows.shape[0])))
+        return source % self.tables.next_prob.shape[-1]
 
     def sample_tone_batch(self, rng: np.random.Generator, states: np.ndarray) -> np.ndarray:
-        cum = self.tone_cum[states]
-        return (rng.random(len(states))[:, None] >= cum).sum(axis=1)
+        """Tone ids for ``states``."""
+        states = np.asarray(states, dtype=np.intp)
+        return self.add_tones(states, rng.random(states.shape[0]), np.zeros(states.shape[0], dtype=np.intp))
+
+
+def _trimmed(cum_row: np.ndarray) -> tuple[float, ...]:
+    """A cumulative row up to and including its first ``inf`` (the last positive slot)."""
+    width = int(np.argmax(np.isinf(cum_row))) + 1
+    return tuple(cum_row[:width].tolist())
 
 
 _SAMPLERS: weakref.WeakKeyDictionary[Tables, TableSampler] = weakref.WeakKeyDictionary()

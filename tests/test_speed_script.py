@@ -1,0 +1,99 @@
+"""Smoke test of ``experiments/speed.py --quick``: the table has its rows, the JSON is written.
+
+No timing is asserted: the quick run takes too few steps to mean anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from experiments import speed
+
+ROWS = [
+    "single env (gym.make)",
+    "single env (unwrapped)",
+    "batched N=1",
+    "batched N=64",
+    "batched N=1024",
+    "batched N=16384",
+    "batched vs SyncVectorEnv N=64",
+    "PPO 1 env",
+    "PPO 16 envs",
+    "peak memory N=16384 (traced)",
+    "peak memory N=16384 (max RSS)",
+]
+
+
+def measurements(table: str) -> list[str]:
+    """The first cell of each row of a printed table, rich (box drawing) or plain text."""
+    boxed = "│" in table
+    names = []
+    for line in table.splitlines():
+        if boxed:
+            cells = [c.strip() for c in line.split("│")] if line.startswith("│") else []
+        else:
+            cells = [] if line.startswith(("(", "-")) else re.split(r"\s{2,}", line.strip())
+        cells = [c for c in cells if c]
+        if cells and cells[0] != speed.COLUMNS[0]:
+            names.append(cells[0])
+    return names
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("speed") / "speed.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.speed", "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return result, out
+
+
+def test_quick_run_prints_every_row(quick_run):
+    result, _ = quick_run
+    assert result.returncode == 0, result.stderr
+    found = measurements(result.stdout)
+    for name in ROWS:
+        assert name in found, f"{name!r} missing from\n{result.stdout}"
+    assert speed.QUICK_NOTE in result.stdout
+
+
+def test_quick_run_writes_the_json_atomically(quick_run):
+    result, out = quick_run
+    data = json.loads(out.read_text())
+    assert [row["name"] for row in data["rows"]] == ROWS
+    assert data["config"]["quick"] is True
+    for row in data["rows"]:
+        assert row["value"] > 0 and row["met"] is None
+    ratios = {row["name"]: row["ratio"] for row in data["rows"]}
+    assert all(ratios[name] > 0 for name in ROWS[:9])
+    assert [p.name for p in out.parent.iterdir()] == ["speed.json"]  # no temporary file left behind
+    assert f"written: {out}" in result.stdout
+
+
+@pytest.mark.parametrize("rich_output", [False, True])
+def test_printed_table_has_every_row(rich_output, capsys):
+    rows = [speed.Row(name, 1000.0, "reference", 500.0) for name in ROWS]
+    speed.print_table(rows, quick=True, rich_output=rich_output)
+    table = capsys.readouterr().out
+    assert measurements(table) == ROWS
+    assert "2.00x" in table and speed.QUICK_NOTE in table
+
+
+def test_profile_prints_the_step(capsys):
+    assert speed.main(["--profile", "32", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "customer_vector_env.py" in out and "(step)" in out
+
+
+@pytest.mark.parametrize("argv", [["--repeats", "0"], ["--profile", "0"]])
+def test_bad_options_exit_with_2(argv, capsys):
+    assert speed.main(argv) == 2
+    assert "allowed" in capsys.readouterr().err

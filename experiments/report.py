@@ -31,7 +31,6 @@ from experiments.conformance import RULES, conformance
 from experiments.evaluation import evaluate_cell, move_by_turn, returns, summary
 from experiments.io import atomic_write_json, atomic_write_text
 from experiments.scores import iqm_ci, normalize, pass_hat_k
-from experiments.stats import mean_ci
 from experiments.train import TrainConfig, train, versions
 
 PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent")
@@ -51,6 +50,8 @@ class Budget:
     """Steps between learning-curve evaluations."""
     curve_episodes: int
     """Conversations per learning-curve point."""
+    belief_episodes: int = 4000
+    """Conversations for the score of policies that cannot be evaluated exactly (belief-based)."""
 
 
 BUDGETS: dict[str, Budget] = {
@@ -58,8 +59,8 @@ BUDGETS: dict[str, Budget] = {
         {"ppo": (150_000, 3), "a2c": (100_000, 2), "dqn": (100_000, 2), "recurrent_ppo": (40_000, 2)}, 500, 15_000, 200
     ),
     "quick": Budget({"ppo": (40_000, 2), "a2c": (20_000, 1), "dqn": (20_000, 1), "recurrent_ppo": (6_000, 1)}, 200,
-                    10_000, 100),
-    "tiny": Budget({"ppo": (2_048, 2)}, 24, 1_024, 16),
+                    10_000, 100, belief_episodes=2000),
+    "tiny": Budget({"ppo": (2_048, 2)}, 24, 1_024, 16, belief_episodes=200),
 }
 
 
@@ -162,15 +163,7 @@ def build_results(config: ReportConfig, log=print) -> dict[str, Any]:
             bar.update(1)
         for name in scripted:
             eps = episodes_by[(persona, name)]
-            mean, low, high = mean_ci(returns(eps))
-            scores[persona][name] = {
-                "kind": agents.spec(name).kind,
-                "return": mean,
-                "normalized": normalize(mean, refs["random"], refs["oracle"]),
-                "normalized_low": normalize(low, refs["random"], refs["oracle"]),
-                "normalized_high": normalize(high, refs["random"], refs["oracle"]),
-                "interval": "95% t-interval over conversations",
-            }
+            scores[persona][name] = scripted_score(name, context, eps, refs, budget)
             reliability[persona][name] = _reliability(eps)
         for algo, names in learned.items():
             per_seed = [normalize(float(returns(episodes_by[(persona, n)]).mean()), refs["random"], refs["oracle"])
@@ -229,6 +222,35 @@ def build_results(config: ReportConfig, log=print) -> dict[str, Any]:
     results["headline"] = headline(results, main)
     results["settings"]["wall_seconds"] = time.perf_counter() - started
     return results
+
+
+def scripted_score(name: str, context: PolicyContext, episodes: list, refs: dict[str, float],
+                   budget: Budget) -> dict[str, Any]:
+    """Score of a scripted, exact or oracle policy: exact where the tables allow, else Monte Carlo.
+
+    Exact evaluation needs no interval. Belief-based policies are scored by
+    ``budget.belief_episodes`` conversations played in lockstep (95% interval).
+    """
+    from agents.exact.evaluation import exact_value, monte_carlo
+    from experiments.rollouts import policy_context_for
+
+    own = policy_context_for(name, context)
+    policy = agents.make(name, own)
+    exact = exact_value(policy, own)
+    if exact is not None:
+        value, low, high, interval = exact, exact, exact, "exact"
+    else:
+        mc = monte_carlo(policy, own, budget.belief_episodes, seed=context.seed or 0)
+        value, (low, high) = mc.mean, mc.ci95
+        interval = f"95% interval over {budget.belief_episodes} conversations"
+    return {
+        "kind": agents.spec(name).kind,
+        "return": value,
+        "normalized": normalize(value, refs["random"], refs["oracle"]),
+        "normalized_low": normalize(low, refs["random"], refs["oracle"]),
+        "normalized_high": normalize(high, refs["random"], refs["oracle"]),
+        "interval": interval,
+    }
 
 
 def _reliability(episodes: list) -> dict[str, Any]:
@@ -311,6 +333,13 @@ def fmt(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
+def score_cell(v: dict[str, Any]) -> str:
+    """A normalized score as the report prints it: exact, or with its interval."""
+    if v.get("interval") == "exact":
+        return f"{fmt(v['normalized'])} (exact)"
+    return f"{fmt(v['normalized'])} [{fmt(v['normalized_low'])}, {fmt(v['normalized_high'])}]"
+
+
 def render_markdown(results: dict[str, Any], refs: dict[str, float]) -> str:
     h = results["headline"]
     st = results["settings"]
@@ -341,11 +370,11 @@ def render_markdown(results: dict[str, Any], refs: dict[str, float]) -> str:
     for n in names:
         cells = []
         for p in personas:
-            v = results["scores"][p][n]
-            cells.append(f"{fmt(v['normalized'])} [{fmt(v['normalized_low'])}, {fmt(v['normalized_high'])}]")
+            cells.append(score_cell(results["scores"][p][n]))
         out.append(f"| {n} | {results['scores'][personas[0]][n]['kind']} | " + " | ".join(cells) + " |")
     algos = st["algorithms"]
-    out += ["", "Scripted and exact policies: mean over " f"{st['eval_episodes']} conversations with a 95% t-interval. "
+    out += ["", "Scripted policies, random, the oracle and the best fixed sequence: exact expected return (no "
+            "interval). Belief-based policies: Monte Carlo with a 95% interval. "
             "Learned: interquartile mean over seeds (" + ", ".join(f"{a} {v['seeds']}" for a, v in algos.items())
             + ") with a 95% stratified bootstrap interval; with so few seeds the IQM is close to the mean.", "",
             "![scores](scores.png)", ""]

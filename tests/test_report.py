@@ -9,7 +9,7 @@ import pytest
 
 import experiments.report as report
 from experiments.conformance import RULES
-from experiments.report import ReportConfig, build_results, fmt, write_report
+from experiments.report import ReportConfig, build_results, fmt, score_cell, write_report
 
 pytest.importorskip("stable_baselines3")
 pytest.importorskip("matplotlib")
@@ -55,8 +55,9 @@ def test_every_number_in_the_report_matches_results_json(tiny):
     text = (out / "report.md").read_text()
     for persona, rows in results["scores"].items():
         for name, v in rows.items():
-            cell = f"{fmt(v['normalized'])} [{fmt(v['normalized_low'])}, {fmt(v['normalized_high'])}]"
-            assert cell in text, (persona, name)
+            assert score_cell(v) in text, (persona, name)
+            if v["interval"] == "exact":
+                assert v["normalized_low"] == v["normalized"] == v["normalized_high"]
     persona = results["headline"]["persona"]
     for name, v in results["reliability"][persona].items():
         row = f"| {name} | {fmt(v['success_rate'])} | " + " | ".join(fmt(v[f"pass^{k}"]) for k in (1, 2, 4, 8))
@@ -93,3 +94,15 @@ def test_a_killed_report_resumes_to_the_same_results(tiny, tmp_path, monkeypatch
 def test_bad_report_settings_are_named(tmp_path):
     with pytest.raises(ValueError, match="unknown budget 'huge'"):
         build_results(ReportConfig(budget="huge", out=str(tmp_path)))
+
+
+@pytest.mark.slow
+def test_report_scores_are_exact_where_the_tables_allow(tiny):
+    _, results = tiny
+    mixture = results["scores"]["mixture"]
+    assert mixture["random"]["normalized"] == pytest.approx(0.0) and mixture["random"]["interval"] == "exact"
+    assert mixture["oracle"]["normalized"] == pytest.approx(1.0)
+    for name in ("guide_000", "tone_reader", "best_fixed_sequence"):
+        assert mixture[name]["interval"] == "exact"
+    assert mixture["qmdp"]["interval"] != "exact"
+    assert mixture["qmdp"]["normalized_low"] < mixture["qmdp"]["normalized"] < mixture["qmdp"]["normalized_high"]

@@ -138,17 +138,15 @@ def evaluate_model(model: Any, config: TrainConfig, episodes: int | None = None)
 
 
 def make_training_env(config: TrainConfig) -> Any:
-    """The SB3 VecEnv to train on: the natively batched env when available, else DummyVecEnv."""
-    env_kwargs = {**config.context().env_kwargs(), "render_mode": None}
-    try:
-        from envs.sb3_vec_env import make_sb3_vec_env
-    except ImportError:
-        make_sb3_vec_env = None
-    if make_sb3_vec_env is not None:
-        return make_sb3_vec_env(num_envs=config.n_envs, seed=config.seed, **env_kwargs)
-    from stable_baselines3.common.env_util import make_vec_env
+    """The SB3 VecEnv to train on: the natively batched env through its SB3 adapter.
 
-    return make_vec_env("DifficultCustomer-v0", n_envs=config.n_envs, seed=config.seed, env_kwargs=env_kwargs)
+    One env or many, the customers are stepped together with numpy
+    (``envs.sb3_vec_env.CustomerSB3VecEnv``); the model seeds it.
+    """
+    from envs.sb3_vec_env import CustomerSB3VecEnv
+
+    env_kwargs = {k: v for k, v in config.context().env_kwargs().items()}
+    return CustomerSB3VecEnv(config.n_envs, **env_kwargs)
 
 
 def versions() -> dict[str, str]:

@@ -80,6 +80,14 @@ class PolicyContext:
         }
 
 
+def check_observation(observation: np.ndarray) -> np.ndarray:
+    """One observation or a batch as float32, or a ``ValueError`` naming the bad shape."""
+    obs = np.asarray(observation, dtype=np.float32)
+    if obs.ndim == 0 or obs.shape[-1] < PARTIAL_SIZE:
+        raise ValueError(f"observation of shape {obs.shape}; expected (..., >= {PARTIAL_SIZE})")
+    return obs
+
+
 class ObservationPolicy:
     """A policy that maps one decoded observation to a move, with no memory.
 
@@ -102,9 +110,7 @@ class ObservationPolicy:
         episode_start: np.ndarray | None = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
-        obs = np.asarray(observation, dtype=np.float32)
-        if obs.shape[-1] < PARTIAL_SIZE:
-            raise ValueError(f"observation has {obs.shape[-1]} values; expected at least {PARTIAL_SIZE}")
+        obs = check_observation(observation)
         batch = obs.reshape(-1, obs.shape[-1])
         seen = decode(batch)
         actions = np.array([int(self.act(Observed(*(f[i] for f in seen)))) for i in range(len(batch))])

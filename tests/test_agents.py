@@ -121,3 +121,9 @@ def test_random_policy_is_seeded():
 def test_tone_reader_sets_a_boundary_only_on_abuse():
     calm_but_hostile_tone = observe(tone=Tone.hostile, reaction=Reaction.irritated, counts=[1, 1, 0, 0, 0, 0], turn=2)
     assert int(agents.make("tone_reader").predict(calm_but_hostile_tone)[0]) != Move.set_boundary
+
+
+@pytest.mark.parametrize("name", ["guide_000", "qmdp", "best_fixed_sequence"])
+def test_a_malformed_observation_is_named(name):
+    with pytest.raises(ValueError, match=r"observation of shape \(5,\); expected \(\.\.\., >= 30\)"):
+        agents.make(name).predict(np.zeros(5))

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import PolicyContext
+from agents.base import PolicyContext, check_observation
 from agents.exact.model import transition_index
 from agents.exact.oracle import OracleSolution, solve_oracle
 from customer_models import Move, Tables
 from customer_models.vocabulary import N_MOVES
-from envs.observation import PARTIAL_SIZE, decode
+from envs.observation import decode
 
 DEFAULT_BEAM_WIDTH = 64
 
@@ -349,9 +349,7 @@ class BestFixedSequence:
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
         """The plan's move for the turn of each observation (SB3 interface)."""
-        obs = np.asarray(observation, dtype=np.float32)
-        if obs.ndim == 0 or obs.shape[-1] < PARTIAL_SIZE:
-            raise ValueError(f"observation of shape {obs.shape}; expected (..., >= {PARTIAL_SIZE})")
+        obs = check_observation(observation)
         turn = np.rint(decode(obs).turn_fraction * self.context.max_turns).astype(np.int64)
         return self._moves[np.clip(turn, 0, len(self._moves) - 1)], state
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import PolicyContext
+from agents.base import PolicyContext, check_observation
 from agents.exact.belief import Belief, BeliefFilter, SparseBeliefs
 from agents.exact.fib import solve_fib
 from agents.exact.lookahead import belief_q_values
@@ -160,9 +160,7 @@ class BeliefPolicy:
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
         """Moves for one observation or a batch (SB3 interface); the state holds the beliefs."""
-        obs = np.asarray(observation, dtype=np.float32)
-        if obs.ndim == 0 or obs.shape[-1] < PARTIAL_SIZE:
-            raise ValueError(f"observation of shape {obs.shape}; expected (..., >= {PARTIAL_SIZE})")
+        obs = check_observation(observation)
         batch = obs.reshape(-1, obs.shape[-1])
         moves, _, new_state = self.step(batch, state, episode_start)
         return moves.reshape(obs.shape[:-1]), new_state

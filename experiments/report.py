@@ -220,6 +220,10 @@ def build_results(config: ReportConfig, log=print) -> dict[str, Any]:
                           r["wall_seconds"], "model": r["model"]} for r in runs] for a, runs in trained.items()},
     }
     results["headline"] = headline(results, main)
+    focus = results["headline"].get("best_learned")
+    if focus:
+        context = PolicyContext.create(persona=main, ablate=config.ablate, max_turns=config.max_turns, seed=config.seed)
+        results["transcripts"] = example_transcripts(learned[focus][0], context, seeds[:3])
     results["settings"]["wall_seconds"] = time.perf_counter() - started
     return results
 
@@ -251,6 +255,25 @@ def scripted_score(name: str, context: PolicyContext, episodes: list, refs: dict
         "normalized_high": normalize(high, refs["random"], refs["oracle"]),
         "interval": interval,
     }
+
+
+def example_transcripts(policy: str, context: PolicyContext, seeds: Sequence[int]) -> list[dict[str, Any]]:
+    """Conversations of ``policy`` rendered as the env renders them (with hidden anger and trust)."""
+    from envs.customer_env import CustomerEnv
+
+    model = agents.make(policy, context)
+    env = CustomerEnv(**{**context.env_kwargs(), "render_mode": "ansi"}, render_hidden=True)
+    out = []
+    for seed in seeds:
+        obs, info = env.reset(seed=int(seed))
+        state, start, done = None, np.ones(1, dtype=bool), False
+        while not done:
+            action, state = model.predict(obs[None], state=state, episode_start=start, deterministic=True)
+            start = np.zeros(1, dtype=bool)
+            obs, _, terminated, truncated, info = env.step(int(np.asarray(action).reshape(-1)[0]))
+            done = terminated or truncated
+        out.append({"seed": int(seed), "outcome": info["outcome"], "text": env.render()})
+    return out
 
 
 def _reliability(episodes: list) -> dict[str, Any]:
@@ -399,6 +422,10 @@ def render_markdown(results: dict[str, Any], refs: dict[str, float]) -> str:
     out += ["", "![conformance](conformance.png)", ""]
 
     out += ["## Strategies", "", "Share of each move at each turn.", "", "![strategies](strategies.png)", ""]
+    if results.get("transcripts"):
+        out += [f"### Example conversations of {h['best_learned']}", ""]
+        for t in results["transcripts"]:
+            out += [f"Seed {t['seed']}, outcome {t['outcome']}:", "", "```text", t["text"].rstrip(), "```", ""]
 
     out += ["## Settings", ""]
     out.append(f"- Budget {st['budget']}: " + ", ".join(f"{a} {v['steps']} steps x {v['seeds']} seeds"

@@ -106,3 +106,13 @@ def test_report_scores_are_exact_where_the_tables_allow(tiny):
         assert mixture[name]["interval"] == "exact"
     assert mixture["qmdp"]["interval"] != "exact"
     assert mixture["qmdp"]["normalized_low"] < mixture["qmdp"]["normalized"] < mixture["qmdp"]["normalized_high"]
+
+
+@pytest.mark.slow
+def test_report_shows_example_transcripts_of_the_learned_policy(tiny):
+    out, results = tiny
+    text = (out / "report.md").read_text()
+    assert len(results["transcripts"]) == 3
+    for t in results["transcripts"]:
+        assert "Agent (" in t["text"] and "Customer [" in t["text"] and "hidden: anger" in t["text"]
+        assert t["text"].rstrip() in text

@@ -74,7 +74,9 @@ class Persona:
     offer_unheard: float = 0.3
     """C3: factor in [0, 1] on acceptance while the customer does not feel heard."""
     offer_unapologized: float = 1.0
-    """C4/C8: factor in [0, 1] on acceptance before any apology (a genuine grievance wants one first)."""
+    """C4/C8: factor in [0, 1] on acceptance before any apology (a genuine grievance wants one first).
+
+    Part of the C3 acceptance chance: gone when C3 is ablated (``offer_flat`` replaces it) or C4 is."""
     offer_flat: float = 0.6
     """C3 ablated: acceptance chance in [0, 1] when anger and feeling heard do not matter."""
     offer_choice: float = 0.25

@@ -22,6 +22,11 @@ from experiments.teaching import Session  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _interruptible() -> None:
+    """Let the child see Ctrl-C even when the test run itself ignores SIGINT (run in the background)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture()
 def client():
     app = create_app()
@@ -246,6 +251,7 @@ def test_serve_says_where_it_listens_and_stops_on_ctrl_c():
         stderr=subprocess.PIPE,
         cwd=ROOT,
         env=env,
+        preexec_fn=_interruptible,
     )
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 60)  # a guard against hanging, not a timing assertion

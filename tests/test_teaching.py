@@ -37,6 +37,11 @@ needs_rich = pytest.mark.skipif(not HAVE_RICH, reason="the terminal game draws w
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _interruptible() -> None:
+    """Let the child see Ctrl-C even when the test run itself ignores SIGINT (run in the background)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_to_end(session: Session, moves) -> None:
     moves = iter(moves)
     while not session.done:
@@ -354,6 +359,7 @@ def test_ctrl_c_stops_the_game_without_a_traceback():
         stderr=subprocess.PIPE,
         cwd=ROOT,
         env=env,
+        preexec_fn=_interruptible,
     )
     try:
         seen = b""

@@ -27,7 +27,7 @@ from experiments import plots
 from experiments.conformance import RULES, conformance
 from experiments.evaluation import evaluate_cell, returns
 from experiments.io import atomic_write_json, atomic_write_text
-from experiments.report import EVAL_SEED_BASE, Budget, ReportConfig, reference_values, train_all
+from experiments.report import EVAL_SEED_BASE, Budget, ReportConfig, reference_values, scripted_score, train_all
 from experiments.scores import iqm_ci, normalize
 
 OPTIMUM = "belief_lookahead"
@@ -40,6 +40,8 @@ class AblationConfig:
     steps: int = 100_000
     seeds: int = 3
     eval_episodes: int = 300
+    belief_episodes: int = 4000
+    """Conversations for the optimum's score (played in lockstep, fast)."""
     out: str = "results/ablations"
     seed: int = 0
     workers: int = 2
@@ -53,8 +55,8 @@ class AblationConfig:
 
 BUDGETS = {
     "default": dict(steps=100_000, seeds=3, eval_episodes=300),
-    "quick": dict(steps=20_000, seeds=1, eval_episodes=100),
-    "tiny": dict(steps=1_024, seeds=1, eval_episodes=12),
+    "quick": dict(steps=20_000, seeds=1, eval_episodes=100, belief_episodes=1000),
+    "tiny": dict(steps=1_024, seeds=1, eval_episodes=12, belief_episodes=100),
 }
 
 
@@ -64,7 +66,7 @@ def run_ablations(config: AblationConfig) -> dict[str, Any]:
     importlib.import_module("agents.exact")
     started = time.perf_counter()
     budget = Budget({"ppo": (config.steps, config.seeds)}, config.eval_episodes, max(config.steps // 5, 1),
-                    min(config.eval_episodes, 100))
+                    min(config.eval_episodes, 100), belief_episodes=config.belief_episodes)
     seeds = list(range(EVAL_SEED_BASE, EVAL_SEED_BASE + config.eval_episodes))
     settings: dict[str, Any] = {}
     for claim in ["none", *config.claims]:
@@ -79,14 +81,15 @@ def run_ablations(config: AblationConfig) -> dict[str, Any]:
         per_seed = [normalize(float(returns(e).mean()), refs["random"], refs["oracle"]) for e in learned_eps]
         point, low, high = iqm_ci(np.array(per_seed)[:, None], seed=config.seed)
         optimum_eps = evaluate_cell(OPTIMUM, context, seeds, cells)
+        optimum_score = scripted_score(OPTIMUM, context, optimum_eps, refs, budget)
         oracle_eps = evaluate_cell("oracle", context, seeds, cells)
         settings[claim] = {
             "ablate": ablate,
             "references": refs,
             "ppo": {"normalized": point, "low": low, "high": high, "per_seed": per_seed,
                     "conformance": conformance([e for eps in learned_eps for e in eps])},
-            "optimum": {"normalized": normalize(float(returns(optimum_eps).mean()), refs["random"], refs["oracle"]),
-                        "conformance": conformance(optimum_eps)},
+            "optimum": {"normalized": optimum_score["normalized"], "low": optimum_score["normalized_low"],
+                        "high": optimum_score["normalized_high"], "conformance": conformance(optimum_eps)},
             "oracle": {"conformance": conformance(oracle_eps)},
         }
     return {"config": config.__dict__, "settings": settings, "wall_seconds": time.perf_counter() - started}
@@ -115,7 +118,7 @@ def write_ablations(results: dict[str, Any], out: Path) -> Path:
              "|---|---|---|" + "---|" * (2 * len(RULES))]
     for claim, s in settings.items():
         cells = [f"{s['ppo']['normalized']:.3f} [{s['ppo']['low']:.3f}, {s['ppo']['high']:.3f}]",
-                 f"{s['optimum']['normalized']:.3f}"]
+                 f"{s['optimum']['normalized']:.3f} [{s['optimum']['low']:.3f}, {s['optimum']['high']:.3f}]"]
         for who in ("ppo", "optimum"):
             for r in RULES:
                 rate = s[who]["conformance"][r]["rate"]

@@ -95,3 +95,11 @@ def test_every_algorithm_trains_saves_and_loads(tmp_path, algo):
     obs = np.stack([CustomerEnv().reset(seed=s)[0] for s in range(4)])
     actions, _ = policy.predict(obs, state=None, episode_start=np.ones(4, dtype=bool))
     assert actions.shape == (4,) and set(actions.tolist()) <= set(range(6))
+
+
+def test_tensorboard_logs_on_request(tmp_path):
+    pytest.importorskip("tensorboard")
+    config = TrainConfig(steps=512, n_envs=2, eval_every=0, eval_episodes=3, out=str(tmp_path), tensorboard=True)
+    train(config, progress=False)
+    logs = list((tmp_path / "ppo" / "mixture" / "seed0" / "tensorboard").rglob("events.out.tfevents.*"))
+    assert logs and logs[0].stat().st_size > 0

@@ -8,6 +8,7 @@ extra; the import happens only when such a name is asked for.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,11 @@ def algorithm_class(algo: str) -> Any:
 
 
 class LearnedPolicy:
-    """A trained model behind the common interface."""
+    """A trained model behind the common interface.
+
+    A model trained with ``observation="belief"`` (its ``config.json`` beside it says so)
+    is wrapped so that it takes plain observations and tracks the belief itself.
+    """
 
     def __init__(self, algo: str, path: str | Path) -> None:
         path = Path(path)
@@ -53,6 +58,13 @@ class LearnedPolicy:
         self.path = path
         self.model = algorithm_class(algo).load(str(path), device="cpu")
         self.name = f"{algo}:{path}"
+        saved = path.parent / "config.json"
+        config = json.loads(saved.read_text())["config"] if saved.exists() else {}
+        if config.get("observation") == "belief":
+            from agents.exact.belief_input import BeliefInputPolicy
+            from customer_models import compile_model
+
+            self.model = BeliefInputPolicy(self.model, compile_model(config["persona"], config["ablate"]))
 
     def predict(
         self,

@@ -43,7 +43,8 @@ class Budget:
     """What the report trains and how many conversations it evaluates."""
 
     algos: dict[str, tuple[int, int]]
-    """Algorithm -> (environment steps, number of seeds)."""
+    """Learner -> (environment steps, number of seeds). A learner is an algorithm name, or
+    ``<algo>_belief`` for that algorithm trained with belief features (``observation="belief"``)."""
     eval_episodes: int
     """Conversations per (policy, persona) cell."""
     curve_every: int
@@ -56,11 +57,13 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     "default": Budget(
-        {"ppo": (150_000, 3), "a2c": (100_000, 2), "dqn": (100_000, 2), "recurrent_ppo": (40_000, 2)}, 500, 15_000, 200
+        {"ppo": (150_000, 3), "ppo_belief": (150_000, 3), "a2c": (100_000, 2), "dqn": (100_000, 2),
+         "recurrent_ppo": (40_000, 2)}, 500, 15_000, 200
     ),
-    "quick": Budget({"ppo": (40_000, 2), "a2c": (20_000, 1), "dqn": (20_000, 1), "recurrent_ppo": (6_000, 1)}, 200,
+    "quick": Budget({"ppo": (40_000, 2), "ppo_belief": (40_000, 1), "a2c": (20_000, 1), "dqn": (20_000, 1),
+                     "recurrent_ppo": (6_000, 1)}, 200,
                     10_000, 100, belief_episodes=2000),
-    "tiny": Budget({"ppo": (2_048, 2)}, 24, 1_024, 16, belief_episodes=200),
+    "tiny": Budget({"ppo": (2_048, 2), "ppo_belief": (1_024, 1)}, 24, 1_024, 16, belief_episodes=200),
 }
 
 
@@ -87,6 +90,13 @@ class ReportConfig:
             raise ValueError(f"workers={self.workers}; allowed is an integer >= 1")
 
 
+def split_learner(learner: str) -> tuple[str, str]:
+    """``"ppo_belief"`` -> ``("ppo", "belief")``; ``"ppo"`` -> ``("ppo", "partial")``."""
+    if learner.endswith("_belief"):
+        return learner[: -len("_belief")], "belief"
+    return learner, "partial"
+
+
 def _train_one(config: TrainConfig) -> dict[str, Any]:
     return train(config, progress=False)
 
@@ -94,24 +104,27 @@ def _train_one(config: TrainConfig) -> dict[str, Any]:
 def train_all(config: ReportConfig, budget: Budget, log=print) -> dict[str, list[dict[str, Any]]]:
     """Train (or reuse) every run of the budget; returns algorithm -> run results."""
     runs = []
-    for algo, (steps, n_seeds) in budget.algos.items():
+    learners = []
+    for learner, (steps, n_seeds) in budget.algos.items():
+        algo, observation = split_learner(learner)
         for i in range(n_seeds):
+            learners.append(learner)
             runs.append(TrainConfig(
-                algo=algo, persona=config.train_persona, ablate=list(config.ablate), max_turns=config.max_turns,
+                algo=algo, observation=observation, persona=config.train_persona, ablate=list(config.ablate), max_turns=config.max_turns,
                 steps=steps, seed=config.seed + i, n_envs=config.n_envs, eval_every=budget.curve_every,
                 eval_episodes=budget.curve_episodes, out=str(Path(config.out) / "runs"),
             ))
-    results: dict[str, list[dict[str, Any]]] = {algo: [] for algo in budget.algos}
+    results: dict[str, list[dict[str, Any]]] = {learner: [] for learner in budget.algos}
     bar = _bar(len(runs), "training")
     if config.workers == 1:
         finished = map(_train_one, runs)
-        for run, result in zip(runs, finished, strict=True):
-            results[run.algo].append(result)
+        for learner, result in zip(learners, finished, strict=True):
+            results[learner].append(result)
             bar.update(1)
     else:
         with ProcessPoolExecutor(max_workers=config.workers) as pool:
-            for run, result in zip(runs, pool.map(_train_one, runs), strict=True):
-                results[run.algo].append(result)
+            for learner, result in zip(learners, pool.map(_train_one, runs), strict=True):
+                results[learner].append(result)
                 bar.update(1)
     bar.close()
     return results
@@ -299,12 +312,13 @@ def headline(results: dict[str, Any], persona: str) -> dict[str, Any]:
         if "best_fixed_sequence" in sc:
             out["belief_minus_fixed"] = exact[best_belief] - sc["best_fixed_sequence"]["normalized"]
     out["guide_minus_random"] = guides
-    if "ppo" in sc:
-        ppo = sc["ppo"]["normalized"]
-        out["ppo"] = ppo
-        out["ppo_beats_every_guide"] = all(ppo >= g for g in guides.values())
-        if best_belief:
-            out["ppo_within_0.05_of_belief"] = ppo >= exact[best_belief] - 0.05
+    for learner in ("ppo", "ppo_belief"):
+        if learner in sc:
+            value = sc[learner]["normalized"]
+            out[learner] = value
+            out[f"{learner}_beats_every_guide"] = all(value >= g for g in guides.values())
+            if best_belief:
+                out[f"{learner}_within_0.05_of_belief"] = value >= exact[best_belief] - 0.05
     focus = best_learned or best_belief
     if focus:
         conf = results["conformance"]
@@ -378,8 +392,13 @@ def render_markdown(results: dict[str, Any], refs: dict[str, float]) -> str:
     guides = ", ".join(f"{n} {fmt(v)}" for n, v in h["guide_minus_random"].items())
     out.append(f"- Guides above random (0.000): {guides}.")
     if "ppo" in h:
-        out.append(f"- PPO scores {fmt(h['ppo'])}; at least every guide: {h['ppo_beats_every_guide']}; within 0.05 "
-                   f"of the belief optimum: {h.get('ppo_within_0.05_of_belief')}.")
+        out.append(f"- PPO on the observation scores {fmt(h['ppo'])}; at least every guide: "
+                   f"{h['ppo_beats_every_guide']}; within 0.05 of the belief optimum: "
+                   f"{h.get('ppo_within_0.05_of_belief')}.")
+    if "ppo_belief" in h:
+        out.append(f"- PPO with belief features (the exact filter's marginals, computed from the observation history) "
+                   f"scores {fmt(h['ppo_belief'])}; at least every guide: {h['ppo_belief_beats_every_guide']}; within "
+                   f"0.05 of the belief optimum: {h.get('ppo_belief_within_0.05_of_belief')}.")
     if h.get("conformance_sentence"):
         out.append(f"- {h['conformance_sentence']}")
     out += ["", f"Scores are normalized: 0 is the random policy ({fmt(refs['random'])} mean return, exact), 1 the "

@@ -95,7 +95,11 @@ class TrainConfig:
     """Environment steps to train for."""
     seed: int = 0
     n_envs: int = 8
-    """Environments stepped together (the batched env when > 1 and available)."""
+    """Environments stepped together (the natively batched env)."""
+    observation: str = "partial"
+    """What the agent gets: ``partial`` (the env's observation) or ``belief`` (plus the exact Bayes
+    filter's marginals over the hidden state, computed from the observation history; see
+    ``agents.exact.belief_input``)."""
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     """Overrides of the YAML hyperparameters."""
     eval_every: int = 10_000
@@ -112,6 +116,10 @@ class TrainConfig:
         if self.persona not in PERSONA_NAMES:
             raise ValueError(f"unknown persona {self.persona!r}; allowed: {', '.join(PERSONA_NAMES)}")
         check_ablate(self.ablate)
+        if self.observation not in ("partial", "belief"):
+            raise ValueError(f"observation={self.observation!r}; allowed: partial, belief")
+        if self.observation == "belief" and self.algo == "recurrent_ppo":
+            raise ValueError("observation='belief' with recurrent_ppo; allowed: ppo, a2c, dqn (the belief is the memory)")
         for name in ("steps", "n_envs", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}; allowed is an integer >= 1")
@@ -126,13 +134,18 @@ class TrainConfig:
 
 def run_dir(config: TrainConfig) -> Path:
     tag = config.persona + ("__ablate-" + "-".join(sorted(config.ablate)) if config.ablate else "")
-    return Path(config.out) / config.algo / tag / f"seed{config.seed}"
+    algo = config.algo + ("-belief" if config.observation == "belief" else "")
+    return Path(config.out) / algo / tag / f"seed{config.seed}"
 
 
 def evaluate_model(model: Any, config: TrainConfig, episodes: int | None = None) -> float:
     """Mean return of the deterministic policy on fixed evaluation seeds."""
     n = episodes or config.eval_episodes
     seeds = range(EVAL_SEED_BASE, EVAL_SEED_BASE + n)
+    if config.observation == "belief":
+        from agents.exact.belief_input import BeliefInputPolicy
+
+        model = BeliefInputPolicy(model, config.context().tables)
     eps = run_episodes(model, config.context(), seeds)
     return float(np.mean([e.ret for e in eps]))
 
@@ -146,7 +159,12 @@ def make_training_env(config: TrainConfig) -> Any:
     from envs.sb3_vec_env import CustomerSB3VecEnv
 
     env_kwargs = {k: v for k, v in config.context().env_kwargs().items()}
-    return CustomerSB3VecEnv(config.n_envs, **env_kwargs)
+    env = CustomerSB3VecEnv(config.n_envs, **env_kwargs)
+    if config.observation == "belief":
+        from agents.exact.belief_input import make_belief_vec_env
+
+        env = make_belief_vec_env(env, config.context().tables)
+    return env
 
 
 def versions() -> dict[str, str]:
@@ -253,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--seeds", type=int, nargs="+", default=[d.seed], help="one run per seed")
     p.add_argument("--n-envs", type=int, default=d.n_envs)
+    p.add_argument("--observation", default=d.observation, choices=["partial", "belief"],
+                   help="belief: append the exact Bayes filter's marginals (from the observation history)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="hyperparameter overrides (YAML values)")
     p.add_argument("--eval-every", type=int, default=d.eval_every)
     p.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
@@ -268,7 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for seed in args.seeds:
             config = TrainConfig(
                 algo=args.algo, persona=args.persona, ablate=list(args.ablate), max_turns=args.max_turns,
-                steps=args.steps, seed=seed, n_envs=args.n_envs, hyperparameters=overrides,
+                steps=args.steps, seed=seed, n_envs=args.n_envs, observation=args.observation,
+                hyperparameters=overrides,
                 eval_every=args.eval_every, eval_episodes=args.eval_episodes, out=args.out,
                 tensorboard=args.tensorboard,
             )

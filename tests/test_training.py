@@ -103,3 +103,48 @@ def test_tensorboard_logs_on_request(tmp_path):
     train(config, progress=False)
     logs = list((tmp_path / "ppo" / "mixture" / "seed0" / "tensorboard").rglob("events.out.tfevents.*"))
     assert logs and logs[0].stat().st_size > 0
+
+
+def test_belief_input_training_loads_as_an_observation_only_policy(tmp_path):
+    from agents.exact.belief_input import BeliefFeatures, BeliefInputPolicy
+
+    config = TrainConfig(steps=512, n_envs=2, eval_every=0, eval_episodes=3, out=str(tmp_path), observation="belief")
+    result = train(config, progress=False)
+    assert "ppo-belief" in result["model"]
+    policy = agents.make(result["policy_name"])
+    assert isinstance(policy.model, BeliefInputPolicy)
+    env = CustomerEnv()
+    obs, _ = env.reset(seed=0)
+    action, state = policy.predict(obs[None], state=None, episode_start=np.ones(1, dtype=bool))
+    beliefs, moves = state
+    assert moves.tolist() == action.tolist() and abs(float(beliefs[0].probs.sum()) - 1.0) < 1e-9
+    obs, *_ = env.step(int(action[0]))
+    action2, state2 = policy.predict(obs[None], state=state, episode_start=np.zeros(1, dtype=bool))
+    features = BeliefFeatures(env.tables)
+    assert features.features(state2[0][0]).shape == (features.size,)
+    assert action2.shape == (1,)
+
+
+def test_belief_vec_env_appends_the_filters_marginals():
+    from agents.exact.belief_input import BeliefFeatures, make_belief_vec_env
+    from customer_models import compile_model
+    from envs.sb3_vec_env import CustomerSB3VecEnv
+
+    tables = compile_model("mixture")
+    venv = make_belief_vec_env(CustomerSB3VecEnv(3), tables)
+    venv.seed(0)
+    obs = venv.reset()
+    width = BeliefFeatures(tables).size
+    assert obs.shape == (3, 30 + width)
+    persona = obs[:, 30:33]
+    assert np.allclose(persona.sum(1), 1.0)
+    for _ in range(40):
+        obs, _, dones, infos = venv.step(np.full(3, 4))  # set_boundary over and over: conversations end
+        for i in np.flatnonzero(dones):
+            assert infos[i]["terminal_observation"].shape == (30 + width,)
+        assert np.allclose(obs[:, 30:33].sum(1), 1.0)
+
+
+def test_belief_observation_is_refused_for_recurrent_ppo(tmp_path):
+    with pytest.raises(ValueError, match="observation='belief' with recurrent_ppo"):
+        train(TrainConfig(algo="recurrent_ppo", observation="belief", out=str(tmp_path)), progress=False)

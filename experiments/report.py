@@ -326,7 +326,11 @@ def headline(results: dict[str, Any], persona: str) -> dict[str, Any]:
         breaks = [r for r in RULES if conf[focus][r]["rate"] is not None and conf[focus][r]["rate"] < 0.5]
         oracle_breaks = [r for r in breaks if "oracle" in conf and conf["oracle"][r]["rate"] is not None
                          and conf["oracle"][r]["rate"] < 0.5]
+        partly = [f"{r} ({fmt(conf[focus][r]['rate'])})" for r in RULES
+                  if conf[focus][r]["rate"] is not None and 0.5 <= conf[focus][r]["rate"] < 0.9]
         sentence = f"The learned policy ({focus}) follows {', '.join(follows) or 'none of the rules'}"
+        if partly:
+            sentence += f", partly follows {', '.join(partly)}"
         sentence += f" and breaks {', '.join(breaks) or 'none'}."
         if breaks:
             pays = [r for r in breaks if r in oracle_breaks]

@@ -5,6 +5,10 @@ listen first (C1), empathize only once the customer has had a chance to be heard
 apologize once (C4), set a boundary only when the customer insults (C6), offer options
 once the customer sounds calmer (C3, C5), go back to feelings after a rejection, and
 follow up after the solution (C7). Reads only the observation.
+
+Against a customer who opens with insults it sets the boundary first, so it breaks R1
+(listen or empathize first) to keep R4 (answer abuse): the rules pull apart there, and
+the exact optimum resolves the tension the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ class ToneReader(ObservationPolicy):
     """Adaptive rules on tone and reactions (see the module docstring)."""
 
     name = "tone_reader"
-    cites = "C1-C7 conditionally; R1-R6"
+    cites = "C1-C7 conditionally; R2-R6, and R1 except after an opening insult"
 
     def act(self, seen: Observed) -> Move:
         counts = seen.counts

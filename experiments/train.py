@@ -76,8 +76,34 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not key=value")
         key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise ValueError(f"override {item!r}: the value is not valid YAML ({err})") from err
     return out
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Hyperparameter overrides from a YAML file of ``key: value`` lines.
+
+    Raises:
+        ValueError: naming the file if it is missing, malformed, or not a mapping.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"config file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ValueError(f"config file {str(path)!r} is not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {str(path)!r} must hold a mapping of hyperparameter -> value, "
+                         f"not {type(data).__name__}")
+    return data
 
 
 @dataclass
@@ -273,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-envs", type=int, default=d.n_envs)
     p.add_argument("--observation", default=d.observation, choices=["partial", "belief"],
                    help="belief: append the exact Bayes filter's marginals (from the observation history)")
+    p.add_argument("--config", default=None, metavar="FILE", help="YAML file of hyperparameter overrides")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="hyperparameter overrides (YAML values)")
     p.add_argument("--eval-every", type=int, default=d.eval_every)
     p.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
@@ -284,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        overrides = parse_overrides(args.set)
+        overrides = {**(load_config_file(args.config) if args.config else {}), **parse_overrides(args.set)}
         for seed in args.seeds:
             config = TrainConfig(
                 algo=args.algo, persona=args.persona, ablate=list(args.ablate), max_turns=args.max_turns,

@@ -148,3 +148,25 @@ def test_belief_vec_env_appends_the_filters_marginals():
 def test_belief_observation_is_refused_for_recurrent_ppo(tmp_path):
     with pytest.raises(ValueError, match="observation='belief' with recurrent_ppo"):
         train(TrainConfig(algo="recurrent_ppo", observation="belief", out=str(tmp_path)), progress=False)
+
+
+def test_config_files_and_overrides_report_malformed_input(tmp_path):
+    from experiments.train import load_config_file, main
+
+    good = tmp_path / "good.yaml"
+    good.write_text("learning_rate: 0.002\nn_epochs: 3\n")
+    assert load_config_file(good) == {"learning_rate": 0.002, "n_epochs": 3}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("learning_rate: [0.1\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml' is not valid YAML"):
+        load_config_file(bad)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- 1\n- 2\n")
+    with pytest.raises(ValueError, match="must hold a mapping"):
+        load_config_file(listed)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_config_file(tmp_path / "missing.yaml")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        parse_overrides(["policy_kwargs={net_arch: [32"])
+    assert main(["--config", str(bad), "--out", str(tmp_path)]) == 2
+    assert main(["--set", "learning_rat=0.1", "--out", str(tmp_path)]) == 2

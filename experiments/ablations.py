@@ -27,8 +27,8 @@ from experiments import plots
 from experiments.conformance import RULES, conformance
 from experiments.evaluation import evaluate_cell, returns
 from experiments.io import atomic_write_json, atomic_write_text
-from experiments.report import EVAL_SEED_BASE, Budget, ReportConfig, reference_values, scripted_score, train_all
-from experiments.scores import iqm_ci, normalize
+from experiments.report import EVAL_SEED_BASE, Budget, ReportConfig, scripted_score, train_all
+from experiments.scores import iqm_ci, normalize, reference_values
 
 OPTIMUM = "belief_lookahead"
 """The exact policy shown as the optimum under each ablation (reads only observations)."""

@@ -160,10 +160,11 @@ def normalized_columns(policy: str, context: PolicyContext, row: dict[str, Any])
     ones, random, the oracle, the best fixed sequence; no interval needed), otherwise
     the Monte Carlo mean with its interval, normalized.
     """
-    from agents.exact.evaluation import exact_value, oracle_value, random_value
+    from agents.exact.evaluation import exact_value
     from experiments.rollouts import policy_context_for
+    from experiments.scores import normalize, reference_values
 
-    j_random, j_oracle = random_value(context), oracle_value(context)
+    refs = reference_values(context)
     exact = None
     if ":" not in policy:
         own = policy_context_for(policy, context)
@@ -171,7 +172,7 @@ def normalized_columns(policy: str, context: PolicyContext, row: dict[str, Any])
     value = row["return_mean"] if exact is None else exact
 
     def norm(j: float) -> float:
-        return (j - j_random) / (j_oracle - j_random)
+        return normalize(j, refs["random"], refs["oracle"])
 
     low, high = (value, value) if exact is not None else (row["return_ci_low"], row["return_ci_high"])
     return {

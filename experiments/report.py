@@ -30,7 +30,7 @@ from experiments import plots
 from experiments.conformance import RULES, conformance
 from experiments.evaluation import evaluate_cell, move_by_turn, returns, summary
 from experiments.io import atomic_write_json, atomic_write_text
-from experiments.scores import iqm_ci, normalize, pass_hat_k
+from experiments.scores import iqm_ci, normalize, pass_hat_k, reference_values
 from experiments.train import TrainConfig, train, versions
 
 PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent")
@@ -101,7 +101,7 @@ def _train_one(config: TrainConfig) -> dict[str, Any]:
     return train(config, progress=False)
 
 
-def train_all(config: ReportConfig, budget: Budget, log=print) -> dict[str, list[dict[str, Any]]]:
+def train_all(config: ReportConfig, budget: Budget) -> dict[str, list[dict[str, Any]]]:
     """Train (or reuse) every run of the budget; returns algorithm -> run results."""
     runs = []
     learners = []
@@ -136,22 +136,14 @@ def _bar(total: int, desc: str) -> Any:
     return tqdm(total=total, desc=desc, file=sys.stderr, dynamic_ncols=True)
 
 
-def reference_values(context: PolicyContext) -> dict[str, float]:
-    """Exact values of random and the oracle (and the best fixed sequence) for normalizing."""
-    from agents.exact.evaluation import oracle_value, random_value
-
-    refs = {"random": float(random_value(context)), "oracle": float(oracle_value(context))}
-    return refs
-
-
-def build_results(config: ReportConfig, log=print) -> dict[str, Any]:
+def build_results(config: ReportConfig) -> dict[str, Any]:
     """Everything the report shows, as plain data (also written as results.json)."""
     config.validate()
     budget = BUDGETS[config.budget]
     started = time.perf_counter()
     importlib.import_module("agents.exact")  # registers the exact policies
 
-    trained = train_all(config, budget, log)
+    trained = train_all(config, budget)
     scripted = [n for n in agents.names() if agents.spec(n).kind in ("baseline", "guide", "adaptive", "exact", "oracle")]
     learned = {algo: [r["policy_name"] for r in runs] for algo, runs in trained.items()}
     seeds = list(range(EVAL_SEED_BASE + config.seed * 100_003, EVAL_SEED_BASE + config.seed * 100_003

@@ -62,3 +62,14 @@ def normalize(value: float, random_value: float, oracle_value: float) -> float:
     if span <= 0:
         raise ValueError(f"oracle value {oracle_value} is not above random's {random_value}; cannot normalize")
     return (value - random_value) / span
+
+
+def reference_values(context) -> dict[str, float]:
+    """Exact expected returns of the random policy and the oracle: the 0 and 1 of normalized scores.
+
+    Args:
+        context: an ``agents.PolicyContext`` (persona, ablation, turn limit, rewards).
+    """
+    from agents.exact.evaluation import oracle_value, random_value
+
+    return {"random": float(random_value(context)), "oracle": float(oracle_value(context))}

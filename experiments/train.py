@@ -184,12 +184,12 @@ def make_training_env(config: TrainConfig) -> Any:
     """
     from envs.sb3_vec_env import CustomerSB3VecEnv
 
-    env_kwargs = {k: v for k, v in config.context().env_kwargs().items()}
-    env = CustomerSB3VecEnv(config.n_envs, **env_kwargs)
+    context = config.context()
+    env = CustomerSB3VecEnv(config.n_envs, **context.env_kwargs())
     if config.observation == "belief":
         from agents.exact.belief_input import make_belief_vec_env
 
-        env = make_belief_vec_env(env, config.context().tables)
+        env = make_belief_vec_env(env, context.tables)
     return env
 
 

@@ -132,12 +132,15 @@ class BeliefInputPolicy:
     ) -> tuple[np.ndarray, Any]:
         obs = check_observation(observation)
         batch = obs.reshape(-1, obs.shape[-1])
-        starts = np.ones(len(batch), dtype=bool) if state is None else np.asarray(
-            episode_start if episode_start is not None else np.zeros(len(batch)), dtype=bool
-        ).reshape(-1)
+        if state is None:
+            starts = np.ones(len(batch), dtype=bool)
+        elif episode_start is None:
+            starts = np.zeros(len(batch), dtype=bool)
+        else:
+            starts = np.asarray(episode_start, dtype=bool).reshape(-1)
         beliefs = []
         for i, o in enumerate(batch):
-            if starts[i] or state is None:
+            if starts[i]:
                 beliefs.append(self.beliefs_of.reset(o))
             else:
                 previous, moves = state

@@ -1,17 +1,23 @@
-"""Every policy behind one interface: ``agents.make(name)``, ``agents.names()``.
+"""Every policy behind one interface: ``difficult_customer.agents.make(name)``, ``difficult_customer.agents.names()``.
 
 Scripted policies (guides, baselines, adaptive rules) read only the observation and
 need only numpy. Trained stable-baselines3 models load through a prefix
 (``"ppo:path/to/model.zip"``) when the ``train`` extra is installed.
 """
 
-from agents.adaptive import ToneReader
-from agents.base import ObservationPolicy, Policy, PolicyContext
-from agents.baselines import ApologySpam, RandomPolicy, SolutionFirst, make_random
-from agents.guides import GUIDE_SCRIPTS, GuidePolicy, GuideScript
-from agents.learned import ALGORITHMS, LearnedPolicy
-from agents.learned import loader as learned_loader
-from agents.registry import make, names, register, register_prefix, spec
+if __name__ != "difficult_customer.agents":  # a checkout's folder imported under a second, top-level name
+    raise ImportError(
+        f"this package is difficult_customer.agents, imported here as {__name__!r}; install the project "
+        "(pip install -e .) and import difficult_customer.agents"
+    )
+
+from difficult_customer.agents.adaptive import ToneReader
+from difficult_customer.agents.base import ObservationPolicy, Policy, PolicyContext
+from difficult_customer.agents.baselines import ApologySpam, RandomPolicy, SolutionFirst, make_random
+from difficult_customer.agents.guides import GUIDE_SCRIPTS, GuidePolicy, GuideScript
+from difficult_customer.agents.learned import ALGORITHMS, LearnedPolicy
+from difficult_customer.agents.learned import loader as learned_loader
+from difficult_customer.agents.registry import make, names, register, register_prefix, spec
 
 register("random", make_random, "uniformly random moves (normalized score 0)", "baseline")
 register("solution_first", lambda ctx: SolutionFirst(), SolutionFirst.__doc__.splitlines()[0], "baseline")
@@ -22,7 +28,7 @@ register("tone_reader", lambda ctx: ToneReader(), ToneReader.__doc__.splitlines(
 for _algo in ALGORITHMS:
     register_prefix(_algo, learned_loader(_algo))
 
-import agents.exact  # noqa: E402, F401  (registers oracle, qmdp, belief_lookahead, pbvi, best_fixed_sequence)
+import difficult_customer.agents.exact  # noqa: E402, F401  (registers oracle, qmdp, belief_lookahead, pbvi, best_fixed_sequence)
 
 __all__ = [
     "GUIDE_SCRIPTS",

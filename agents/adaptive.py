@@ -13,9 +13,9 @@ the exact optimum resolves the tension the same way.
 
 from __future__ import annotations
 
-from agents.base import ObservationPolicy
-from customer_models import Move, Reaction, Tone
-from envs.observation import Observed
+from difficult_customer.agents.base import ObservationPolicy
+from difficult_customer.customer_models import Move, Reaction, Tone
+from difficult_customer.envs.observation import Observed
 
 
 class ToneReader(ObservationPolicy):

@@ -14,10 +14,14 @@ from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-
-from customer_models import Move, Rewards, Tables, compile_model
-from envs.customer_env import DEFAULT_MAX_TURNS, check_max_turns, check_observation_mode, make_rewards
-from envs.observation import PARTIAL_SIZE, Observed, decode
+from difficult_customer.customer_models import Move, Rewards, Tables, compile_model
+from difficult_customer.envs.customer_env import (
+    DEFAULT_MAX_TURNS,
+    check_max_turns,
+    check_observation_mode,
+    make_rewards,
+)
+from difficult_customer.envs.observation import PARTIAL_SIZE, Observed, decode
 
 
 @runtime_checkable

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from agents.base import ObservationPolicy, PolicyContext
-from customer_models import Move
-from envs.observation import Observed
+from difficult_customer.agents.base import ObservationPolicy, PolicyContext
+from difficult_customer.customer_models import Move
+from difficult_customer.envs.observation import Observed
 
 
 class RandomPolicy:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.base import ObservationPolicy
-from customer_models import Move, Reaction, Tone
-from envs.observation import Observed
+from difficult_customer.agents.base import ObservationPolicy
+from difficult_customer.customer_models import Move, Reaction, Tone
+from difficult_customer.envs.observation import Observed
 
 
 @dataclass(frozen=True)

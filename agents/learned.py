@@ -1,4 +1,4 @@
-"""Trained stable-baselines3 models as registered policies: ``agents.make("ppo:path.zip")``.
+"""Trained stable-baselines3 models as registered policies: ``difficult_customer.agents.make("ppo:path.zip")``.
 
 Prefixes: ``ppo``, ``a2c``, ``dqn`` (stable-baselines3) and ``recurrent_ppo``
 (sb3-contrib). The model is loaded on the CPU; its ``predict`` already follows the
@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from agents.base import PolicyContext
+from difficult_customer.agents.base import PolicyContext
 
 ALGORITHMS: dict[str, tuple[str, str]] = {
     "ppo": ("stable_baselines3", "PPO"),
@@ -61,8 +60,8 @@ class LearnedPolicy:
         saved = path.parent / "config.json"
         config = json.loads(saved.read_text())["config"] if saved.exists() else {}
         if config.get("observation") == "belief":
-            from agents.exact.belief_input import BeliefInputPolicy
-            from customer_models import compile_model
+            from difficult_customer.agents.exact.belief_input import BeliefInputPolicy
+            from difficult_customer.customer_models import compile_model
 
             self.model = BeliefInputPolicy(self.model, compile_model(config["persona"], config["ablate"]))
 

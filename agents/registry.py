@@ -1,4 +1,4 @@
-"""Policies by name: ``agents.make(name)`` and ``agents.names()``.
+"""Policies by name: ``difficult_customer.agents.make(name)`` and ``difficult_customer.agents.names()``.
 
 A factory takes a :class:`~agents.base.PolicyContext` and returns a policy. Names with a
 prefix and a colon (``"ppo:runs/x/model.zip"``) go to a prefix loader, so trained
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agents.base import Policy, PolicyContext
+from difficult_customer.agents.base import Policy, PolicyContext
 
 Factory = Callable[[PolicyContext], Policy]
 

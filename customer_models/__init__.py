@@ -4,9 +4,15 @@ Needs only numpy. ``compile_model(persona, ablate)`` is the entry point; everyth
 above this package (environments, solvers, tests) reads the :class:`Tables` it returns.
 """
 
-from customer_models.compile import Tables, check_ablate, compile_model, validate_tables
-from customer_models.dynamics import State, step_outcomes, tone_distribution
-from customer_models.personas import (
+if __name__ != "difficult_customer.customer_models":  # a checkout's folder imported under a second, top-level name
+    raise ImportError(
+        f"this package is difficult_customer.customer_models, imported here as {__name__!r}; install the project "
+        "(pip install -e .) and import difficult_customer.customer_models"
+    )
+
+from difficult_customer.customer_models.compile import Tables, check_ablate, compile_model, validate_tables
+from difficult_customer.customer_models.dynamics import State, step_outcomes, tone_distribution
+from difficult_customer.customer_models.personas import (
     DEFAULT_MIXTURE,
     MIXTURES,
     PERSONA_NAMES,
@@ -15,8 +21,8 @@ from customer_models.personas import (
     Persona,
     resolve_persona,
 )
-from customer_models.rewards import REWARD_TERMS, Rewards, reward_terms
-from customer_models.vocabulary import (
+from difficult_customer.customer_models.rewards import REWARD_TERMS, Rewards, reward_terms
+from difficult_customer.customer_models.vocabulary import (
     CLAIMS,
     FACTORS,
     Abuse,

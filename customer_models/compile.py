@@ -17,11 +17,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
-
-from customer_models.dynamics import State, step_outcomes, tone_distribution
-from customer_models.personas import GENUINE_GRIEVANCE, Mixture, Persona, resolve_persona
-from customer_models.rewards import REWARD_TERMS, Rewards, reward_terms
-from customer_models.vocabulary import CLAIMS, FACTORS, Abuse, Move, Outcome, Reaction
+from difficult_customer.customer_models.dynamics import State, step_outcomes, tone_distribution
+from difficult_customer.customer_models.personas import GENUINE_GRIEVANCE, Mixture, Persona, resolve_persona
+from difficult_customer.customer_models.rewards import REWARD_TERMS, Rewards, reward_terms
+from difficult_customer.customer_models.vocabulary import CLAIMS, FACTORS, Abuse, Move, Outcome, Reaction
 
 _ATOL = 1e-9
 

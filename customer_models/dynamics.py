@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from customer_models.personas import Persona
-from customer_models.vocabulary import MAX_APOLOGIES, Abuse, Anger, Move, Outcome, Reaction
+from difficult_customer.customer_models.personas import Persona
+from difficult_customer.customer_models.vocabulary import MAX_APOLOGIES, Abuse, Anger, Move, Outcome, Reaction
 
 
 class State(NamedTuple):

@@ -3,7 +3,7 @@
 A :class:`Persona` holds only free parameters. Each field's docstring names the claim
 (C1-C10, see ``docs/claims.md``) it models and its allowed range. Probabilities are in
 [0, 1]; a persona is validated when it is built, so a bad value fails at once with its
-name and range. Compilation (``customer_models.compile``) turns personas into tables.
+name and range. Compilation (``difficult_customer.customer_models.compile``) turns personas into tables.
 
 The built-in personas follow guide 004 ("Dealing with the Difficult"): a customer with
 a *genuine grievance* and a *naturally difficult* one (C8), plus a *belligerent*
@@ -17,8 +17,7 @@ import numbers
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
-
-from customer_models.vocabulary import Anger
+from difficult_customer.customer_models.vocabulary import Anger
 
 
 @dataclass(frozen=True)

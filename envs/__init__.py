@@ -3,23 +3,28 @@
 Importing this package registers ``DifficultCustomer-v0``::
 
     import gymnasium as gym
-    import envs  # noqa: F401  (registers the id)
+    from difficult_customer import envs  # noqa: F401  (registers the id)
 
     env = gym.make("DifficultCustomer-v0", persona="mixture", render_mode="ansi")
 """
 
-from gymnasium.envs.registration import register, registry
+if __name__ != "difficult_customer.envs":  # a checkout's folder imported under a second, top-level name
+    raise ImportError(
+        f"this package is difficult_customer.envs, imported here as {__name__!r}; install the project "
+        "(pip install -e .) and import difficult_customer.envs"
+    )
 
-from envs.customer_env import DEFAULT_MAX_TURNS, MOVE_NAMES, CustomerEnv
-from envs.customer_vector_env import CustomerVectorEnv
+from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS, MOVE_NAMES, CustomerEnv
+from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
+from gymnasium.envs.registration import register, registry
 
 ENV_ID = "DifficultCustomer-v0"
 
 if ENV_ID not in registry:
     register(
         id=ENV_ID,
-        entry_point="envs.customer_env:CustomerEnv",
-        vector_entry_point="envs.customer_vector_env:CustomerVectorEnv",
+        entry_point="difficult_customer.envs.customer_env:CustomerEnv",
+        vector_entry_point="difficult_customer.envs.customer_vector_env:CustomerVectorEnv",
         kwargs={"persona": "mixture"},  # the turn limit is the env's own max_turns
     )
 

@@ -8,10 +8,7 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
-from gymnasium.error import ResetNeeded
-
-from customer_models import (
+from difficult_customer.customer_models import (
     FACTORS,
     Mixture,
     Move,
@@ -23,9 +20,11 @@ from customer_models import (
     Tone,
     compile_model,
 )
-from envs import observation as obs_layout
-from envs.observation import START_HISTORY, ObservationLookup, observation_lookup
-from envs.sampling import sampler_for
+from difficult_customer.envs import observation as obs_layout
+from difficult_customer.envs.observation import START_HISTORY, ObservationLookup, observation_lookup
+from difficult_customer.envs.sampling import sampler_for
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 
 MOVE_NAMES: tuple[str, ...] = tuple(m.name for m in Move)
 """Action names in action-id order."""
@@ -97,7 +96,7 @@ class CustomerEnv(gym.Env):
     ``Box(0, 1, (30,), float32)`` for ``observation="partial"``: one-hot tone (a noisy,
     persona-dependent sign of anger, C8), one-hot reaction to the last move, solved
     flag, turn / ``max_turns``, one-hot last move, and counts of each move so far
-    (clipped at 3, divided by 3). Layout and a decoder: ``envs.observation``.
+    (clipped at 3, divided by 3). Layout and a decoder: ``difficult_customer.envs.observation``.
     ``observation="full"`` appends the hidden state one-hot (for debugging; a policy
     that reads it is an oracle).
 
@@ -255,7 +254,7 @@ class CustomerEnv(gym.Env):
 
     def render(self) -> str | np.ndarray | None:
         """The transcript so far (``"ansi"``), the latest turn printed (``"human"``), or a
-        picture of gauges and moves (``"rgb_array"``, see ``envs.frame``)."""
+        picture of gauges and moves (``"rgb_array"``, see ``difficult_customer.envs.frame``)."""
         if self._state is None:
             raise ResetNeeded("render() called before reset(); call env.reset() first")
         if self.render_mode is None:
@@ -264,7 +263,7 @@ class CustomerEnv(gym.Env):
         if self.render_mode == "ansi":
             return "\n".join(self._lines) + "\n"
         if self.render_mode == "rgb_array":
-            from envs.frame import draw_frame
+            from difficult_customer.envs.frame import draw_frame
 
             hidden = self.tables.hidden_state(self._state)
             outcome = Outcome(self.tables.factors[self._state, _STATUS])
@@ -331,7 +330,7 @@ class CustomerEnv(gym.Env):
     def _add_lines(self, move: Move | None, outcome: str | None = None) -> None:
         if self.render_mode is None:
             return
-        from envs.transcript import agent_line, customer_line, narrator_line
+        from difficult_customer.envs.transcript import agent_line, customer_line, narrator_line
 
         variant = self._episode * 7 + self._turn
         hidden = self.tables.hidden_state(self._state)

@@ -6,21 +6,29 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
-
-from customer_models import FACTORS, REWARD_TERMS, Mixture, Outcome, Persona, Rewards, Tables, compile_model
-from customer_models.vocabulary import N_MOVES, N_TONES
-from envs import observation as obs_layout
-from envs.customer_env import (
+from difficult_customer.customer_models import (
+    FACTORS,
+    REWARD_TERMS,
+    Mixture,
+    Outcome,
+    Persona,
+    Rewards,
+    Tables,
+    compile_model,
+)
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
+from difficult_customer.envs import observation as obs_layout
+from difficult_customer.envs.customer_env import (
     DEFAULT_MAX_TURNS,
     check_max_turns,
     check_observation_mode,
     make_rewards,
 )
-from envs.observation import START_HISTORY, ObservationLookup, observation_lookup
-from envs.sampling import sampler_for
+from difficult_customer.envs.observation import START_HISTORY, ObservationLookup, observation_lookup
+from difficult_customer.envs.sampling import sampler_for
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
 
 INFO_KEYS: tuple[str, ...] = (
     "hidden_state",
@@ -78,8 +86,8 @@ class CustomerVectorEnv(VectorEnv):
     the customer, the moves and the rewards; this one documents what differs). All
     customers step together: one batch of uniforms per step is turned into successors
     and tones by lookups in the same cumulative tables the single env samples from
-    (:mod:`envs.sampling`), and the observations are assembled from lookup tables
-    built with :func:`envs.observation.encode`. There is no Python loop over customers;
+    (:mod:`difficult_customer.envs.sampling`), and the observations are assembled from lookup tables
+    built with :func:`difficult_customer.envs.observation.encode`. There is no Python loop over customers;
     the hidden states are integer arrays. For a given seed the sequence of episodes
     differs from the single env's (one generator is shared by all customers), but the
     distributions are the same, and with ``num_envs=1`` the trajectories are the single
@@ -93,7 +101,7 @@ class CustomerVectorEnv(VectorEnv):
     ## Observation Space
 
     ``Box(0, 1, (num_envs, 30), float32)`` (``observation="partial"``), each row laid out
-    as the single env's observation (``envs.observation``); ``observation="full"``
+    as the single env's observation (``difficult_customer.envs.observation``); ``observation="full"``
     appends the hidden state one-hot.
 
     ## Rewards

@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from customer_models.vocabulary import FACTORS, N_MOVES, N_REACTIONS, N_TONES, Abuse, Anger, Outcome
+from difficult_customer.customer_models.vocabulary import FACTORS, N_MOVES, N_REACTIONS, N_TONES, Abuse, Anger, Outcome
 
 COUNT_CAP = 3
 """Move counts are clipped at this value in the observation."""
@@ -137,10 +136,10 @@ _N_HISTORIES = _N_COUNT_CODES * (N_MOVES + 1)
 
 @dataclass(frozen=True, eq=False)
 class ObservationLookup:
-    """Tables that assemble partial observations (layout of ``envs.observation``) by lookup.
+    """Tables that assemble partial observations (layout of ``difficult_customer.envs.observation``) by lookup.
 
     An observation is ``head[face] | turn_fraction[turn] | tail[history]``, equal to what
-    :func:`envs.observation.encode` computes, where ``face`` is :meth:`face` of what the
+    :func:`difficult_customer.envs.observation.encode` computes, where ``face`` is :meth:`face` of what the
     customer shows and ``history`` codes the agent's last move and clipped move counts:
     it starts at :data:`START_HISTORY` and after move ``m`` becomes
     ``next_history[history * (N_MOVES + 1) + m]`` (``m = N_MOVES`` starts over).

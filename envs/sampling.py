@@ -29,8 +29,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
-
-from customer_models import REWARD_TERMS, Tables
+from difficult_customer.customer_models import REWARD_TERMS, Tables
 
 GUIDE_BUCKETS = 32
 """Buckets per row of :attr:`FlatTransitions.guide` (a power of 2, so ``u * G`` is exact)."""

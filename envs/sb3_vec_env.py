@@ -1,10 +1,10 @@
 """Stable-baselines3's ``VecEnv`` interface on the batched customer environment.
 
 Needs stable-baselines3 (``pip install difficult-customer[train]``); it is imported
-here only, so the rest of ``envs`` works without it::
+here only, so the rest of ``difficult_customer.envs`` works without it::
 
     from stable_baselines3 import PPO
-    from envs.sb3_vec_env import CustomerSB3VecEnv
+    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
 
     model = PPO("MlpPolicy", CustomerSB3VecEnv(num_envs=16, persona="mixture"), n_steps=64)
     model.learn(10_000)
@@ -23,10 +23,10 @@ try:
     from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 except ImportError as error:  # pragma: no cover - depends on the install
     raise ImportError(
-        "envs.sb3_vec_env needs stable-baselines3; install it with `pip install difficult-customer[train]`"
+        "difficult_customer.envs.sb3_vec_env needs stable-baselines3; install it with `pip install difficult-customer[train]`"
     ) from error
 
-from envs.customer_vector_env import CustomerVectorEnv
+from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 
 
 class CustomerSB3VecEnv(VecEnv):

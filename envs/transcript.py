@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from customer_models.vocabulary import Move, Reaction, Tone
+from difficult_customer.customer_models.vocabulary import Move, Reaction, Tone
 
 Lines = tuple[str, ...]
 

@@ -1,7 +1,7 @@
-"""``python -m experiments <command>``: see :mod:`experiments.cli`."""
+"""``difficult-customer <command>``: see :mod:`difficult_customer.experiments.cli`."""
 
 import sys
 
-from experiments.cli import main
+from difficult_customer.experiments.cli import main
 
 sys.exit(main())

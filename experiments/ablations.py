@@ -1,6 +1,6 @@
 """Ablation study: what does each claim do to the learned strategy?
 
-``python -m experiments ablations`` retrains PPO (several seeds) with each claim C1-C10
+``difficult-customer ablations`` retrains PPO (several seeds) with each claim C1-C10
 switched off in turn, and compares the learned policy's score and conformance to the
 guide rules with and without the claim, next to the exact optimum's (the best
 belief-based policy) under the same ablation. Budgeted to finish within an hour on two
@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from agents import PolicyContext
-from customer_models import CLAIMS, check_ablate
-from experiments import plots
-from experiments.conformance import RULES, conformance
-from experiments.evaluation import evaluate_cell, returns
-from experiments.io import atomic_write_json, atomic_write_text
-from experiments.report import EVAL_SEED_BASE, Budget, ReportConfig, scripted_score, train_all
-from experiments.scores import iqm_ci, normalize, reference_values
+from difficult_customer.agents import PolicyContext
+from difficult_customer.customer_models import CLAIMS, check_ablate
+from difficult_customer.experiments import plots
+from difficult_customer.experiments.conformance import RULES, conformance
+from difficult_customer.experiments.evaluation import evaluate_cell, returns
+from difficult_customer.experiments.io import atomic_write_json, atomic_write_text
+from difficult_customer.experiments.report import EVAL_SEED_BASE, Budget, ReportConfig, scripted_score, train_all
+from difficult_customer.experiments.scores import iqm_ci, normalize, reference_values
 
 OPTIMUM = "belief_lookahead"
 """The exact policy shown as the optimum under each ablation (reads only observations)."""
@@ -63,7 +62,7 @@ BUDGETS = {
 def run_ablations(config: AblationConfig) -> dict[str, Any]:
     """Train and evaluate every setting (no ablation first); returns the study's results."""
     config.validate()
-    importlib.import_module("agents.exact")
+    importlib.import_module("difficult_customer.agents.exact")
     started = time.perf_counter()
     budget = Budget({"ppo": (config.steps, config.seeds)}, config.eval_episodes, max(config.steps // 5, 1),
                     min(config.eval_episodes, 100), belief_episodes=config.belief_episodes)
@@ -137,7 +136,7 @@ def write_ablations(results: dict[str, Any], out: Path) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m experiments ablations", description=__doc__,
+    p = argparse.ArgumentParser(prog="difficult-customer ablations", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budget", default="default", choices=list(BUDGETS))
     p.add_argument("--claims", nargs="+", default=list(CLAIMS))

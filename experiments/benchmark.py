@@ -1,6 +1,6 @@
 """The benchmark: every policy x every persona, seeded, with confidence intervals.
 
-``python -m experiments benchmark`` plays N conversations per (policy, persona) on the
+``difficult-customer benchmark`` plays N conversations per (policy, persona) on the
 same environment seeds for every policy (common random numbers), and reports mean
 return with a 95% t-interval, success rate (solved and followed up) with a Wilson
 interval, solved, walk-away and abuse-ended rates and mean turns, and the normalized
@@ -22,13 +22,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import agents
-from agents import PolicyContext
-from customer_models import PERSONA_NAMES, check_ablate
-from envs.customer_env import DEFAULT_MAX_TURNS
-from experiments.io import atomic_write_csv, atomic_write_json, read_json
-from experiments.rollouts import Episode, run_episodes
-from experiments.stats import mean_ci, wilson_ci
+from difficult_customer import agents
+from difficult_customer.agents import PolicyContext
+from difficult_customer.customer_models import PERSONA_NAMES, check_ablate
+from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
+from difficult_customer.experiments.io import atomic_write_csv, atomic_write_json, read_json
+from difficult_customer.experiments.rollouts import Episode, run_episodes
+from difficult_customer.experiments.stats import mean_ci, wilson_ci
 
 DEFAULT_PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent", "reasonable")
 
@@ -160,9 +160,9 @@ def normalized_columns(policy: str, context: PolicyContext, row: dict[str, Any])
     ones, random, the oracle, the best fixed sequence; no interval needed), otherwise
     the Monte Carlo mean with its interval, normalized.
     """
-    from agents.exact.evaluation import exact_value
-    from experiments.rollouts import policy_context_for
-    from experiments.scores import normalize, reference_values
+    from difficult_customer.agents.exact.evaluation import exact_value
+    from difficult_customer.experiments.rollouts import policy_context_for
+    from difficult_customer.experiments.scores import normalize, reference_values
 
     refs = reference_values(context)
     exact = None
@@ -231,7 +231,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(prog="python -m experiments benchmark", description=__doc__)
+    parser = parser or argparse.ArgumentParser(prog="difficult-customer benchmark", description=__doc__)
     defaults = BenchmarkConfig()
     parser.add_argument("--episodes", type=int, default=defaults.episodes, help="conversations per cell")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="base seed")

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from customer_models import Move, Reaction, Tone
-from experiments.rollouts import Episode
+from difficult_customer.customer_models import Move, Reaction, Tone
+from difficult_customer.experiments.rollouts import Episode
 
 RULES: dict[str, str] = {
     "R1": "listens or empathizes first",

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m experiments.explain --policy guide_004 --seed 3
-    python -m experiments.explain --policy belief_lookahead --persona naturally_difficult --ablate C4
+    difficult-customer.explain --policy guide_004 --seed 3
+    difficult-customer.explain --policy belief_lookahead --persona naturally_difficult --ablate C4
 
 At each decision it shows the value of every move for the oracle (which sees the hidden
 state) and for the belief-based policy (which sees only the observation), and the Bayes
@@ -15,16 +15,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-import agents
-import agents.exact  # noqa: F401  (registers the exact policies)
-from agents.base import PolicyContext
-from agents.exact.explain import explain_conversation, format_explanation
-from customer_models import CLAIMS, PERSONA_NAMES
+import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
+from difficult_customer import agents
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact.explain import explain_conversation, format_explanation
+from difficult_customer.customer_models import CLAIMS, PERSONA_NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments explain",
+        prog="difficult-customer explain",
         description="Print one conversation annotated with the oracle's and a belief-based policy's move values.",
     )
     parser.add_argument("--policy", default="belief_lookahead", help="registered policy name (default: %(default)s)")

@@ -1,9 +1,9 @@
-"""``python -m experiments play``: be the agent and talk to a difficult customer in the terminal.
+"""``difficult-customer play``: be the agent and talk to a difficult customer in the terminal.
 
 Usage::
 
-    python -m experiments play --persona naturally_difficult --seed 7
-    python -m experiments play --teacher          # hidden anger/trust, belief, advice
+    difficult-customer play --persona naturally_difficult --seed 7
+    difficult-customer play --teacher          # hidden anger/trust, belief, advice
 
 Pick a move with its key (1-6; the move names are shown), read the customer's reply,
 and at the end see the outcome, the return, the normalized score of the conversation and
@@ -12,8 +12,8 @@ oracle's choice). ``--teacher`` shows, after every turn, the hidden anger and tr
 gauges, the belief over persona and the optimum's move values. ``q``, Ctrl-D or the end
 of the input leave the game; Ctrl-C stops it; neither prints a traceback.
 
-The game logic is :class:`experiments.teaching.Session`; this module only draws it
-(with rich, in plain ASCII that fits 80 columns) and reads keys. :mod:`experiments.watch`
+The game logic is :class:`difficult_customer.experiments.teaching.Session`; this module only draws it
+(with rich, in plain ASCII that fits 80 columns) and reads keys. :mod:`difficult_customer.experiments.watch`
 shows the same screen with a policy making the moves.
 """
 
@@ -25,8 +25,8 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
-from customer_models import CLAIMS, PERSONA_NAMES
-from experiments.teaching import MOVE_KEYS, MOVE_NAMES, Session, parse_key
+from difficult_customer.customer_models import CLAIMS, PERSONA_NAMES
+from difficult_customer.experiments.teaching import MOVE_KEYS, MOVE_NAMES, Session, parse_key
 
 GAUGE_WIDTH = 20
 """Characters inside a gauge's brackets."""
@@ -264,7 +264,7 @@ def require_rich() -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments play",
+        prog="difficult-customer play",
         description="Be the agent: talk to a difficult customer in the terminal, one move per key (1-6).",
     )
     add_context_arguments(parser)
@@ -295,7 +295,7 @@ def play(session: Session, console: Any, read: Callable[[], str | None], teacher
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m experiments play``. Returns the exit status."""
+    """``difficult-customer play``. Returns the exit status."""
     args = build_parser().parse_args(argv)
     if not require_rich():
         return 2

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from customer_models import Move
+from difficult_customer.customer_models import Move
 
 
 def _plt():

@@ -1,6 +1,6 @@
 """The research report: train, evaluate every policy, compare with the guides, one command.
 
-``python -m experiments report`` (about 10 minutes on two cores; ``--quick`` about 2)
+``difficult-customer report`` (about 10 minutes on two cores; ``--quick`` about 2)
 trains PPO, A2C, DQN and RecurrentPPO on the mixture, evaluates every policy (scripted,
 exact, learned) on every persona over the same seeds, and writes a folder with
 ``report.md``, PNG figures and ``results.json``. Every number in ``report.md`` is
@@ -21,17 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-import agents
-from agents import PolicyContext
-from customer_models import check_ablate, compile_model
-from envs.customer_env import DEFAULT_MAX_TURNS
-from experiments import plots
-from experiments.conformance import RULES, conformance
-from experiments.evaluation import evaluate_cell, move_by_turn, returns, summary
-from experiments.io import atomic_write_json, atomic_write_text
-from experiments.scores import iqm_ci, normalize, pass_hat_k, reference_values
-from experiments.train import TrainConfig, train, versions
+from difficult_customer import agents
+from difficult_customer.agents import PolicyContext
+from difficult_customer.customer_models import check_ablate, compile_model
+from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
+from difficult_customer.experiments import plots
+from difficult_customer.experiments.conformance import RULES, conformance
+from difficult_customer.experiments.evaluation import evaluate_cell, move_by_turn, returns, summary
+from difficult_customer.experiments.io import atomic_write_json, atomic_write_text
+from difficult_customer.experiments.scores import iqm_ci, normalize, pass_hat_k, reference_values
+from difficult_customer.experiments.train import TrainConfig, train, versions
 
 PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent")
 KS = (1, 2, 4, 8)
@@ -141,7 +140,7 @@ def build_results(config: ReportConfig) -> dict[str, Any]:
     config.validate()
     budget = BUDGETS[config.budget]
     started = time.perf_counter()
-    importlib.import_module("agents.exact")  # registers the exact policies
+    importlib.import_module("difficult_customer.agents.exact")  # registers the exact policies
 
     trained = train_all(config, budget)
     scripted = [n for n in agents.names() if agents.spec(n).kind in ("baseline", "guide", "adaptive", "exact", "oracle")]
@@ -240,8 +239,8 @@ def scripted_score(name: str, context: PolicyContext, episodes: list, refs: dict
     Exact evaluation needs no interval. Belief-based policies are scored by
     ``budget.belief_episodes`` conversations played in lockstep (95% interval).
     """
-    from agents.exact.evaluation import exact_value, monte_carlo
-    from experiments.rollouts import policy_context_for
+    from difficult_customer.agents.exact.evaluation import exact_value, monte_carlo
+    from difficult_customer.experiments.rollouts import policy_context_for
 
     own = policy_context_for(name, context)
     policy = agents.make(name, own)
@@ -264,7 +263,7 @@ def scripted_score(name: str, context: PolicyContext, episodes: list, refs: dict
 
 def example_transcripts(policy: str, context: PolicyContext, seeds: Sequence[int]) -> list[dict[str, Any]]:
     """Conversations of ``policy`` rendered as the env renders them (with hidden anger and trust)."""
-    from envs.customer_env import CustomerEnv
+    from difficult_customer.envs.customer_env import CustomerEnv
 
     model = agents.make(policy, context)
     env = CustomerEnv(**{**context.env_kwargs(), "render_mode": "ansi"}, render_hidden=True)
@@ -450,13 +449,13 @@ def render_markdown(results: dict[str, Any], refs: dict[str, float]) -> str:
                f"{st['state_space']} hidden states.")
     out.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in st["versions"].items()))
     out.append(f"- Wall time: {st['wall_seconds']:.0f} s")
-    out.append(f"- Reproduce: `python -m experiments report --budget {st['budget']} --seed {st['config']['seed']}`")
+    out.append(f"- Reproduce: `difficult-customer report --budget {st['budget']} --seed {st['config']['seed']}`")
     return "\n".join(out) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = ReportConfig()
-    p = argparse.ArgumentParser(prog="python -m experiments report", description=__doc__,
+    p = argparse.ArgumentParser(prog="difficult-customer report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="the quick budget (about 2 minutes)")
     p.add_argument("--budget", default=None, choices=list(BUDGETS), help="default, quick or tiny")

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-
-import agents
-from agents import Policy, PolicyContext
-from customer_models import Reaction, Tone
-from envs.customer_env import CustomerEnv
+from difficult_customer import agents
+from difficult_customer.agents import Policy, PolicyContext
+from difficult_customer.customer_models import Reaction, Tone
+from difficult_customer.envs.customer_env import CustomerEnv
 
 
 @dataclass
@@ -62,7 +61,7 @@ def run_episodes(
     """Play one episode per seed with the policy ``policy_name``.
 
     Args:
-        policy_name: a registered policy name (see ``agents.names()``), a prefix path
+        policy_name: a registered policy name (see ``difficult_customer.agents.names()``), a prefix path
             (``"ppo:model.zip"``), or a policy object with ``predict``.
         context: the environment (persona, ablation, turn limit, rewards). The policy's
             own random seed is ``context.seed``.

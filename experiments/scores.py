@@ -70,6 +70,6 @@ def reference_values(context) -> dict[str, float]:
     Args:
         context: an ``agents.PolicyContext`` (persona, ablation, turn limit, rewards).
     """
-    from agents.exact.evaluation import oracle_value, random_value
+    from difficult_customer.agents.exact.evaluation import oracle_value, random_value
 
     return {"random": float(random_value(context)), "oracle": float(oracle_value(context))}

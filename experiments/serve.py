@@ -1,15 +1,15 @@
-"""``python -m experiments serve``: the teaching game as a local web page.
+"""``difficult-customer serve``: the teaching game as a local web page.
 
 Usage::
 
-    python -m experiments serve                 # http://127.0.0.1:8000/
-    python -m experiments serve --port 8080
-    python -m experiments serve --host 0.0.0.0  # a classroom network (no login: anyone who reaches it can play)
+    difficult-customer serve                 # http://127.0.0.1:8000/
+    difficult-customer serve --port 8080
+    difficult-customer serve --host 0.0.0.0  # a classroom network (no login: anyone who reaches it can play)
 
 The page (``experiments/web/``: plain HTML, CSS and JavaScript, no build step) lets a
 student play the conversation with buttons, a teacher toggle show the hidden gauges,
 the belief over persona and the optimum's move values, and any registered policy be
-replayed step by step. All game logic is :class:`experiments.teaching.Session`, the
+replayed step by step. All game logic is :class:`difficult_customer.experiments.teaching.Session`, the
 same as the terminal's ``play`` and ``watch``.
 
 The JSON API (every error is a 4xx JSON ``{"error": message}`` naming the bad value and
@@ -40,8 +40,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from envs.customer_env import DEFAULT_MAX_TURNS
-from experiments.teaching import (
+from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
+from difficult_customer.experiments.teaching import (
     MOVE_KEYS,
     MOVE_NAMES,
     Session,
@@ -133,8 +133,8 @@ def _int(value: Any, name: str, low: int, high: int) -> int:
 
 def options() -> dict[str, Any]:
     """What the page offers: personas, policies, moves and defaults."""
-    import agents
-    from customer_models import PERSONA_NAMES
+    from difficult_customer import agents
+    from difficult_customer.customer_models import PERSONA_NAMES
 
     return {
         "personas": list(PERSONA_NAMES),
@@ -259,7 +259,7 @@ def create_app(store: SessionStore | None = None) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments serve",
+        prog="difficult-customer serve",
         description="Serve the teaching game as a local web page: play, teacher view, policy replays.",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this machine only)")
@@ -318,7 +318,7 @@ def url_of(server: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m experiments serve``. Returns the exit status."""
+    """``difficult-customer serve``. Returns the exit status."""
     args = build_parser().parse_args(argv)
     if not 0 <= args.port <= 65535:
         print(f"error: --port {args.port}; allowed: 0 to 65535", file=sys.stderr)

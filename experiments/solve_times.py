@@ -10,8 +10,8 @@ each ablation. Not a test: timings are printed, never asserted.
 
 Usage::
 
-    python -m experiments.solve_times                      # everything, 2000 episodes per MC value
-    python -m experiments.solve_times --ablations none C4 --episodes 500
+    difficult-customer.solve_times                      # everything, 2000 episodes per MC value
+    difficult-customer.solve_times --ablations none C4 --episodes 500
 """
 
 from __future__ import annotations
@@ -20,18 +20,18 @@ import argparse
 import sys
 import time
 
-from agents.base import PolicyContext
-from agents.exact.evaluation import monte_carlo
-from agents.exact.pbvi import DEFAULT_POINTS, PointBased
-from agents.exact.policies import BeliefPolicy
-from agents.exact.solve import solve
-from customer_models import CLAIMS
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact.evaluation import monte_carlo
+from difficult_customer.agents.exact.pbvi import DEFAULT_POINTS, PointBased
+from difficult_customer.agents.exact.policies import BeliefPolicy
+from difficult_customer.agents.exact.solve import solve
+from difficult_customer.customer_models import CLAIMS
 
 PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent", "reasonable")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m experiments.solve_times", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="difficult-customer.solve_times", description=__doc__.splitlines()[0])
     parser.add_argument("--max-turns", type=int, default=16, help="turn limit (default: %(default)s)")
     parser.add_argument("--episodes", type=int, default=2000, help="Monte Carlo episodes per belief policy (0: skip)")
     parser.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default: %(default)s)")

@@ -1,4 +1,4 @@
-"""``python -m experiments speed``: steps per second of the customer envs against gymnasium's CartPole.
+"""``difficult-customer speed``: steps per second of the customer envs against gymnasium's CartPole.
 
 Everything is measured in one run on this machine, each pair interleaved (customer,
 reference, customer, ...) and reported as the best of ``--repeats`` runs with
@@ -35,7 +35,7 @@ MEMORY_SIZE = 16384
 
 @dataclass
 class SpeedConfig:
-    """Options of ``python -m experiments speed``."""
+    """Options of ``difficult-customer speed``."""
 
     quick: bool = False
     """Small step counts and 2 repeats: a smoke test, not a measurement."""
@@ -144,8 +144,7 @@ def vector_runner(env: Any, steps: int, seed: int) -> Callable[[], float]:
 # ---------------------------------------------------------- measurements
 def measure_single(budget: Budget, repeats: int, seed: int) -> list[Row]:
     import gymnasium as gym
-
-    import envs  # noqa: F401  (registers the id)
+    from difficult_customer import envs  # noqa: F401  (registers the id)
 
     customer, cartpole = gym.make(ENV_ID), gym.make("CartPole-v1")
     runners = [
@@ -177,9 +176,8 @@ def measure_single(budget: Budget, repeats: int, seed: int) -> list[Row]:
 
 
 def measure_batched(budget: Budget, repeats: int, seed: int) -> list[Row]:
+    from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
     from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
-
-    from envs.customer_vector_env import CustomerVectorEnv
 
     rows = []
     for n in BATCH_SIZES:
@@ -203,8 +201,7 @@ def measure_batched(budget: Budget, repeats: int, seed: int) -> list[Row]:
 
 def measure_sync(budget: Budget, repeats: int, seed: int) -> Row:
     import gymnasium as gym
-
-    import envs  # noqa: F401
+    from difficult_customer import envs  # noqa: F401
 
     ours = vector_runner(
         gym.make_vec(ENV_ID, num_envs=SYNC_SIZE, vectorization_mode="vector_entry_point"),
@@ -236,9 +233,8 @@ def measure_ppo(budget: Budget, repeats: int, seed: int) -> list[Row]:
             for n in (1, 16)
         ]
     import gymnasium as gym
-
-    import envs  # noqa: F401
-    from envs.sb3_vec_env import CustomerSB3VecEnv
+    from difficult_customer import envs  # noqa: F401
+    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
 
     torch.set_num_threads(1)  # small networks: one thread is fastest, and steadier on a shared machine
     rows = []
@@ -277,8 +273,8 @@ def _memory_probe(n: int, steps: int, seed: int) -> dict[str, int]:
     import resource
     import tracemalloc
 
-    from customer_models import compile_model
-    from envs.customer_vector_env import CustomerVectorEnv
+    from difficult_customer.customer_models import compile_model
+    from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 
     tracemalloc.start()
     compile_model("mixture")
@@ -463,7 +459,7 @@ def profile_stages(n: int, steps: int, seed: int, repeats: int = 3) -> dict[str,
     step" is everything else (row ids, per-slot gathers, history, turn, ends). Each
     timer adds about 0.1 us.
     """
-    from envs.customer_vector_env import CustomerVectorEnv
+    from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 
     best = dict.fromkeys(STAGES, float("inf"))
     actions = np.random.default_rng(seed).integers(0, 6, (steps, n))
@@ -505,7 +501,7 @@ def profile_step(n: int, steps: int, seed: int, top: int = 12) -> str:
     import io
     import pstats
 
-    from envs.customer_vector_env import CustomerVectorEnv
+    from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 
     env = CustomerVectorEnv(n)
     env.reset(seed=seed)
@@ -522,7 +518,7 @@ def profile_step(n: int, steps: int, seed: int, top: int = 12) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments speed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="difficult-customer speed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     defaults, helps = SpeedConfig(), _field_docs(SpeedConfig)
     parser.add_argument("--quick", action="store_true", help=helps["quick"])
@@ -577,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = run_speed(config, log=lambda text: print(text, file=sys.stderr, flush=True))
     print_table(rows, quick=config.quick)
     if config.json:
-        from experiments.io import atomic_write_json
+        from difficult_customer.experiments.io import atomic_write_json
 
         atomic_write_json(config.json, to_json(rows, config))
         print(f"written: {config.json}")

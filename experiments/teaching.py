@@ -1,9 +1,9 @@
 """The teaching game: one conversation, played by a student or replayed from a policy.
 
 A :class:`Session` holds the environment, the exact Bayes filter's belief and the history
-of one conversation. The terminal screens (``python -m experiments play`` and ``watch``,
-:mod:`experiments.play`) and the web page (``python -m experiments serve``,
-:mod:`experiments.serve`) only display what :meth:`Session.state` and
+of one conversation. The terminal screens (``difficult-customer play`` and ``watch``,
+:mod:`difficult_customer.experiments.play`) and the web page (``difficult-customer serve``,
+:mod:`difficult_customer.experiments.serve`) only display what :meth:`Session.state` and
 :meth:`Session.summary` return, so both show the same thing.
 
 At every decision the session records the value of each move twice:
@@ -39,16 +39,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
 import numpy as np
-
-import agents
-import agents.exact  # noqa: F401  (registers the exact policies)
-from agents.base import PolicyContext
-from agents.exact.evaluation import oracle_value, random_value
-from agents.exact.policies import BeliefPolicy
-from customer_models import PERSONA_NAMES, Move
-from envs.customer_env import DEFAULT_MAX_TURNS, CustomerEnv
-from envs.observation import PARTIAL_SIZE
+from difficult_customer import agents
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact.evaluation import oracle_value, random_value
+from difficult_customer.agents.exact.policies import BeliefPolicy
+from difficult_customer.customer_models import PERSONA_NAMES, Move
+from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS, CustomerEnv
+from difficult_customer.envs.observation import PARTIAL_SIZE
 
 MOVE_NAMES: tuple[str, ...] = tuple(m.name for m in Move)
 """Move names in move-id order."""
@@ -139,7 +138,7 @@ def check_seed(seed: Any) -> int:
 
 
 def check_policy(policy: Any, allow_prefix: bool = True) -> str:
-    """A policy name that ``agents.make`` accepts.
+    """A policy name that ``difficult_customer.agents.make`` accepts.
 
     Args:
         policy: a registered name, or ``"<prefix>:<path>"`` for a trained model.

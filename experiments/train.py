@@ -1,6 +1,6 @@
 """Train stable-baselines3 agents on the difficult customer, resumably.
 
-``python -m experiments train --algo ppo --persona mixture --steps 100000 --seed 0``
+``difficult-customer train --algo ppo --persona mixture --steps 100000 --seed 0``
 
 Hyperparameters come from ``experiments/configs/<algo>.yaml`` (versioned with the code)
 and are overridden with ``--set key=value``. A run writes, in its own folder
@@ -27,13 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from agents import PolicyContext
-from agents.learned import ALGORITHMS, algorithm_class
-from customer_models import PERSONA_NAMES, check_ablate
-from envs.customer_env import DEFAULT_MAX_TURNS
-from experiments.io import atomic_write_json, read_json
-from experiments.rollouts import run_episodes
+from difficult_customer.agents import PolicyContext
+from difficult_customer.agents.learned import ALGORITHMS, algorithm_class
+from difficult_customer.customer_models import PERSONA_NAMES, check_ablate
+from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
+from difficult_customer.experiments.io import atomic_write_json, read_json
+from difficult_customer.experiments.rollouts import run_episodes
 
 EVAL_SEED_BASE = 900_000_000
 """Evaluation conversations during training use seeds from here (apart from the benchmark's)."""
@@ -52,7 +51,7 @@ def load_hyperparameters(algo: str, overrides: dict[str, Any] | None = None) -> 
 
     if algo not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algo!r}; allowed: {', '.join(ALGORITHMS)}")
-    text = resources.files("experiments").joinpath("configs", f"{algo}.yaml").read_text(encoding="utf-8")
+    text = resources.files("difficult_customer.experiments").joinpath("configs", f"{algo}.yaml").read_text(encoding="utf-8")
     try:
         params = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -125,7 +124,7 @@ class TrainConfig:
     observation: str = "partial"
     """What the agent gets: ``partial`` (the env's observation) or ``belief`` (plus the exact Bayes
     filter's marginals over the hidden state, computed from the observation history; see
-    ``agents.exact.belief_input``)."""
+    ``difficult_customer.agents.exact.belief_input``)."""
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     """Overrides of the YAML hyperparameters."""
     eval_every: int = 10_000
@@ -169,7 +168,7 @@ def evaluate_model(model: Any, config: TrainConfig, episodes: int | None = None)
     n = episodes or config.eval_episodes
     seeds = range(EVAL_SEED_BASE, EVAL_SEED_BASE + n)
     if config.observation == "belief":
-        from agents.exact.belief_input import BeliefInputPolicy
+        from difficult_customer.agents.exact.belief_input import BeliefInputPolicy
 
         model = BeliefInputPolicy(model, config.context().tables)
     eps = run_episodes(model, config.context(), seeds)
@@ -180,14 +179,14 @@ def make_training_env(config: TrainConfig) -> Any:
     """The SB3 VecEnv to train on: the natively batched env through its SB3 adapter.
 
     One env or many, the customers are stepped together with numpy
-    (``envs.sb3_vec_env.CustomerSB3VecEnv``); the model seeds it.
+    (``difficult_customer.envs.sb3_vec_env.CustomerSB3VecEnv``); the model seeds it.
     """
-    from envs.sb3_vec_env import CustomerSB3VecEnv
+    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
 
     context = config.context()
     env = CustomerSB3VecEnv(config.n_envs, **context.env_kwargs())
     if config.observation == "belief":
-        from agents.exact.belief_input import make_belief_vec_env
+        from difficult_customer.agents.exact.belief_input import make_belief_vec_env
 
         env = make_belief_vec_env(env, context.tables)
     return env
@@ -288,7 +287,7 @@ def _has_progress_bar() -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m experiments train", description=__doc__,
+    p = argparse.ArgumentParser(prog="difficult-customer train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", default=d.algo, choices=list(ALGORITHMS))
     p.add_argument("--persona", default=d.persona)

@@ -1,16 +1,16 @@
-"""``python -m experiments watch``: watch a policy talk to a difficult customer in the terminal.
+"""``difficult-customer watch``: watch a policy talk to a difficult customer in the terminal.
 
 Usage::
 
-    python -m experiments watch --policy guide_004 --persona mixture --seed 3
-    python -m experiments watch --policy belief_lookahead --teacher --delay 2
-    python -m experiments watch --policy tone_reader --all-at-once > transcript.txt
+    difficult-customer watch --policy guide_004 --persona mixture --seed 3
+    difficult-customer watch --policy belief_lookahead --teacher --delay 2
+    difficult-customer watch --policy tone_reader --all-at-once > transcript.txt
 
-The same screen as ``python -m experiments play`` (:mod:`experiments.play`), with the
+The same screen as ``difficult-customer play`` (:mod:`difficult_customer.experiments.play`), with the
 policy making the moves at ``--delay`` seconds per turn, or ``--all-at-once`` for a
 transcript. At the end: outcome, return, normalized score, and the first turn where the
 policy's move was not the belief-based optimum's best. Any registered policy
-(``agents.names()``) or a trained model (``ppo:path/to/model.zip``) can be watched.
+(``difficult_customer.agents.names()``) or a trained model (``ppo:path/to/model.zip``) can be watched.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from experiments.play import Screen, add_context_arguments, make_console, require_rich
-from experiments.teaching import MOVE_NAMES, Session, check_policy
+from difficult_customer.experiments.play import Screen, add_context_arguments, make_console, require_rich
+from difficult_customer.experiments.teaching import MOVE_NAMES, Session, check_policy
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments watch",
+        prog="difficult-customer watch",
         description="Watch a policy talk to a difficult customer, turn by turn, in the terminal.",
     )
     parser.add_argument(
@@ -62,7 +62,7 @@ def watch(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m experiments watch``. Returns the exit status."""
+    """``difficult-customer watch``. Returns the exit status."""
     args = build_parser().parse_args(argv)
     if not require_rich():
         return 2

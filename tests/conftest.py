@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-
-from customer_models import (
+from difficult_customer.customer_models import (
     Abuse,
     Move,
     Outcome,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
+import difficult_customer.experiments.train as train_module
 import pytest
-
-import experiments.train as train_module
-from experiments.ablations import BUDGETS, AblationConfig, run_ablations, write_ablations
-from experiments.conformance import RULES
+from difficult_customer.experiments.ablations import BUDGETS, AblationConfig, run_ablations, write_ablations
+from difficult_customer.experiments.conformance import RULES
 
 pytest.importorskip("stable_baselines3")
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import agents
-from agents import GUIDE_SCRIPTS, ObservationPolicy
-from customer_models import Move, Reaction, Tone
-from envs.customer_env import CustomerEnv
-from envs.observation import PARTIAL_SIZE, encode
+from difficult_customer import agents
+from difficult_customer.agents import GUIDE_SCRIPTS, ObservationPolicy
+from difficult_customer.customer_models import Move, Reaction, Tone
+from difficult_customer.envs.customer_env import CustomerEnv
+from difficult_customer.envs.observation import PARTIAL_SIZE, encode
 
 SCRIPTED = [n for n in agents.names() if agents.spec(n).kind in ("baseline", "guide", "adaptive")]
 

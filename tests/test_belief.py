@@ -5,17 +5,16 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict
 
+import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
 import numpy as np
 import pytest
-
-import agents
-import agents.exact  # noqa: F401  (registers the exact policies)
-from agents.base import PolicyContext
-from agents.exact import BeliefFilter, belief_q_values, solve_oracle
-from agents.exact.belief import SparseBeliefs
-from customer_models import Move, Reaction, Tone, compile_model
-from envs.customer_env import CustomerEnv
-from envs.observation import decode
+from difficult_customer import agents
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact import BeliefFilter, belief_q_values, solve_oracle
+from difficult_customer.agents.exact.belief import SparseBeliefs
+from difficult_customer.customer_models import Move, Reaction, Tone, compile_model
+from difficult_customer.envs.customer_env import CustomerEnv
+from difficult_customer.envs.observation import decode
 
 
 def enumerate_posterior(tables, moves, tones, reactions, solved) -> np.ndarray:

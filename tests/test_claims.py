@@ -21,8 +21,7 @@ from conftest import (
     same_distribution,
     start_state,
 )
-
-from customer_models import (
+from difficult_customer.customer_models import (
     Abuse,
     Anger,
     Move,
@@ -31,8 +30,8 @@ from customer_models import (
     Tone,
     compile_model,
 )
-from customer_models.personas import GENUINE_GRIEVANCE
-from envs import CustomerEnv
+from difficult_customer.customer_models.personas import GENUINE_GRIEVANCE
+from difficult_customer.envs import CustomerEnv
 
 NEUTRAL = Move.follow_up
 """Before a solution a follow-up changes nothing but patience (C7): the baseline move."""

@@ -10,14 +10,22 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from conftest import run_episode
+from difficult_customer import envs
+from difficult_customer.customer_models import (
+    FACTORS,
+    PERSONA_NAMES,
+    REWARD_TERMS,
+    Move,
+    Outcome,
+    Reaction,
+    Rewards,
+    Tone,
+)
+from difficult_customer.envs import ENV_ID, CustomerEnv
+from difficult_customer.envs import observation as layout
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from scipy.stats import chisquare
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
-
-import envs
-from customer_models import FACTORS, PERSONA_NAMES, REWARD_TERMS, Move, Outcome, Reaction, Rewards, Tone
-from envs import ENV_ID, CustomerEnv
-from envs import observation as layout
 
 MODES = ("partial", "full")
 CYCLE = [Move.listen, Move.empathize, Move.apologize, Move.offer_options, Move.set_boundary, Move.follow_up]
@@ -62,7 +70,7 @@ def test_sb3_check_env(persona, observation, render_mode):
 
 def test_gym_make_after_import_envs():
     assert ENV_ID in gym.registry
-    assert gym.registry[ENV_ID].entry_point == "envs.customer_env:CustomerEnv"
+    assert gym.registry[ENV_ID].entry_point == "difficult_customer.envs.customer_env:CustomerEnv"
     env = gym.make(ENV_ID)
     assert isinstance(env.unwrapped, CustomerEnv)
     assert env.unwrapped.tables.mixture.name == "mixture"

@@ -1,7 +1,7 @@
 """Exact solutions: value iteration, exact policy values, open-loop plans, normalized scores.
 
 Brute-force checks recompute values by plain recursion over
-``customer_models.dynamics.step_outcomes`` (not the compiled arrays), so they test the
+``difficult_customer.customer_models.dynamics.step_outcomes`` (not the compiled arrays), so they test the
 solvers and the compiler together. Statistical checks compare exact values with Monte
 Carlo estimates at z = 3.29 (a 99.9% interval), so a correct implementation fails one
 of them about once in a thousand runs.
@@ -12,13 +12,12 @@ from __future__ import annotations
 import functools
 import itertools
 
+import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
 import numpy as np
 import pytest
-
-import agents
-import agents.exact  # noqa: F401  (registers the exact policies)
-from agents.base import PolicyContext
-from agents.exact import (
+from difficult_customer import agents
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact import (
     BestFixedSequence,
     best_open_loop,
     branch_and_bound,
@@ -36,9 +35,18 @@ from agents.exact import (
     solve_oracle,
     summarize_returns,
 )
-from agents.exact.evaluation import fib_value, pomdp_value
-from customer_models import CLAIMS, Move, Outcome, Rewards, State, compile_model, reward_terms, step_outcomes
-from customer_models.compile import effective_persona
+from difficult_customer.agents.exact.evaluation import fib_value, pomdp_value
+from difficult_customer.customer_models import (
+    CLAIMS,
+    Move,
+    Outcome,
+    Rewards,
+    State,
+    compile_model,
+    reward_terms,
+    step_outcomes,
+)
+from difficult_customer.customer_models.compile import effective_persona
 
 Z = 3.29
 PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent", "reasonable")
@@ -226,8 +234,8 @@ def test_oracle_policy_needs_full_observations():
 
 
 def test_oracle_policy_plays_the_value_iteration_move():
-    import envs  # noqa: F401
-    from envs.customer_env import CustomerEnv
+    from difficult_customer import envs  # noqa: F401
+    from difficult_customer.envs.customer_env import CustomerEnv
 
     context = PolicyContext.create(persona="mixture", observation="full")
     oracle = agents.make("oracle", context)
@@ -264,7 +272,7 @@ def test_bad_arguments_raise_value_error():
 
 
 def test_explain_cli_prints_annotated_transcript(capsys):
-    from experiments.explain import main
+    from difficult_customer.experiments.explain import main
 
     assert main(["--policy", "guide_004", "--seed", "3"]) == 0
     out = capsys.readouterr().out
@@ -275,7 +283,7 @@ def test_explain_cli_prints_annotated_transcript(capsys):
 
 
 def test_solve_times_smoke(capsys):
-    from experiments.solve_times import main
+    from difficult_customer.experiments.solve_times import main
 
     assert main(["--personas", "reasonable", "--ablations", "none", "C4", "--episodes", "20"]) == 0
     out = capsys.readouterr().out
@@ -302,7 +310,7 @@ def test_pbvi_on_the_mixture_is_bracketed_by_its_bound_and_fib():
 
 
 def test_blind_bound_dominates_fixed_sequences_and_is_below_the_oracle(genuine):
-    from agents.exact.open_loop import blind_values
+    from difficult_customer.agents.exact.open_loop import blind_values
 
     blind = blind_values(genuine, 4)
     q = solve_oracle(genuine, 4).q

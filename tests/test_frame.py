@@ -7,11 +7,12 @@ import itertools
 import gymnasium as gym
 import numpy as np
 import pytest
-
-import agents
-import envs  # noqa: F401  (registers DifficultCustomer-v0)
-from envs.customer_env import CustomerEnv
-from envs.frame import (
+from difficult_customer import (
+    agents,
+    envs,  # noqa: F401  (registers DifficultCustomer-v0)
+)
+from difficult_customer.envs.customer_env import CustomerEnv
+from difficult_customer.envs.frame import (
     ADVANCE,
     GLYPH_HEIGHT,
     GLYPH_WIDTH,

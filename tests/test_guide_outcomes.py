@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from agents import PolicyContext
-from agents.base import ObservationPolicy
-from agents.registry import _REGISTRY, register
-from customer_models import Move, Reaction
-from experiments.benchmark import summarize
-from experiments.rollouts import run_episodes
+from difficult_customer.agents import PolicyContext
+from difficult_customer.agents.base import ObservationPolicy
+from difficult_customer.agents.registry import _REGISTRY, register
+from difficult_customer.customer_models import Move, Reaction
+from difficult_customer.experiments.benchmark import summarize
+from difficult_customer.experiments.rollouts import run_episodes
 
 N = 400
 SEEDS = range(10_000, 10_000 + N)
@@ -62,7 +61,7 @@ class BoundaryFirst(ObservationPolicy):
     name = "boundary_first"
 
     def __init__(self) -> None:
-        from agents import make
+        from difficult_customer.agents import make
 
         self.inner = make("guide_001")
 

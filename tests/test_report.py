@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+import difficult_customer.experiments.report as report
 import pytest
-
-import experiments.report as report
-from experiments.conformance import RULES
-from experiments.report import ReportConfig, build_results, fmt, score_cell, write_report
+from difficult_customer.experiments.conformance import RULES
+from difficult_customer.experiments.report import ReportConfig, build_results, fmt, score_cell, write_report
 
 pytest.importorskip("stable_baselines3")
 pytest.importorskip("matplotlib")

@@ -11,8 +11,7 @@ import subprocess
 import sys
 
 import pytest
-
-from experiments import speed
+from difficult_customer.experiments import speed
 
 ROWS = [
     "single env (gym.make)",
@@ -48,7 +47,7 @@ def measurements(table: str) -> list[str]:
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("speed") / "speed.json"
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.speed", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "difficult_customer.experiments.speed", "--quick", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -14,11 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from scipy.stats import chisquare
-
-from customer_models import (
+from difficult_customer.customer_models import (
     CLAIMS,
     FACTORS,
     PERSONA_NAMES,
@@ -34,8 +30,11 @@ from customer_models import (
     Tables,
     compile_model,
 )
-from envs import CustomerEnv
-from envs.sampling import sampler_for
+from difficult_customer.envs import CustomerEnv
+from difficult_customer.envs.sampling import sampler_for
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.stats import chisquare
 
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -6,13 +6,12 @@ import json
 
 import numpy as np
 import pytest
-
-import agents
-from agents import PolicyContext
-from envs.customer_env import CustomerEnv
-from experiments.rollouts import run_episodes
-from experiments.stats import mean_ci
-from experiments.train import TrainConfig, load_hyperparameters, parse_overrides, train
+from difficult_customer import agents
+from difficult_customer.agents import PolicyContext
+from difficult_customer.envs.customer_env import CustomerEnv
+from difficult_customer.experiments.rollouts import run_episodes
+from difficult_customer.experiments.stats import mean_ci
+from difficult_customer.experiments.train import TrainConfig, load_hyperparameters, parse_overrides, train
 
 pytest.importorskip("stable_baselines3")
 
@@ -106,7 +105,7 @@ def test_tensorboard_logs_on_request(tmp_path):
 
 
 def test_belief_input_training_loads_as_an_observation_only_policy(tmp_path):
-    from agents.exact.belief_input import BeliefFeatures, BeliefInputPolicy
+    from difficult_customer.agents.exact.belief_input import BeliefFeatures, BeliefInputPolicy
 
     config = TrainConfig(steps=512, n_envs=2, eval_every=0, eval_episodes=3, out=str(tmp_path), observation="belief")
     result = train(config, progress=False)
@@ -126,9 +125,9 @@ def test_belief_input_training_loads_as_an_observation_only_policy(tmp_path):
 
 
 def test_belief_vec_env_appends_the_filters_marginals():
-    from agents.exact.belief_input import BeliefFeatures, make_belief_vec_env
-    from customer_models import compile_model
-    from envs.sb3_vec_env import CustomerSB3VecEnv
+    from difficult_customer.agents.exact.belief_input import BeliefFeatures, make_belief_vec_env
+    from difficult_customer.customer_models import compile_model
+    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
 
     tables = compile_model("mixture")
     venv = make_belief_vec_env(CustomerSB3VecEnv(3), tables)
@@ -151,7 +150,7 @@ def test_belief_observation_is_refused_for_recurrent_ppo(tmp_path):
 
 
 def test_config_files_and_overrides_report_malformed_input(tmp_path):
-    from experiments.train import load_config_file, main
+    from difficult_customer.experiments.train import load_config_file, main
 
     good = tmp_path / "good.yaml"
     good.write_text("learning_rate: 0.002\nn_epochs: 3\n")

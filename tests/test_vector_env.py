@@ -16,16 +16,15 @@ from collections import Counter
 import gymnasium as gym
 import numpy as np
 import pytest
+from difficult_customer.customer_models import FACTORS, REWARD_TERMS, Move, Outcome, Reaction, compile_model
+from difficult_customer.envs import ENV_ID, CustomerEnv, CustomerVectorEnv
+from difficult_customer.envs import observation as layout
+from difficult_customer.envs.customer_vector_env import INFO_KEYS
+from difficult_customer.envs.sampling import cumulative, sampler_for
 from gymnasium.utils.env_checker import data_equivalence
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from scipy.stats import chi2_contingency
-
-from customer_models import FACTORS, REWARD_TERMS, Move, Outcome, Reaction, compile_model
-from envs import ENV_ID, CustomerEnv, CustomerVectorEnv
-from envs import observation as layout
-from envs.customer_vector_env import INFO_KEYS
-from envs.sampling import cumulative, sampler_for
 
 N_MOVES = len(Move)
 
@@ -598,10 +597,10 @@ needs_sb3 = pytest.mark.skipif(importlib.util.find_spec("stable_baselines3") is 
 def test_core_package_imports_without_stable_baselines3():
     code = (
         "import sys; sys.modules['stable_baselines3'] = None\n"
-        "import envs, gymnasium as gym\n"
+        "import difficult_customer.envs, gymnasium as gym\n"
         "env = gym.make_vec('DifficultCustomer-v0', num_envs=2, vectorization_mode='vector_entry_point')\n"
         "env.reset(seed=0)\n"
-        "try:\n    import envs.sb3_vec_env\nexcept ImportError as e:\n    print('hint:', e)\n"
+        "try:\n    import difficult_customer.envs.sb3_vec_env\nexcept ImportError as e:\n    print('hint:', e)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install difficult-customer[train]" in result.stdout
@@ -609,9 +608,8 @@ def test_core_package_imports_without_stable_baselines3():
 
 @needs_sb3
 def test_sb3_adapter_resets_on_done_with_terminal_observation():
+    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
     from stable_baselines3.common.vec_env import VecCheckNan
-
-    from envs.sb3_vec_env import CustomerSB3VecEnv
 
     adapter = CustomerSB3VecEnv(num_envs=8, max_turns=4)
     venv = VecCheckNan(adapter, raise_exception=True)
@@ -639,7 +637,7 @@ def test_sb3_adapter_resets_on_done_with_terminal_observation():
 
 @needs_sb3
 def test_sb3_adapter_seeding_and_attributes():
-    from envs.sb3_vec_env import CustomerSB3VecEnv
+    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
 
     def play(seed):
         venv = CustomerSB3VecEnv(num_envs=4)
@@ -660,7 +658,7 @@ def test_sb3_adapter_seeding_and_attributes():
 
 @needs_sb3
 def test_sb3_adapter_also_wraps_a_sync_vector_env():
-    from envs.sb3_vec_env import CustomerSB3VecEnv
+    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
 
     venv = CustomerSB3VecEnv(venv=gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="sync", max_turns=2))
     venv.reset()
@@ -675,10 +673,9 @@ def test_sb3_adapter_also_wraps_a_sync_vector_env():
 
 @needs_sb3
 def test_ppo_trains_on_the_batched_adapter():
+    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecMonitor
-
-    from envs.sb3_vec_env import CustomerSB3VecEnv
 
     venv = VecMonitor(CustomerSB3VecEnv(num_envs=8))
     model = PPO("MlpPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, seed=0, device="cpu", verbose=0)

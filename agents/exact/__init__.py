@@ -21,8 +21,8 @@ a belief), :mod:`~agents.exact.fib` (fast informed bound), :mod:`~agents.exact.p
 conversations). Only numpy and gymnasium are needed. See ``docs/exact.md``.
 """
 
-from agents.exact.belief import Belief, BeliefFilter, SparseBeliefs
-from agents.exact.evaluation import (
+from difficult_customer.agents.exact.belief import Belief, BeliefFilter, SparseBeliefs
+from difficult_customer.agents.exact.evaluation import (
     MonteCarloResult,
     env_returns,
     exact_value,
@@ -36,9 +36,14 @@ from agents.exact.evaluation import (
     rollout_returns,
     summarize_returns,
 )
-from agents.exact.explain import Explanation, TurnExplanation, explain_conversation, format_explanation
-from agents.exact.lookahead import belief_q_values
-from agents.exact.open_loop import (
+from difficult_customer.agents.exact.explain import (
+    Explanation,
+    TurnExplanation,
+    explain_conversation,
+    format_explanation,
+)
+from difficult_customer.agents.exact.lookahead import belief_q_values
+from difficult_customer.agents.exact.open_loop import (
     BestFixedSequence,
     OpenLoopPlan,
     best_open_loop,
@@ -48,12 +53,17 @@ from agents.exact.open_loop import (
     sequence_value,
     solve_open_loop,
 )
-from agents.exact.oracle import OracleSolution, OracleValueIteration, hidden_state_index, solve_oracle
-from agents.exact.pbvi import PBVISolution, PointBased, solve_pbvi
-from agents.exact.policies import QMDP, BeliefLookahead, BeliefPolicy, BeliefState
-from agents.exact.solve import Solved, solve
-from agents.registry import names as _names
-from agents.registry import register as _register
+from difficult_customer.agents.exact.oracle import (
+    OracleSolution,
+    OracleValueIteration,
+    hidden_state_index,
+    solve_oracle,
+)
+from difficult_customer.agents.exact.pbvi import PBVISolution, PointBased, solve_pbvi
+from difficult_customer.agents.exact.policies import QMDP, BeliefLookahead, BeliefPolicy, BeliefState
+from difficult_customer.agents.exact.solve import Solved, solve
+from difficult_customer.agents.registry import names as _names
+from difficult_customer.agents.registry import register as _register
 
 _POLICIES = (
     ("oracle", OracleValueIteration, "value iteration with the hidden state visible (upper bound; peeks)", "oracle"),

@@ -20,11 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from agents.base import check_observation
-from agents.exact.belief import Belief, BeliefFilter
-from customer_models import Tables
-from envs.observation import decode
+from difficult_customer.agents.base import check_observation
+from difficult_customer.agents.exact.belief import Belief, BeliefFilter
+from difficult_customer.customer_models import Tables
+from difficult_customer.envs.observation import decode
 
 FEATURE_SIZES: dict[str, int] = {"anger": 5, "trust": 4, "heard": 2, "patience": 5, "abuse": 3, "apologies": 3}
 """Factor -> number of values, after the persona (whose width is the mixture's size)."""

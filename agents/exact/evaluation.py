@@ -31,20 +31,19 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-
-from agents.base import ObservationPolicy, Policy, PolicyContext
-from agents.baselines import RandomPolicy
-from agents.exact.belief import merge
-from agents.exact.fib import solve_fib
-from agents.exact.lookahead import MAX_DEPTH, belief_q_values
-from agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
-from agents.exact.open_loop import BestFixedSequence
-from agents.exact.oracle import OracleValueIteration, solve_oracle
-from agents.exact.policies import BeliefPolicy
-from customer_models import Tables
-from customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
-from envs.observation import COUNT_CAP, encode, hidden_one_hot
-from envs.sampling import sampler_for
+from difficult_customer.agents.base import ObservationPolicy, Policy, PolicyContext
+from difficult_customer.agents.baselines import RandomPolicy
+from difficult_customer.agents.exact.belief import merge
+from difficult_customer.agents.exact.fib import solve_fib
+from difficult_customer.agents.exact.lookahead import MAX_DEPTH, belief_q_values
+from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
+from difficult_customer.agents.exact.open_loop import BestFixedSequence
+from difficult_customer.agents.exact.oracle import OracleValueIteration, solve_oracle
+from difficult_customer.agents.exact.policies import BeliefPolicy
+from difficult_customer.customer_models import Tables
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
+from difficult_customer.envs.observation import COUNT_CAP, encode, hidden_one_hot
+from difficult_customer.envs.sampling import sampler_for
 
 Z95 = 1.959963984540054
 """Two-sided 95% normal quantile."""
@@ -225,7 +224,7 @@ def fib_value(context: PolicyContext) -> float:
     """The fast informed bound: an upper bound on every observation-only policy's value.
 
     ``Σ_o0 max_a Σ_s b_o0(s) q_fib[H, s, a]`` over opening observations ``o0`` (see
-    :mod:`agents.exact.fib`); at most the oracle's value.
+    :mod:`difficult_customer.agents.exact.fib`); at most the oracle's value.
     """
     t = context.tables
     q = solve_fib(t, context.max_turns)[context.max_turns]
@@ -386,7 +385,7 @@ class MonteCarloResult:
 def rollout_returns(policy: Policy, context: PolicyContext, episodes: int, seed: int = 0) -> np.ndarray:
     """Returns of ``episodes`` conversations played in lockstep, one per batch row.
 
-    Draws from the environment's own sampler (``envs.sampling``) on the context's
+    Draws from the environment's own sampler (``difficult_customer.envs.sampling``) on the context's
     tables. Rows whose conversation has ended are fed fresh opening observations with
     ``episode_start`` set (their moves are ignored), so a recurrent policy always sees
     a consistent stream.
@@ -454,7 +453,7 @@ def env_returns(policy: Policy, context: PolicyContext, episodes: int, seed: int
     Episode ``i`` is reset with seed ``seed + i``; the policy gets SB3's recurrent
     arguments (state, episode_start).
     """
-    from envs.customer_env import CustomerEnv
+    from difficult_customer.envs.customer_env import CustomerEnv
 
     env = CustomerEnv(**context.env_kwargs())
     out = np.zeros(episodes)

@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-
-from agents.base import Policy, PolicyContext
-from agents.exact.oracle import OracleValueIteration, solve_oracle
-from agents.exact.policies import BeliefPolicy
-from agents.registry import make, spec
-from customer_models import Move
-from envs.observation import PARTIAL_SIZE
+from difficult_customer.agents.base import Policy, PolicyContext
+from difficult_customer.agents.exact.oracle import OracleValueIteration, solve_oracle
+from difficult_customer.agents.exact.policies import BeliefPolicy
+from difficult_customer.agents.registry import make, spec
+from difficult_customer.customer_models import Move
+from difficult_customer.envs.observation import PARTIAL_SIZE
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def explain_conversation(
     Returns:
         The :class:`Explanation`.
     """
-    from envs.customer_env import CustomerEnv
+    from difficult_customer.envs.customer_env import CustomerEnv
 
     name = policy if isinstance(policy, str) else getattr(policy, "name", type(policy).__name__)
     peeks = spec(policy).kind == "oracle" if isinstance(policy, str) else isinstance(policy, OracleValueIteration)

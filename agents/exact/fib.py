@@ -17,10 +17,9 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
-
-from agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
-from customer_models import Tables
-from customer_models.vocabulary import N_MOVES, N_TONES
+from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
+from difficult_customer.customer_models import Tables
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
 
 _CACHE: weakref.WeakKeyDictionary[Tables, dict[int, np.ndarray]] = weakref.WeakKeyDictionary()
 

@@ -18,11 +18,10 @@ scale), for a whole batch of beliefs at once.
 from __future__ import annotations
 
 import numpy as np
-
-from agents.exact.belief import SparseBeliefs, merge
-from agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
-from agents.exact.oracle import OracleSolution
-from customer_models.vocabulary import N_MOVES, N_TONES
+from difficult_customer.agents.exact.belief import SparseBeliefs, merge
+from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
+from difficult_customer.agents.exact.oracle import OracleSolution
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
 
 MAX_DEPTH = 3
 

@@ -16,9 +16,8 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-
-from customer_models import FACTORS, Tables
-from customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
+from difficult_customer.customer_models import FACTORS, Tables
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
 
 N_OBSERVATION_KEYS = N_REACTIONS * N_TONES * 2
 """Number of distinct (reaction, tone, solved) observations after a move."""

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from agents.base import PolicyContext, check_observation
-from agents.exact.model import transition_index
-from agents.exact.oracle import OracleSolution, solve_oracle
-from customer_models import Move, Tables
-from customer_models.vocabulary import N_MOVES
-from envs.observation import decode
+from difficult_customer.agents.base import PolicyContext, check_observation
+from difficult_customer.agents.exact.model import transition_index
+from difficult_customer.agents.exact.oracle import OracleSolution, solve_oracle
+from difficult_customer.customer_models import Move, Tables
+from difficult_customer.customer_models.vocabulary import N_MOVES
+from difficult_customer.envs.observation import decode
 
 DEFAULT_BEAM_WIDTH = 64
 

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from agents.base import PolicyContext
-from agents.exact.model import transition_index
-from customer_models import FACTORS, Tables
-from envs.observation import PARTIAL_SIZE, decode, hidden_one_hot, hidden_size
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact.model import transition_index
+from difficult_customer.customer_models import FACTORS, Tables
+from difficult_customer.envs.observation import PARTIAL_SIZE, decode, hidden_one_hot, hidden_size
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,7 +143,7 @@ class OracleValueIteration:
     """The optimal policy when the hidden state is visible: an upper bound, not a fair player.
 
     It reads the hidden state from ``observation="full"`` observations (the hidden
-    one-hot block of ``envs.observation``) and the turn from the turn fraction, and
+    one-hot block of ``difficult_customer.envs.observation``) and the turn from the turn fraction, and
     plays the move of highest ``q[max_turns - turn, state]``. Registered as ``"oracle"``
     with kind ``"oracle"``: evaluation code gives it ``observation="full"``.
     """

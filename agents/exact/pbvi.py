@@ -22,16 +22,15 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-
-from agents.base import PolicyContext
-from agents.exact.belief import BeliefFilter, SparseBeliefs, merge
-from agents.exact.lookahead import belief_q_values
-from agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
-from agents.exact.oracle import solve_oracle
-from agents.exact.policies import BeliefPolicy, BeliefState
-from customer_models import Tables
-from customer_models.vocabulary import N_MOVES, N_TONES
-from envs.sampling import sampler_for
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact.belief import BeliefFilter, SparseBeliefs, merge
+from difficult_customer.agents.exact.lookahead import belief_q_values
+from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
+from difficult_customer.agents.exact.oracle import solve_oracle
+from difficult_customer.agents.exact.policies import BeliefPolicy, BeliefState
+from difficult_customer.customer_models import Tables
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
+from difficult_customer.envs.sampling import sampler_for
 
 DEFAULT_POINTS = 128
 """Belief points per turn."""

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from agents.base import PolicyContext, check_observation
-from agents.exact.belief import Belief, BeliefFilter, SparseBeliefs
-from agents.exact.fib import solve_fib
-from agents.exact.lookahead import belief_q_values
-from agents.exact.oracle import solve_oracle
-from envs.observation import PARTIAL_SIZE, decode
+from difficult_customer.agents.base import PolicyContext, check_observation
+from difficult_customer.agents.exact.belief import Belief, BeliefFilter, SparseBeliefs
+from difficult_customer.agents.exact.fib import solve_fib
+from difficult_customer.agents.exact.lookahead import belief_q_values
+from difficult_customer.agents.exact.oracle import solve_oracle
+from difficult_customer.envs.observation import PARTIAL_SIZE, decode
 
 LEAVES = ("qmdp", "fib")
 """State move values a belief policy averages at its leaves."""

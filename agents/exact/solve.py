@@ -3,7 +3,7 @@
 :func:`solve` runs value iteration (the oracle), the exact random-policy value, the fast
 informed bound and the best open-loop plan (beam search, then branch and bound to prove
 it optimal) for one :class:`~agents.base.PolicyContext`. Point-based value iteration is
-not part of it (about a second on the mixture; see :mod:`agents.exact.pbvi`). Compiling the tables is timed apart: it is the
+not part of it (about a second on the mixture; see :mod:`difficult_customer.agents.exact.pbvi`). Compiling the tables is timed apart: it is the
 model's cost, shared by the environments, not the solvers'.
 """
 
@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from agents.base import PolicyContext
-from agents.exact.evaluation import fib_value, random_value
-from agents.exact.model import transition_index
-from agents.exact.open_loop import OpenLoopPlan, solve_open_loop
-from agents.exact.oracle import OracleSolution, solve_oracle
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact.evaluation import fib_value, random_value
+from difficult_customer.agents.exact.model import transition_index
+from difficult_customer.agents.exact.open_loop import OpenLoopPlan, solve_open_loop
+from difficult_customer.agents.exact.oracle import OracleSolution, solve_oracle
 
 
 @dataclass(frozen=True)

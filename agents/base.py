@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
 from difficult_customer.customer_models import Move, Rewards, Tables, compile_model
 from difficult_customer.envs.customer_env import (
     DEFAULT_MAX_TURNS,

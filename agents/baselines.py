@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from difficult_customer.agents.base import ObservationPolicy, PolicyContext
 from difficult_customer.customer_models import Move
 from difficult_customer.envs.observation import Observed

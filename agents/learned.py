@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from difficult_customer.agents.base import PolicyContext
 
 ALGORITHMS: dict[str, tuple[str, str]] = {

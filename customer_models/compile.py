@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
+
 from difficult_customer.customer_models.dynamics import State, step_outcomes, tone_distribution
 from difficult_customer.customer_models.personas import GENUINE_GRIEVANCE, Mixture, Persona, resolve_persona
 from difficult_customer.customer_models.rewards import REWARD_TERMS, Rewards, reward_terms

@@ -17,6 +17,7 @@ import numbers
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
+
 from difficult_customer.customer_models.vocabulary import Anger
 
 

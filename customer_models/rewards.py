@@ -11,6 +11,7 @@ import numbers
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+
 from difficult_customer.customer_models.vocabulary import FACTORS, Outcome
 
 _STATUS = FACTORS.index("status")

@@ -14,9 +14,10 @@ if __name__ != "difficult_customer.envs":  # a checkout's folder imported under 
         "(pip install -e .) and import difficult_customer.envs"
     )
 
+from gymnasium.envs.registration import register, registry
+
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS, MOVE_NAMES, CustomerEnv
 from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
-from gymnasium.envs.registration import register, registry
 
 ENV_ID = "DifficultCustomer-v0"
 

@@ -8,6 +8,9 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+
 from difficult_customer.customer_models import (
     FACTORS,
     Mixture,
@@ -23,8 +26,6 @@ from difficult_customer.customer_models import (
 from difficult_customer.envs import observation as obs_layout
 from difficult_customer.envs.observation import START_HISTORY, ObservationLookup, observation_lookup
 from difficult_customer.envs.sampling import sampler_for
-from gymnasium import spaces
-from gymnasium.error import ResetNeeded
 
 MOVE_NAMES: tuple[str, ...] = tuple(m.name for m in Move)
 """Action names in action-id order."""

@@ -6,6 +6,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
 from difficult_customer.customer_models import (
     FACTORS,
     REWARD_TERMS,
@@ -26,9 +30,6 @@ from difficult_customer.envs.customer_env import (
 )
 from difficult_customer.envs.observation import START_HISTORY, ObservationLookup, observation_lookup
 from difficult_customer.envs.sampling import sampler_for
-from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
 INFO_KEYS: tuple[str, ...] = (
     "hidden_state",

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+
 from difficult_customer.customer_models.vocabulary import FACTORS, N_MOVES, N_REACTIONS, N_TONES, Abuse, Anger, Outcome
 
 COUNT_CAP = 3

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
+
 from difficult_customer.customer_models import REWARD_TERMS, Tables
 
 GUIDE_BUCKETS = 32

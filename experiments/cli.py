@@ -11,16 +11,16 @@ import sys
 from collections.abc import Sequence
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "ablations": ("difficult_customer.experiments.ablations", "retrain with each claim switched off; conformance and score changes"),
-    "benchmark": ("difficult_customer.experiments.benchmark", "every policy x every persona, with confidence intervals"),
-    "explain": ("difficult_customer.experiments.explain", "a conversation annotated with oracle and belief Q-values"),
-    "play": ("difficult_customer.experiments.play", "be the agent: talk to a difficult customer in the terminal"),
-    "report": ("difficult_customer.experiments.report", "the research report: train, evaluate, compare with the guides"),
-    "serve": ("difficult_customer.experiments.serve", "the teaching game as a local web page (play, teacher view, replays)"),
-    "solve-times": ("difficult_customer.experiments.solve_times", "time the exact solvers on every persona and ablation"),
-    "speed": ("difficult_customer.experiments.speed", "steps per second against gymnasium's CartPole"),
-    "train": ("difficult_customer.experiments.train", "train stable-baselines3 agents (resumable, seeded)"),
-    "watch": ("difficult_customer.experiments.watch", "watch a policy talk to a difficult customer, turn by turn"),
+    "ablations": ("difficult_customer.experiments.commands.ablations", "retrain with each claim switched off; conformance and score changes"),
+    "benchmark": ("difficult_customer.experiments.commands.benchmark", "every policy x every persona, with confidence intervals"),
+    "explain": ("difficult_customer.experiments.commands.explain", "a conversation annotated with oracle and belief Q-values"),
+    "play": ("difficult_customer.experiments.teaching.play", "be the agent: talk to a difficult customer in the terminal"),
+    "report": ("difficult_customer.experiments.commands.report", "the research report: train, evaluate, compare with the guides"),
+    "serve": ("difficult_customer.experiments.teaching.serve", "the teaching game as a local web page (play, teacher view, replays)"),
+    "solve-times": ("difficult_customer.experiments.commands.solve_times", "time the exact solvers on every persona and ablation"),
+    "speed": ("difficult_customer.experiments.commands.speed", "steps per second against gymnasium's CartPole"),
+    "train": ("difficult_customer.experiments.commands.train", "train stable-baselines3 agents (resumable, seeded)"),
+    "watch": ("difficult_customer.experiments.teaching.watch", "watch a policy talk to a difficult customer, turn by turn"),
 }
 
 

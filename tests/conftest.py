@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+
 from difficult_customer.customer_models import (
     Abuse,
     Move,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-import difficult_customer.experiments.train as train_module
 import pytest
-from difficult_customer.experiments.ablations import BUDGETS, AblationConfig, run_ablations, write_ablations
-from difficult_customer.experiments.conformance import RULES
+
+import difficult_customer.experiments.commands.train as train_module
+from difficult_customer.experiments.commands.ablations import BUDGETS, AblationConfig, run_ablations, write_ablations
+from difficult_customer.experiments.library.conformance import RULES
 
 pytest.importorskip("stable_baselines3")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from difficult_customer import agents
 from difficult_customer.agents import GUIDE_SCRIPTS, ObservationPolicy
 from difficult_customer.customer_models import Move, Reaction, Tone

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict
 
-import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
 import numpy as np
 import pytest
+
+import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
 from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact import BeliefFilter, belief_q_values, solve_oracle

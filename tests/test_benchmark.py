@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import difficult_customer.experiments.benchmark as benchmark
 import pytest
-from difficult_customer.experiments.benchmark import BenchmarkConfig, run_benchmark
-from difficult_customer.experiments.io import atomic_write_json, read_json
+
+import difficult_customer.experiments.commands.benchmark as benchmark
+from difficult_customer.experiments.commands.benchmark import BenchmarkConfig, run_benchmark
+from difficult_customer.experiments.library.io import atomic_write_json, read_json
 
 SMALL = dict(episodes=25, personas=["genuine_grievance", "belligerent"], policies=["random", "guide_000", "tone_reader"])
 

@@ -54,7 +54,7 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def server_url():
     pytest.importorskip("flask", reason="the web page needs Flask (pip install flask)")
-    from difficult_customer.experiments.serve import create_app, make_server, url_of
+    from difficult_customer.experiments.teaching.serve import create_app, make_server, url_of
 
     server = make_server("127.0.0.1", 0, create_app())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -111,7 +111,7 @@ def start(page, persona: str, seed: int, policy: str | None = None) -> None:
 
 
 def test_play_a_full_conversation_by_clicking(browser_context, server_url, tmp_path):
-    from difficult_customer.experiments.teaching import MOVE_NAMES, Session
+    from difficult_customer.experiments.teaching.session import MOVE_NAMES, Session
 
     page, errors = open_page(browser_context, server_url)
     page.check("#teacher")

@@ -21,6 +21,7 @@ from conftest import (
     same_distribution,
     start_state,
 )
+
 from difficult_customer.customer_models import (
     Abuse,
     Anger,

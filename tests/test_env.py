@@ -10,6 +10,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from conftest import run_episode
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from scipy.stats import chisquare
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
 from difficult_customer import envs
 from difficult_customer.customer_models import (
     FACTORS,
@@ -23,9 +27,6 @@ from difficult_customer.customer_models import (
 )
 from difficult_customer.envs import ENV_ID, CustomerEnv
 from difficult_customer.envs import observation as layout
-from gymnasium.utils.env_checker import check_env as gym_check_env
-from scipy.stats import chisquare
-from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 MODES = ("partial", "full")
 CYCLE = [Move.listen, Move.empathize, Move.apologize, Move.offer_options, Move.set_boundary, Move.follow_up]

@@ -9,11 +9,12 @@ from dataclasses import replace
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.error import ResetNeeded
+
 from difficult_customer.customer_models import Mixture, Move, Persona, Rewards, State, compile_model
 from difficult_customer.customer_models.personas import GENUINE_GRIEVANCE, NATURALLY_DIFFICULT, PROBABILITY_FIELDS
 from difficult_customer.envs import ENV_ID, CustomerEnv
 from difficult_customer.envs import observation as layout
-from gymnasium.error import ResetNeeded
 
 
 def message(value) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import itertools
 
-import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
 import numpy as np
 import pytest
+
+import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
 from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact import (
@@ -272,7 +273,7 @@ def test_bad_arguments_raise_value_error():
 
 
 def test_explain_cli_prints_annotated_transcript(capsys):
-    from difficult_customer.experiments.explain import main
+    from difficult_customer.experiments.commands.explain import main
 
     assert main(["--policy", "guide_004", "--seed", "3"]) == 0
     out = capsys.readouterr().out
@@ -283,7 +284,7 @@ def test_explain_cli_prints_annotated_transcript(capsys):
 
 
 def test_solve_times_smoke(capsys):
-    from difficult_customer.experiments.solve_times import main
+    from difficult_customer.experiments.commands.solve_times import main
 
     assert main(["--personas", "reasonable", "--ablations", "none", "C4", "--episodes", "20"]) == 0
     out = capsys.readouterr().out

@@ -7,6 +7,7 @@ import itertools
 import gymnasium as gym
 import numpy as np
 import pytest
+
 from difficult_customer import (
     agents,
     envs,  # noqa: F401  (registers DifficultCustomer-v0)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from difficult_customer.agents import PolicyContext
 from difficult_customer.agents.base import ObservationPolicy
 from difficult_customer.agents.registry import _REGISTRY, register
 from difficult_customer.customer_models import Move, Reaction
-from difficult_customer.experiments.benchmark import summarize
-from difficult_customer.experiments.rollouts import run_episodes
+from difficult_customer.experiments.commands.benchmark import summarize
+from difficult_customer.experiments.library.rollouts import run_episodes
 
 N = 400
 SEEDS = range(10_000, 10_000 + N)

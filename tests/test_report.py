@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 
-import difficult_customer.experiments.report as report
 import pytest
-from difficult_customer.experiments.conformance import RULES
-from difficult_customer.experiments.report import ReportConfig, build_results, fmt, score_cell, write_report
+
+import difficult_customer.experiments.commands.report as report
+from difficult_customer.experiments.commands.report import ReportConfig, build_results, fmt, score_cell, write_report
+from difficult_customer.experiments.library.conformance import RULES
 
 pytest.importorskip("stable_baselines3")
 pytest.importorskip("matplotlib")

@@ -16,8 +16,8 @@ import pytest
 
 pytest.importorskip("flask", reason="the web page needs Flask (pip install flask)")
 
-from difficult_customer.experiments.serve import SessionStore, create_app, main  # noqa: E402
-from difficult_customer.experiments.teaching import Session  # noqa: E402
+from difficult_customer.experiments.teaching.serve import SessionStore, create_app, main  # noqa: E402
+from difficult_customer.experiments.teaching.session import Session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -246,7 +246,7 @@ def test_serve_refuses_a_bad_port(capsys):
 def test_serve_says_where_it_listens_and_stops_on_ctrl_c():
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "difficult_customer.experiments.serve", "--port", "0"],
+        [sys.executable, "-m", "difficult_customer.experiments.teaching.serve", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,

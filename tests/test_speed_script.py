@@ -11,7 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from difficult_customer.experiments import speed
+
+from difficult_customer.experiments.commands import speed
 
 ROWS = [
     "single env (gym.make)",
@@ -47,7 +48,7 @@ def measurements(table: str) -> list[str]:
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("speed") / "speed.json"
     result = subprocess.run(
-        [sys.executable, "-m", "difficult_customer.experiments.speed", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "difficult_customer.experiments.commands.speed", "--quick", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=300,

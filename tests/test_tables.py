@@ -14,6 +14,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.stats import chisquare
+
 from difficult_customer.customer_models import (
     CLAIMS,
     FACTORS,
@@ -32,9 +36,6 @@ from difficult_customer.customer_models import (
 )
 from difficult_customer.envs import CustomerEnv
 from difficult_customer.envs.sampling import sampler_for
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from scipy.stats import chisquare
 
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

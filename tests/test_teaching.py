@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from difficult_customer import agents
 from difficult_customer.agents.exact.evaluation import normalized
 from difficult_customer.envs.customer_env import CustomerEnv
-from difficult_customer.experiments.teaching import (
+from difficult_customer.experiments.teaching.session import (
     MOVE_NAMES,
     Session,
     SessionStateError,
@@ -252,7 +253,7 @@ def test_describe_summary_when_the_oracle_prefers_the_move_played():
 
 # ---------------------------------------------------------------- terminal
 def recording_console():
-    from difficult_customer.experiments.play import make_console
+    from difficult_customer.experiments.teaching.play import make_console
 
     console = make_console(width=80)
     console.file = io.StringIO()
@@ -261,7 +262,7 @@ def recording_console():
 
 @needs_rich
 def test_terminal_game_with_scripted_keys_fits_80_columns():
-    from difficult_customer.experiments.play import play
+    from difficult_customer.experiments.teaching.play import play
 
     console = recording_console()
     keys = iter(["x\n", "9\n", "2\n", "1\n", "4\n"] + ["6\n"] * 16)
@@ -278,7 +279,7 @@ def test_terminal_game_with_scripted_keys_fits_80_columns():
 
 @needs_rich
 def test_terminal_game_ends_cleanly_at_the_end_of_input():
-    from difficult_customer.experiments.play import play
+    from difficult_customer.experiments.teaching.play import play
 
     console = recording_console()
     keys = iter(["1\n"])
@@ -291,7 +292,7 @@ def test_terminal_game_ends_cleanly_at_the_end_of_input():
 
 @needs_rich
 def test_watch_waits_the_delay_between_turns():
-    from difficult_customer.experiments.watch import watch
+    from difficult_customer.experiments.teaching.watch import watch
 
     console = recording_console()
     waits: list[float] = []
@@ -307,7 +308,7 @@ def run_module(args, stdin: str = ""):
     """Run ``python -m difficult_customer.experiments.<command> ...`` (what ``difficult-customer <command>`` dispatches to)."""
     env = {**os.environ, "COLUMNS": "80", "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, "-m", f"difficult_customer.experiments.{args[0]}", *args[1:]],
+        [sys.executable, "-m", f"difficult_customer.experiments.teaching.{args[0]}", *args[1:]],
         input=stdin,
         capture_output=True,
         text=True,
@@ -352,7 +353,7 @@ def test_watch_command_all_at_once_and_errors():
 def test_ctrl_c_stops_the_game_without_a_traceback():
     env = {**os.environ, "COLUMNS": "80", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "difficult_customer.experiments.play", "--seed", "5"],
+        [sys.executable, "-m", "difficult_customer.experiments.teaching.play", "--seed", "5"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -6,12 +6,13 @@ import json
 
 import numpy as np
 import pytest
+
 from difficult_customer import agents
 from difficult_customer.agents import PolicyContext
 from difficult_customer.envs.customer_env import CustomerEnv
-from difficult_customer.experiments.rollouts import run_episodes
-from difficult_customer.experiments.stats import mean_ci
-from difficult_customer.experiments.train import TrainConfig, load_hyperparameters, parse_overrides, train
+from difficult_customer.experiments.commands.train import TrainConfig, load_hyperparameters, parse_overrides, train
+from difficult_customer.experiments.library.rollouts import run_episodes
+from difficult_customer.experiments.library.stats import mean_ci
 
 pytest.importorskip("stable_baselines3")
 
@@ -150,7 +151,7 @@ def test_belief_observation_is_refused_for_recurrent_ppo(tmp_path):
 
 
 def test_config_files_and_overrides_report_malformed_input(tmp_path):
-    from difficult_customer.experiments.train import load_config_file, main
+    from difficult_customer.experiments.commands.train import load_config_file, main
 
     good = tmp_path / "good.yaml"
     good.write_text("learning_rate: 0.002\nn_epochs: 3\n")

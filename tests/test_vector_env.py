@@ -16,15 +16,16 @@ from collections import Counter
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import data_equivalence
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+from scipy.stats import chi2_contingency
+
 from difficult_customer.customer_models import FACTORS, REWARD_TERMS, Move, Outcome, Reaction, compile_model
 from difficult_customer.envs import ENV_ID, CustomerEnv, CustomerVectorEnv
 from difficult_customer.envs import observation as layout
 from difficult_customer.envs.customer_vector_env import INFO_KEYS
 from difficult_customer.envs.sampling import cumulative, sampler_for
-from gymnasium.utils.env_checker import data_equivalence
-from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import batch_space
-from scipy.stats import chi2_contingency
 
 N_MOVES = len(Move)
 
@@ -608,8 +609,9 @@ def test_core_package_imports_without_stable_baselines3():
 
 @needs_sb3
 def test_sb3_adapter_resets_on_done_with_terminal_observation():
-    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
     from stable_baselines3.common.vec_env import VecCheckNan
+
+    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
 
     adapter = CustomerSB3VecEnv(num_envs=8, max_turns=4)
     venv = VecCheckNan(adapter, raise_exception=True)
@@ -673,9 +675,10 @@ def test_sb3_adapter_also_wraps_a_sync_vector_env():
 
 @needs_sb3
 def test_ppo_trains_on_the_batched_adapter():
-    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecMonitor
+
+    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
 
     venv = VecMonitor(CustomerSB3VecEnv(num_envs=8))
     model = PPO("MlpPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, seed=0, device="cpu", verbose=0)

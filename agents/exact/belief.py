@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+
 from difficult_customer.agents.exact.model import TransitionIndex, transition_index
 from difficult_customer.customer_models import FACTORS, Move, Reaction, Tables, Tone
 from difficult_customer.envs.observation import decode

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from difficult_customer.agents.base import check_observation
 from difficult_customer.agents.exact.belief import Belief, BeliefFilter
 from difficult_customer.customer_models import Tables

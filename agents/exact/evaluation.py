@@ -31,6 +31,7 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
+
 from difficult_customer.agents.base import ObservationPolicy, Policy, PolicyContext
 from difficult_customer.agents.baselines import RandomPolicy
 from difficult_customer.agents.exact.belief import merge

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
 from difficult_customer.agents.base import Policy, PolicyContext
 from difficult_customer.agents.exact.oracle import OracleValueIteration, solve_oracle
 from difficult_customer.agents.exact.policies import BeliefPolicy

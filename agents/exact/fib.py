@@ -17,6 +17,7 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
+
 from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
 from difficult_customer.customer_models import Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES

@@ -18,6 +18,7 @@ scale), for a whole batch of beliefs at once.
 from __future__ import annotations
 
 import numpy as np
+
 from difficult_customer.agents.exact.belief import SparseBeliefs, merge
 from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
 from difficult_customer.agents.exact.oracle import OracleSolution

@@ -16,6 +16,7 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
+
 from difficult_customer.customer_models import FACTORS, Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from difficult_customer.agents.base import PolicyContext, check_observation
 from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.agents.exact.oracle import OracleSolution, solve_oracle

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.customer_models import FACTORS, Tables

@@ -22,6 +22,7 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
+
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.belief import BeliefFilter, SparseBeliefs, merge
 from difficult_customer.agents.exact.lookahead import belief_q_values

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from difficult_customer.agents.base import PolicyContext, check_observation
 from difficult_customer.agents.exact.belief import Belief, BeliefFilter, SparseBeliefs
 from difficult_customer.agents.exact.fib import solve_fib

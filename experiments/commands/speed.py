@@ -144,6 +144,7 @@ def vector_runner(env: Any, steps: int, seed: int) -> Callable[[], float]:
 # ---------------------------------------------------------- measurements
 def measure_single(budget: Budget, repeats: int, seed: int) -> list[Row]:
     import gymnasium as gym
+
     from difficult_customer import envs  # noqa: F401  (registers the id)
 
     customer, cartpole = gym.make(ENV_ID), gym.make("CartPole-v1")
@@ -176,8 +177,9 @@ def measure_single(budget: Budget, repeats: int, seed: int) -> list[Row]:
 
 
 def measure_batched(budget: Budget, repeats: int, seed: int) -> list[Row]:
-    from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
     from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 
     rows = []
     for n in BATCH_SIZES:
@@ -201,6 +203,7 @@ def measure_batched(budget: Budget, repeats: int, seed: int) -> list[Row]:
 
 def measure_sync(budget: Budget, repeats: int, seed: int) -> Row:
     import gymnasium as gym
+
     from difficult_customer import envs  # noqa: F401
 
     ours = vector_runner(
@@ -233,6 +236,7 @@ def measure_ppo(budget: Budget, repeats: int, seed: int) -> list[Row]:
             for n in (1, 16)
         ]
     import gymnasium as gym
+
     from difficult_customer import envs  # noqa: F401
     from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
 
@@ -573,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = run_speed(config, log=lambda text: print(text, file=sys.stderr, flush=True))
     print_table(rows, quick=config.quick)
     if config.json:
-        from difficult_customer.experiments.io import atomic_write_json
+        from difficult_customer.experiments.library.io import atomic_write_json
 
         atomic_write_json(config.json, to_json(rows, config))
         print(f"written: {config.json}")

@@ -6,7 +6,7 @@ Usage::
     difficult-customer watch --policy belief_lookahead --teacher --delay 2
     difficult-customer watch --policy tone_reader --all-at-once > transcript.txt
 
-The same screen as ``difficult-customer play`` (:mod:`difficult_customer.experiments.play`), with the
+The same screen as ``difficult-customer play`` (:mod:`difficult_customer.experiments.teaching.play`), with the
 policy making the moves at ``--delay`` seconds per turn, or ``--all-at-once`` for a
 transcript. At the end: outcome, return, normalized score, and the first turn where the
 policy's move was not the belief-based optimum's best. Any registered policy
@@ -21,8 +21,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from difficult_customer.experiments.play import Screen, add_context_arguments, make_console, require_rich
-from difficult_customer.experiments.teaching import MOVE_NAMES, Session, check_policy
+from difficult_customer.experiments.teaching.play import (
+    Screen,
+    add_context_arguments,
+    make_console,
+    require_rich,
+)
+from difficult_customer.experiments.teaching.session import MOVE_NAMES, Session, check_policy
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,16 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from difficult_customer import agents
 from difficult_customer.agents import PolicyContext
 from difficult_customer.customer_models import check_ablate, compile_model
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
-from difficult_customer.experiments import plots
-from difficult_customer.experiments.conformance import RULES, conformance
-from difficult_customer.experiments.evaluation import evaluate_cell, move_by_turn, returns, summary
-from difficult_customer.experiments.io import atomic_write_json, atomic_write_text
-from difficult_customer.experiments.scores import iqm_ci, normalize, pass_hat_k, reference_values
-from difficult_customer.experiments.train import TrainConfig, train, versions
+from difficult_customer.experiments.commands.train import TrainConfig, train, versions
+from difficult_customer.experiments.library import plots
+from difficult_customer.experiments.library.conformance import RULES, conformance
+from difficult_customer.experiments.library.evaluation import evaluate_cell, move_by_turn, returns, summary
+from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
+from difficult_customer.experiments.library.scores import iqm_ci, normalize, pass_hat_k, reference_values
 
 PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent")
 KS = (1, 2, 4, 8)
@@ -240,7 +241,7 @@ def scripted_score(name: str, context: PolicyContext, episodes: list, refs: dict
     ``budget.belief_episodes`` conversations played in lockstep (95% interval).
     """
     from difficult_customer.agents.exact.evaluation import exact_value, monte_carlo
-    from difficult_customer.experiments.rollouts import policy_context_for
+    from difficult_customer.experiments.library.rollouts import policy_context_for
 
     own = policy_context_for(name, context)
     policy = agents.make(name, own)

@@ -12,8 +12,8 @@ oracle's choice). ``--teacher`` shows, after every turn, the hidden anger and tr
 gauges, the belief over persona and the optimum's move values. ``q``, Ctrl-D or the end
 of the input leave the game; Ctrl-C stops it; neither prints a traceback.
 
-The game logic is :class:`difficult_customer.experiments.teaching.Session`; this module only draws it
-(with rich, in plain ASCII that fits 80 columns) and reads keys. :mod:`difficult_customer.experiments.watch`
+The game logic is :class:`difficult_customer.experiments.teaching.session.Session`; this module only draws it
+(with rich, in plain ASCII that fits 80 columns) and reads keys. :mod:`difficult_customer.experiments.teaching.watch`
 shows the same screen with a policy making the moves.
 """
 
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from difficult_customer.customer_models import CLAIMS, PERSONA_NAMES
-from difficult_customer.experiments.teaching import MOVE_KEYS, MOVE_NAMES, Session, parse_key
+from difficult_customer.experiments.teaching.session import MOVE_KEYS, MOVE_NAMES, Session, parse_key
 
 GAUGE_WIDTH = 20
 """Characters inside a gauge's brackets."""

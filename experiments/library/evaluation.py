@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from difficult_customer.agents import PolicyContext
 from difficult_customer.customer_models import Move
-from difficult_customer.experiments.io import atomic_write_json, read_json
-from difficult_customer.experiments.rollouts import Episode, run_episodes
+from difficult_customer.experiments.library.io import atomic_write_json, read_json
+from difficult_customer.experiments.library.rollouts import Episode, run_episodes
 
 _COMPACT = ("seed", "persona", "outcome", "ret", "turns", "moves", "reactions", "tones", "solved_before")
 

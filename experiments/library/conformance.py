@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from difficult_customer.customer_models import Move, Reaction, Tone
-from difficult_customer.experiments.rollouts import Episode
+from difficult_customer.experiments.library.rollouts import Episode
 
 RULES: dict[str, str] = {
     "R1": "listens or empathizes first",

@@ -9,7 +9,7 @@ Usage::
 The page (``experiments/web/``: plain HTML, CSS and JavaScript, no build step) lets a
 student play the conversation with buttons, a teacher toggle show the hidden gauges,
 the belief over persona and the optimum's move values, and any registered policy be
-replayed step by step. All game logic is :class:`difficult_customer.experiments.teaching.Session`, the
+replayed step by step. All game logic is :class:`difficult_customer.experiments.teaching.session.Session`, the
 same as the terminal's ``play`` and ``watch``.
 
 The JSON API (every error is a 4xx JSON ``{"error": message}`` naming the bad value and
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
-from difficult_customer.experiments.teaching import (
+from difficult_customer.experiments.teaching.session import (
     MOVE_KEYS,
     MOVE_NAMES,
     Session,

@@ -26,9 +26,9 @@ from difficult_customer import agents
 from difficult_customer.agents import PolicyContext
 from difficult_customer.customer_models import PERSONA_NAMES, check_ablate
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
-from difficult_customer.experiments.io import atomic_write_csv, atomic_write_json, read_json
-from difficult_customer.experiments.rollouts import Episode, run_episodes
-from difficult_customer.experiments.stats import mean_ci, wilson_ci
+from difficult_customer.experiments.library.io import atomic_write_csv, atomic_write_json, read_json
+from difficult_customer.experiments.library.rollouts import Episode, run_episodes
+from difficult_customer.experiments.library.stats import mean_ci, wilson_ci
 
 DEFAULT_PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent", "reasonable")
 
@@ -161,8 +161,8 @@ def normalized_columns(policy: str, context: PolicyContext, row: dict[str, Any])
     the Monte Carlo mean with its interval, normalized.
     """
     from difficult_customer.agents.exact.evaluation import exact_value
-    from difficult_customer.experiments.rollouts import policy_context_for
-    from difficult_customer.experiments.scores import normalize, reference_values
+    from difficult_customer.experiments.library.rollouts import policy_context_for
+    from difficult_customer.experiments.library.scores import normalize, reference_values
 
     refs = reference_values(context)
     exact = None

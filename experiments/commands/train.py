@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from difficult_customer.agents import PolicyContext
 from difficult_customer.agents.learned import ALGORITHMS, algorithm_class
 from difficult_customer.customer_models import PERSONA_NAMES, check_ablate
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
-from difficult_customer.experiments.io import atomic_write_json, read_json
-from difficult_customer.experiments.rollouts import run_episodes
+from difficult_customer.experiments.library.io import atomic_write_json, read_json
+from difficult_customer.experiments.library.rollouts import run_episodes
 
 EVAL_SEED_BASE = 900_000_000
 """Evaluation conversations during training use seeds from here (apart from the benchmark's)."""

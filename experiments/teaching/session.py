@@ -2,8 +2,8 @@
 
 A :class:`Session` holds the environment, the exact Bayes filter's belief and the history
 of one conversation. The terminal screens (``difficult-customer play`` and ``watch``,
-:mod:`difficult_customer.experiments.play`) and the web page (``difficult-customer serve``,
-:mod:`difficult_customer.experiments.serve`) only display what :meth:`Session.state` and
+:mod:`difficult_customer.experiments.teaching.play`) and the web page (``difficult-customer serve``,
+:mod:`difficult_customer.experiments.teaching.serve`) only display what :meth:`Session.state` and
 :meth:`Session.summary` return, so both show the same thing.
 
 At every decision the session records the value of each move twice:
@@ -39,8 +39,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
 import numpy as np
+
+import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
 from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.evaluation import oracle_value, random_value

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
 from difficult_customer import agents
 from difficult_customer.agents import Policy, PolicyContext
 from difficult_customer.customer_models import Reaction, Tone

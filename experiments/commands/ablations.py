@@ -20,14 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from difficult_customer.agents import PolicyContext
 from difficult_customer.customer_models import CLAIMS, check_ablate
-from difficult_customer.experiments import plots
-from difficult_customer.experiments.conformance import RULES, conformance
-from difficult_customer.experiments.evaluation import evaluate_cell, returns
-from difficult_customer.experiments.io import atomic_write_json, atomic_write_text
-from difficult_customer.experiments.report import EVAL_SEED_BASE, Budget, ReportConfig, scripted_score, train_all
-from difficult_customer.experiments.scores import iqm_ci, normalize, reference_values
+from difficult_customer.experiments.commands.report import (
+    EVAL_SEED_BASE,
+    Budget,
+    ReportConfig,
+    scripted_score,
+    train_all,
+)
+from difficult_customer.experiments.library import plots
+from difficult_customer.experiments.library.conformance import RULES, conformance
+from difficult_customer.experiments.library.evaluation import evaluate_cell, returns
+from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
+from difficult_customer.experiments.library.scores import iqm_ci, normalize, reference_values
 
 OPTIMUM = "belief_lookahead"
 """The exact policy shown as the optimum under each ablation (reads only observations)."""

@@ -1,4 +1,4 @@
-"""``difficult-customer <command>``: see :mod:`difficult_customer.experiments.cli`."""
+"""``python -m difficult_customer.experiments <command>``: the same as ``difficult-customer <command>``."""
 
 import sys
 

@@ -1,7 +1,15 @@
-"""Command line: ``difficult-customer <command>`` (also the ``difficult-customer`` script).
+"""Command line: ``difficult-customer <command> [options]`` (also ``python -m difficult_customer.experiments``).
 
-Each command lives in its own module with a ``main(argv) -> int``; this file only
-dispatches, importing a command's module when it is asked for.
+The contract every command module follows:
+
+- ``@dataclass class Config`` whose fields, each with an attribute docstring, are the
+  command's options (tyro turns every field into a flag and its docstring into the help);
+- ``def main(config: Config) -> int``, the exit status.
+
+This file only keeps the table of commands and dispatches: it imports a command's module
+when that command is asked for, builds its ``Config`` from the arguments with
+``tyro.cli`` and calls its ``main``. A module that still has the older
+``main(argv: list[str]) -> int`` (no ``Config``) is handed its arguments as they are.
 """
 
 from __future__ import annotations
@@ -9,6 +17,8 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "ablations": ("difficult_customer.experiments.commands.ablations", "retrain with each claim switched off; conformance and score changes"),
@@ -22,19 +32,59 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("difficult_customer.experiments.commands.train", "train stable-baselines3 agents (resumable, seeded)"),
     "watch": ("difficult_customer.experiments.teaching.watch", "watch a policy talk to a difficult customer, turn by turn"),
 }
+"""Command name -> (module path, one-line summary shown by ``difficult-customer --help``)."""
+
+PROG = "difficult-customer"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def usage() -> str:
+    """The top-level help: every command with its summary."""
+    lines = [f"usage: {PROG} <command> [options]", "", "commands:"]
+    lines += [f"  {name:<12} {summary}" for name, (_, summary) in COMMANDS.items()]
+    lines += ["", f"'{PROG} <command> --help' shows a command's options."]
+    return "\n".join(lines)
+
+
+def load(name: str) -> ModuleType:
+    """The module of command ``name``.
+
+    Raises:
+        ValueError: for an unknown command, listing the commands.
+    """
+    if name not in COMMANDS:
+        raise ValueError(f"unknown command {name!r}; allowed: {', '.join(COMMANDS)}")
+    return importlib.import_module(COMMANDS[name][0])
+
+
+def parse(name: str, args: Sequence[str]) -> Any:
+    """The ``Config`` of command ``name`` built from ``args`` (``--help`` exits, as argparse does)."""
+    import tyro
+
+    module = load(name)
+    return tyro.cli(module.Config, args=list(args), prog=f"{PROG} {name}", description=description(module))
+
+
+def description(module: ModuleType) -> str:
+    """A command's ``--help`` description: its module docstring."""
+    return (module.__doc__ or "").strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``difficult-customer NAME ARGS...``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: difficult-customer <command> [options]\n\ncommands:")
-        for name, (_, help_text) in COMMANDS.items():
-            print(f"  {name:<12} {help_text}")
-        print("\n'difficult-customer <command> --help' shows a command's options.")
+        print(usage())
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
-    if name not in COMMANDS:
-        print(f"error: unknown command {name!r}; allowed: {', '.join(COMMANDS)}", file=sys.stderr)
+    try:
+        module = load(name)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    if not hasattr(module, "Config"):  # a command not yet moved to the Config contract
+        return int(module.main(rest) or 0)
+    try:
+        config = parse(name, rest)
+    except SystemExit as done:  # --help, or a parse error tyro has already printed
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    return int(module.main(config) or 0)

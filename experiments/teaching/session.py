@@ -32,6 +32,7 @@ Usage::
 
 from __future__ import annotations
 
+import copy
 import secrets
 import threading
 from collections import OrderedDict
@@ -158,34 +159,73 @@ def check_policy(policy: Any, allow_prefix: bool = True) -> str:
     raise ValueError(f"policy {policy!r} is unknown; allowed: {', '.join(registered)}{extra}")
 
 
-@dataclass(frozen=True)
-class _Expert:
-    """The belief-based optimum and the oracle's values for one context (shared, read-only)."""
+@dataclass(frozen=True, eq=False)
+class SharedModel:
+    """What every session of one setting shares, read-only: built once, cached per key.
 
+    A session holds only its own conversation (the customer's state, the transcript, its
+    random generator) and belief; the compiled tables, the samplers, the solved optimum
+    with its caches and the environment's lookup tables live here, once per setting.
+
+    Attributes:
+        key: ``(persona, ablate, max_turns, depth)``.
+        context: the policy context of the setting (seed None).
+        believer: the belief-based optimum (its oracle solution gives the oracle's values).
+        random_value: J_random, the exact expected return of random moves.
+        oracle_value: J_oracle, the oracle's exact expected return.
+        prototype: an environment of the setting that is never reset; a session's own
+            environment is a shallow copy of it, so the per-table lookup lists that
+            :class:`~difficult_customer.envs.customer_env.CustomerEnv` builds in its
+            constructor (about 6.8 MB of Python ints for the default turn limit) are
+            shared, and only the per-conversation attributes that ``reset`` and ``step``
+            rebind belong to the session.
+    """
+
+    key: tuple
     context: PolicyContext
     believer: BeliefPolicy
     random_value: float
     oracle_value: float
+    prototype: CustomerEnv
+
+    def new_env(self) -> CustomerEnv:
+        """A fresh environment for one conversation, sharing this setting's read-only tables.
+
+        ``reset`` rebinds every per-conversation attribute (state, turn, moves, lines,
+        random generator), so copies never touch each other's conversation; what they
+        share is read-only or an idempotent cache of the tables.
+        """
+        return copy.copy(self.prototype)
 
 
-_EXPERTS: OrderedDict[tuple, _Expert] = OrderedDict()
-_EXPERTS_LOCK = threading.Lock()
-EXPERT_CACHE_SIZE = 16
-"""Contexts whose solved optimum is kept in memory (least recently used dropped first)."""
+_SHARED: OrderedDict[tuple, SharedModel] = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+SHARED_CACHE_SIZE = 16
+"""Settings whose shared model is kept in memory (least recently used dropped first; a
+session keeps its own setting's model alive)."""
 
 
-def _expert(persona: str, ablate: tuple[str, ...], max_turns: int, depth: int) -> _Expert:
-    key = (persona, ablate, max_turns, depth)
-    with _EXPERTS_LOCK:
-        if key not in _EXPERTS:
+def shared_model(persona: str, ablate: tuple[str, ...], max_turns: int, depth: int) -> SharedModel:
+    """The :class:`SharedModel` of a setting (built on first use, then cached).
+
+    Args:
+        persona: a persona or ``"mixture"`` (checked).
+        ablate: sorted claim ids switched off.
+        max_turns: the turn limit.
+        depth: depth of the belief-based optimum.
+    """
+    key = (persona, tuple(ablate), int(max_turns), int(depth))
+    with _SHARED_LOCK:
+        if key not in _SHARED:
             context = PolicyContext.create(persona=persona, ablate=ablate, max_turns=max_turns)
-            _EXPERTS[key] = _Expert(
-                context, BeliefPolicy(context, depth), random_value(context), oracle_value(context)
+            prototype = CustomerEnv(**{**context.env_kwargs(), "observation": "full", "render_mode": "ansi"})
+            _SHARED[key] = SharedModel(
+                key, context, BeliefPolicy(context, depth), random_value(context), oracle_value(context), prototype
             )
-            while len(_EXPERTS) > EXPERT_CACHE_SIZE:
-                _EXPERTS.popitem(last=False)
-        _EXPERTS.move_to_end(key)
-        return _EXPERTS[key]
+            while len(_SHARED) > SHARED_CACHE_SIZE:
+                _SHARED.popitem(last=False)
+        _SHARED.move_to_end(key)
+        return _SHARED[key]
 
 
 @dataclass(frozen=True)
@@ -280,15 +320,15 @@ class Session:
         self.ablate = tuple(sorted({self.ablate} if isinstance(self.ablate, str) else set(self.ablate or ())))
         if self.policy is not None:
             self.policy = check_policy(self.policy)
-        self._expert = _expert(self.persona, self.ablate, self.max_turns, self.depth)
-        self.context = replace(self._expert.context, seed=self.seed)
+        self._shared = shared_model(self.persona, self.ablate, self.max_turns, self.depth)
+        self.context = replace(self._shared.context, seed=self.seed)
         self._agent = None
         self._peeks = False
         if self.policy is not None:
             self._peeks = ":" not in self.policy and agents.spec(self.policy).kind == "oracle"
             own = replace(self.context, observation="full") if self._peeks else self.context
             self._agent = agents.make(self.policy, own)
-        self.env = CustomerEnv(**{**self.context.env_kwargs(), "observation": "full", "render_mode": "ansi"})
+        self.env = self._shared.new_env()
         self._lock = threading.RLock()
         self._obs, self._info = self.env.reset(seed=self.seed)
         self._return = 0.0
@@ -327,7 +367,7 @@ class Session:
             return None
         belief_q, oracle_q = self._q_belief, self._q_oracle
         return {
-            "believer": self._expert.believer.name,
+            "believer": self._shared.believer.name,
             "belief_q": dict(zip(MOVE_NAMES, belief_q, strict=True)),
             "oracle_q": dict(zip(MOVE_NAMES, oracle_q, strict=True)),
             "belief_best": MOVE_NAMES[int(np.argmax(belief_q))],
@@ -413,7 +453,7 @@ class Session:
             raise SessionStateError(
                 f"the conversation is not over (turn {self.turn} of {self.max_turns}); the summary comes at the end"
             )
-        low, high = self._expert.random_value, self._expert.oracle_value
+        low, high = self._shared.random_value, self._shared.oracle_value
         first = self.first_difference()
         out = {
             "outcome": self._outcome,
@@ -424,7 +464,7 @@ class Session:
             "turns": self.turn,
             "true_persona": str(self._info["hidden_state"]["persona"]),
             "player": "you" if self.policy is None else self.policy,
-            "believer": self._expert.believer.name,
+            "believer": self._shared.believer.name,
             "matches": sum(d.matches_belief for d in self.history),
             "first_difference": None if first is None else first.as_dict(),
             "decisions": [d.as_dict() for d in self.history],
@@ -485,7 +525,7 @@ class Session:
 
     def _observe(self, start: bool) -> None:
         """Update the belief with the latest observation and compute the move values."""
-        believer = self._expert.believer
+        believer = self._shared.believer
         flags = np.array([start])
         _, q_belief, self._belief_state = believer.step(self._obs[None, :PARTIAL_SIZE], self._belief_state, flags)
         self._q_belief = tuple(float(v) for v in q_belief[0])

@@ -1,0 +1,145 @@
+"""From a store to a page: tidy rows, and interquartile means across seeds per group.
+
+``read_rows(STORE)`` gives one flat dict per run (its settings and the scalar entries of
+its result side by side); ``summarize(rows)`` groups them by every setting but the seed
+(or by the settings named) and gives each group's IQM across seeds with a 95% stratified
+bootstrap interval (``scores.iqm_ci``), optionally of scores normalized between the
+random policy (0) and the oracle (1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from difficult_customer.experiments.library.sweep.store import Store
+
+SEED_KEY = "seed"
+ROW_META = ("run_id", "study", "kind", "wall_seconds", "host")
+"""Columns of a tidy row that are not settings or results."""
+
+
+def _flat(value: Any) -> Any:
+    """Lists as ``"C1-C4"`` (``"none"`` when empty), so that a row's values are hashable and tabular."""
+    if isinstance(value, list):
+        return "-".join(str(v) for v in value) if value else "none"
+    return value
+
+
+def read_rows(store: str | Path | Store) -> list[dict[str, Any]]:
+    """The store's runs as tidy rows, sorted by run id.
+
+    Each row has ``run_id``, ``study``, ``kind``, ``wall_seconds``, ``host``, every
+    setting (lists joined with ``-``, ``none`` if empty; a mapping setting such as
+    ``hyperparameters`` flattened into ``hyperparameters.<key>``), and every scalar entry
+    of the result (e.g. ``final_return``; lists such as the learning curve are left out).
+
+    Raises:
+        ValueError: if the folder holds no store.
+    """
+    if not isinstance(store, Store):
+        if not (Path(store) / "runs.sqlite").exists():
+            raise ValueError(f"{str(store)!r} is not a results store (no runs.sqlite in it)")
+        store = Store(store)
+    rows = []
+    for raw in store.rows():
+        row: dict[str, Any] = {k: raw[k] for k in ROW_META}
+        for key, value in raw["settings"].items():
+            if isinstance(value, dict):
+                for sub, v in sorted(value.items()):
+                    row[f"{key}.{sub}"] = _flat(v) if not isinstance(v, dict) else str(v)
+            else:
+                row[key] = _flat(value)
+        for key, value in raw["result"].items():
+            if isinstance(value, (int, float, str, bool)) or value is None:
+                row[key] = value
+        rows.append(row)
+    return rows
+
+
+def setting_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The columns of tidy rows that are settings of their run kind (seed included), in order."""
+    from difficult_customer.experiments.library.sweep.runs import get_kind
+
+    settings = {k for kind in {row["kind"] for row in rows} for k in get_kind(kind).defaults()}
+    keys: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in keys and key.split(".")[0] in settings and key not in ROW_META:
+                keys.append(key)
+    return keys
+
+
+def summarize(rows: Sequence[dict[str, Any]], metric: str = "final_return", by: Sequence[str] | None = None,
+              normalized: bool = False, reps: int = 2000, seed: int = 0) -> list[dict[str, Any]]:
+    """IQM of ``metric`` across seeds, with a 95% stratified bootstrap interval, per group.
+
+    Args:
+        rows: tidy rows (:func:`read_rows`).
+        metric: the result column to aggregate.
+        by: settings that define a group, e.g. ``("algo", "persona", "ablate")``. By default
+            every setting but the seed (so that runs differing only in their seed form a
+            group); only the settings that vary are shown in the output.
+        normalized: aggregate ``(J - J_random) / (J_oracle - J_random)`` instead of ``J``,
+            with the exact reference values of each row's (persona, ablation, turn limit).
+            Needs ``persona``, ``ablate`` and ``max_turns`` settings (train runs).
+        reps, seed: bootstrap resamples and their seed.
+
+    Returns:
+        One dict per group, in order of first appearance: the group's settings, ``n``
+        (runs), ``seeds``, ``iqm``, ``low``, ``high``, ``mean``.
+
+    Raises:
+        ValueError: for a metric or grouping setting that the rows lack, naming it.
+    """
+    from difficult_customer.experiments.library.scores import iqm_ci
+
+    if not rows:
+        return []
+    for key in (metric, *(by or ())):
+        if any(key not in row for row in rows):
+            allowed = sorted(set().union(*(row.keys() for row in rows)))
+            raise ValueError(f"no column {key!r} in every row; allowed: {', '.join(allowed)}")
+    if by is None:
+        keys = [k for k in setting_columns(rows) if k != SEED_KEY]
+        shown = [k for k in keys if len({row.get(k) for row in rows}) > 1]
+    else:
+        keys = shown = list(by)
+    values = [_value(row, metric, normalized) for row in rows]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(tuple(row.get(k) for k in keys), []).append(i)
+    out = []
+    for group, members in groups.items():
+        x = np.array([values[i] for i in members], dtype=float)
+        point, low, high = iqm_ci(x[:, None], reps=reps, seed=seed)
+        settings = dict(zip(keys, group, strict=True))
+        out.append({**{k: settings[k] for k in shown}, "n": len(members),
+                    "seeds": sorted(rows[i].get(SEED_KEY) for i in members),
+                    "iqm": point, "low": low, "high": high, "mean": float(x.mean())})
+    return out
+
+
+_REFERENCES: dict[tuple[str, str, int], dict[str, float]] = {}
+
+
+def _value(row: dict[str, Any], metric: str, normalized: bool) -> float:
+    value = float(row[metric])
+    if not normalized:
+        return value
+    from difficult_customer.agents import PolicyContext
+    from difficult_customer.experiments.library.scores import normalize, reference_values
+
+    for key in ("persona", "ablate", "max_turns"):
+        if key not in row:
+            raise ValueError(f"normalized scores need the setting {key!r} in every row (train runs)")
+    ref_key = (row["persona"], row["ablate"], int(row["max_turns"]))
+    if ref_key not in _REFERENCES:
+        ablate = [] if row["ablate"] == "none" else str(row["ablate"]).split("-")
+        context = PolicyContext.create(persona=row["persona"], ablate=ablate, max_turns=int(row["max_turns"]))
+        _REFERENCES[ref_key] = reference_values(context)
+    refs = _REFERENCES[ref_key]
+    return normalize(value, refs["random"], refs["oracle"])

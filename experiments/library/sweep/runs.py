@@ -1,0 +1,184 @@
+"""Run kinds: what one run of a study does, by name.
+
+A run kind turns a run's settings (a flat JSON-able dict) into a result (a JSON-able dict)
+and may write files into a work folder, which become the run's artifacts in the store. The
+engine does not care what a run does; it only needs, for each kind:
+
+- ``defaults()``: every setting the kind takes, with its default value (the settings of a
+  run are these defaults with the study's values applied, and the run id hashes them all);
+- ``validate(settings)``: raise ``ValueError`` naming a bad key or value and what is allowed;
+- ``run(settings, workdir)``: do the run, deterministically given the settings (seed
+  included), and return its result;
+- ``metric``: the result's main score, which ``summarize`` aggregates across seeds.
+
+``train`` trains an SB3 algorithm and evaluates it. ``probe`` does no learning: it sleeps
+and returns numbers derived from its settings, for testing the engine and measuring its
+overhead per run. ``sensitivity`` and ``exact`` are to come (``register`` adds a kind).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """What one kind of run does (see the module docstring)."""
+
+    name: str
+    defaults: Callable[[], dict[str, Any]]
+    validate: Callable[[dict[str, Any]], None]
+    run: Callable[[dict[str, Any], Path], dict[str, Any]]
+    metric: str
+    description: str = ""
+
+
+KINDS: dict[str, RunKind] = {}
+"""Registered run kinds by name."""
+
+
+def register(kind: RunKind) -> RunKind:
+    """Add ``kind`` to :data:`KINDS` (replacing one of the same name) and return it."""
+    KINDS[kind.name] = kind
+    return kind
+
+
+def get_kind(name: str) -> RunKind:
+    """The run kind called ``name``.
+
+    Raises:
+        ValueError: for an unknown kind, listing the registered ones.
+    """
+    if name not in KINDS:
+        raise ValueError(f"unknown run kind {name!r}; allowed: {', '.join(sorted(KINDS))}")
+    return KINDS[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# train: an SB3 training run and its evaluation
+
+
+def training() -> Any:
+    """The module with ``TrainConfig``, ``train``, ``run_dir`` and ``load_hyperparameters``.
+
+    ``experiments.library.training`` where it exists, else ``experiments.commands.train``
+    (where they lived before the library/commands split).
+    """
+    import importlib
+
+    try:
+        module = importlib.import_module("difficult_customer.experiments.library.training")
+        if all(hasattr(module, n) for n in ("TrainConfig", "train", "run_dir", "load_hyperparameters")):
+            return module
+    except ImportError:
+        pass
+    return importlib.import_module("difficult_customer.experiments.commands.train")
+
+
+_TRAIN_EXCLUDED = ("out", "tensorboard")
+"""TrainConfig fields that are not settings of a run: where files go, optional logs."""
+
+
+def _train_defaults() -> dict[str, Any]:
+    return {k: v for k, v in asdict(training().TrainConfig()).items() if k not in _TRAIN_EXCLUDED}
+
+
+def _train_config(settings: dict[str, Any], out: str = "runs") -> Any:
+    return training().TrainConfig(**settings, out=out)
+
+
+def _train_validate(settings: dict[str, Any]) -> None:
+    config = _train_config(settings)
+    config.validate()
+    training().load_hyperparameters(config.algo, config.hyperparameters)
+    for key, value in config.hyperparameters.items():
+        if isinstance(value, str):
+            try:
+                float(value)
+            except ValueError:
+                continue
+            raise ValueError(f"hyperparameters.{key}={value!r} is text, not a number: YAML reads 1e-3 as text; "
+                             "write 1.0e-3")
+
+
+def _train_run(settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """Train and evaluate one SB3 run; ``model.zip``, ``curve.json`` and ``config.json`` become artifacts."""
+    module = training()
+    config = _train_config(settings, out=str(workdir / "_train"))
+    result = module.train(config, progress=False)
+    folder = module.run_dir(config)
+    for name in ("model.zip", "curve.json", "config.json"):
+        if (folder / name).exists():
+            shutil.move(str(folder / name), workdir / name)
+    shutil.rmtree(workdir / "_train", ignore_errors=True)
+    # Paths and wall time differ from one execution to the next: they are not part of the result.
+    return {"final_return": float(result["final_return"]), "curve": result["curve"], "key": result["key"]}
+
+
+TRAIN = register(RunKind(
+    name="train",
+    defaults=_train_defaults,
+    validate=_train_validate,
+    run=_train_run,
+    metric="final_return",
+    description="train an SB3 algorithm on a persona (experiments/commands/train.py), then evaluate it",
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# probe: no learning, for testing the engine and measuring its overhead
+
+
+def _probe_defaults() -> dict[str, Any]:
+    return {"seed": 0, "seconds": 0.0, "label": "", "fail": False, "marker_dir": ""}
+
+
+def _probe_validate(settings: dict[str, Any]) -> None:
+    if settings["seconds"] < 0:
+        raise ValueError(f"seconds={settings['seconds']}; allowed is a number >= 0")
+
+
+def _probe_run(settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """Sleep ``seconds`` and return a number derived from the settings.
+
+    With ``marker_dir``, first writes a file ``<label>.<pid>`` there holding this process's
+    pid and Ray node id: tests use it to find (and kill) the worker or node of a running run.
+    With ``fail``, raises instead (an application error, recorded as a failed run).
+    """
+    if settings["marker_dir"]:
+        node_id = ""
+        try:
+            import ray
+
+            if ray.is_initialized():
+                node_id = ray.get_runtime_context().get_node_id()
+        except ImportError:  # pragma: no cover - the probe also runs without Ray
+            pass
+        marker = Path(settings["marker_dir"]) / f"{settings['label']}.{os.getpid()}"
+        marker.write_text(json.dumps({"pid": os.getpid(), "node_id": node_id, "host": socket.gethostname()}))
+    if settings["fail"]:
+        raise RuntimeError(f"probe {settings['label']!r} fails as asked (fail: true)")
+    time.sleep(float(settings["seconds"]))
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    value = int(digest[:8], 16) / 0xFFFFFFFF
+    (workdir / "probe.txt").write_text(f"{value}\n")
+    return {"value": value}
+
+
+PROBE = register(RunKind(
+    name="probe",
+    defaults=_probe_defaults,
+    validate=_probe_validate,
+    run=_probe_run,
+    metric="value",
+    description="no learning: sleep, return a number derived from the settings (engine tests, overhead)",
+))

@@ -1,0 +1,285 @@
+"""A study file (YAML) and its expansion into runs with stable ids.
+
+A study lists what to vary; every combination is one run::
+
+    name: algorithms-by-persona   # optional; the file's name without .yaml by default
+    kind: train                   # the run kind (runs.KINDS): train (default), probe
+    fixed:                        # settings shared by every run
+      steps: 2048
+      eval_every: 0
+    grid:                         # every combination of these values
+      algo: [ppo, a2c, dqn]
+      persona: [mixture, belligerent]
+    variants:                     # a list of partial settings, crossed with the grid
+      - {}
+      - {ablate: [C4]}
+    sample:                       # random or Sobol points in a box, crossed with the rest
+      method: sobol               # sobol | random
+      n: 8
+      seed: 0
+      space:
+        hyperparameters.learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}
+        hyperparameters.n_epochs: {low: 2, high: 10, integer: true}
+    seeds: 4                      # seeds 0..3; or a list, e.g. [0, 1, 7]
+
+Settings are the run kind's settings (for ``train``, the fields of ``TrainConfig`` but
+``out`` and ``tensorboard``). A dotted key sets a key inside a mapping setting:
+``hyperparameters.learning_rate: 1e-3``. ``fixed`` gives values to every run; ``grid``,
+``variants``, ``sample`` and ``seeds`` must not set the same key twice.
+
+A run's settings are the kind's defaults with the study's values applied; its id is a hash
+of its kind and all its settings, so the same run has the same id in every study and on
+every machine, and a store never holds it twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from difficult_customer.experiments.library.sweep.runs import get_kind
+
+STUDY_KEYS = ("name", "kind", "fixed", "grid", "variants", "sample", "seeds")
+"""Top-level keys a study file may have."""
+SAMPLE_KEYS = ("method", "n", "seed", "space")
+SAMPLE_METHODS = ("sobol", "random")
+RANGE_KEYS = ("low", "high", "log", "integer")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a study: its id, kind and complete settings."""
+
+    run_id: str
+    kind: str
+    settings: dict[str, Any]
+
+
+@dataclass
+class Study:
+    """A parsed study: its name, run kind, and runs in a stable order."""
+
+    name: str
+    kind: str
+    runs: list[Run] = field(default_factory=list)
+    source: str = ""
+    """The study file's text (kept in the store beside the results)."""
+
+
+def run_id(kind: str, settings: dict[str, Any]) -> str:
+    """The stable id of a run: 16 hex digits of the SHA-256 of its kind and settings."""
+    text = json.dumps({"kind": kind, "settings": settings}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and expand a study file.
+
+    Raises:
+        ValueError: naming the file and the bad key or value (and what is allowed).
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"study file {str(path)!r} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"study file {str(path)!r} is not valid YAML: {err}") from err
+    try:
+        study = expand_study(data, default_name=path.stem)
+    except ValueError as err:
+        raise ValueError(f"study file {str(path)!r}: {err}") from err
+    study.source = text
+    return study
+
+
+def expand_study(data: Any, default_name: str = "study") -> Study:
+    """Expand a study mapping (as read from YAML) into its runs.
+
+    Raises:
+        ValueError: for an unknown key, a bad value, a key set twice, a duplicate run, or
+            settings the run kind refuses, naming the key and what is allowed.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"a study must be a mapping with keys {', '.join(STUDY_KEYS)}; got {type(data).__name__}")
+    _check_keys(data, STUDY_KEYS, "study")
+    name = str(data.get("name", default_name))
+    kind_name = data.get("kind", "train")
+    kind = get_kind(kind_name)
+    defaults = kind.defaults()
+
+    fixed = _mapping(data.get("fixed", {}), "fixed")
+    grid = _mapping(data.get("grid", {}), "grid")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"grid.{key} must be a non-empty list of values; got {values!r}")
+    variants = data.get("variants", [{}])
+    if not isinstance(variants, list) or not variants or not all(isinstance(v, dict) for v in variants):
+        raise ValueError(f"variants must be a non-empty list of mappings of settings; got {variants!r}")
+    variants = [v or {} for v in variants]
+    samples = _samples(data["sample"]) if "sample" in data else [{}]
+    seeds = _seeds(data.get("seeds"))
+    seed_points = [{"seed": s} for s in seeds] if seeds is not None else [{}]
+
+    # Every key must be a setting of the kind; the varying sections must not overlap.
+    sections: dict[str, set[str]] = {
+        "grid": set(grid),
+        "variants": {k for v in variants for k in v},
+        "sample": set(samples[0]),
+        "seeds": {"seed"} if seeds is not None else set(),
+    }
+    for section, keys in [("fixed", set(fixed)), *sections.items()]:
+        for key in sorted(keys):
+            _check_setting_key(key, defaults, section)
+    for (a, keys_a), (b, keys_b) in itertools.combinations(sections.items(), 2):
+        both = keys_a & keys_b
+        if both:
+            raise ValueError(f"{', '.join(sorted(both))} set in both {a} and {b}; set each key in one place")
+
+    grid_points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())] or [{}]
+    runs: list[Run] = []
+    seen: dict[str, int] = {}
+    for point, variant, sample, seed in itertools.product(grid_points, variants, samples, seed_points):
+        settings = copy.deepcopy(defaults)
+        for part in (fixed, point, variant, sample, seed):
+            for key, value in part.items():
+                _set(settings, key, copy.deepcopy(value))
+        _check_types(settings, defaults)
+        try:
+            kind.validate(settings)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"run {_describe(point, variant, sample, seed)}: {err}") from err
+        rid = run_id(kind.name, settings)
+        if rid in seen:
+            raise ValueError(f"run {_describe(point, variant, sample, seed)} is the same run as run #{seen[rid] + 1}; "
+                             "remove the duplicate value or variant")
+        seen[rid] = len(runs)
+        runs.append(Run(rid, kind.name, settings))
+    return Study(name=name, kind=kind.name, runs=runs)
+
+
+def _check_keys(data: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise ValueError(f"unknown key {key!r} in {where}; allowed: {', '.join(allowed)}")
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be a mapping of setting -> value; got {type(value).__name__}")
+    return value
+
+
+def _check_setting_key(key: str, defaults: dict[str, Any], section: str) -> None:
+    head, _, rest = key.partition(".")
+    if head not in defaults:
+        raise ValueError(f"unknown setting {key!r} in {section}; allowed: {', '.join(sorted(defaults))}")
+    if rest and not isinstance(defaults[head], dict):
+        raise ValueError(f"setting {key!r} in {section}: {head!r} is not a mapping, so it takes no dotted key")
+
+
+def _set(settings: dict[str, Any], key: str, value: Any) -> None:
+    head, _, rest = key.partition(".")
+    if rest:
+        settings[head] = {**settings[head]}
+        _set(settings[head], rest, value)
+    else:
+        settings[head] = value
+
+
+def _check_types(settings: dict[str, Any], defaults: dict[str, Any]) -> None:
+    for key, default in defaults.items():
+        value = settings[key]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(default, (str, list, dict)):
+            ok = isinstance(value, type(default))
+        else:
+            ok = True
+        if not ok:
+            raise ValueError(f"setting {key}={value!r} is a {type(value).__name__}; allowed is a {type(default).__name__}")
+
+
+def _seeds(value: Any) -> list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f"seeds={value}; allowed: an integer >= 1 (seeds 0..n-1) or a list of integers")
+        return list(range(value))
+    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+        if len(set(value)) != len(value):
+            raise ValueError(f"seeds={value} repeats a seed")
+        return list(value)
+    raise ValueError(f"seeds={value!r}; allowed: an integer >= 1 (seeds 0..n-1) or a non-empty list of integers")
+
+
+def _samples(spec: Any) -> list[dict[str, Any]]:
+    """Points of a ``sample`` section: ``n`` random or Sobol points in the box ``space``."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"sample must be a mapping with keys {', '.join(SAMPLE_KEYS)}")
+    _check_keys(spec, SAMPLE_KEYS, "sample")
+    method = spec.get("method", "sobol")
+    if method not in SAMPLE_METHODS:
+        raise ValueError(f"sample.method={method!r}; allowed: {', '.join(SAMPLE_METHODS)}")
+    n = spec.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"sample.n={n!r}; allowed is an integer >= 1")
+    seed = spec.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"sample.seed={seed!r}; allowed is an integer")
+    space = spec.get("space")
+    if not isinstance(space, dict) or not space:
+        raise ValueError("sample.space must be a non-empty mapping of setting -> {low, high, log, integer}")
+    ranges = []
+    for key, r in space.items():
+        if not isinstance(r, dict):
+            raise ValueError(f"sample.space.{key} must be a mapping with keys {', '.join(RANGE_KEYS)}")
+        _check_keys(r, RANGE_KEYS, f"sample.space.{key}")
+        low, high = r.get("low"), r.get("high")
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (low, high)) or not low < high:
+            raise ValueError(f"sample.space.{key}: low={low!r}, high={high!r}; allowed: numbers with low < high")
+        log = bool(r.get("log", False))
+        if log and low <= 0:
+            raise ValueError(f"sample.space.{key}: log scale needs low > 0; got low={low}")
+        ranges.append((key, float(low), float(high), log, bool(r.get("integer", False))))
+
+    if method == "sobol":
+        from scipy.stats import qmc
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy warns when n is not a power of two
+            unit = qmc.Sobol(d=len(ranges), scramble=True, seed=seed).random(n)
+    else:
+        import numpy as np
+
+        unit = np.random.default_rng(seed).random((n, len(ranges)))
+    points = []
+    for row in unit:
+        point: dict[str, Any] = {}
+        for (key, low, high, log, integer), u in zip(ranges, row, strict=True):
+            x = math.exp(math.log(low) + u * (math.log(high) - math.log(low))) if log else low + u * (high - low)
+            point[key] = int(round(x)) if integer else float(f"{x:.6g}")  # 6 digits: readable, stable ids
+        points.append(point)
+    return points
+
+
+def _describe(*parts: dict[str, Any]) -> str:
+    merged = {k: v for part in parts for k, v in part.items()}
+    return "{" + ", ".join(f"{k}: {v!r}" for k, v in merged.items()) + "}" if merged else "{}"

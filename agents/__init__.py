@@ -1,8 +1,10 @@
 """Every policy behind one interface: ``difficult_customer.agents.make(name)``, ``difficult_customer.agents.names()``.
 
 Scripted policies (guides, baselines, adaptive rules) read only the observation and
-need only numpy. Trained stable-baselines3 models load through a prefix
-(``"ppo:path/to/model.zip"``) when the ``train`` extra is installed.
+need only numpy. Every policy has a :class:`PolicySpec` saying what it is: its kind,
+the observation it decides on and whether it has memory. Trained stable-baselines3
+models register like any other policy, ``register_model("runs/.../model.zip")``, or are
+named by their path (needs the ``train`` extra to load).
 """
 
 if __name__ != "difficult_customer.agents":  # a checkout's folder imported under a second, top-level name
@@ -15,9 +17,8 @@ from difficult_customer.agents.adaptive import ToneReader
 from difficult_customer.agents.base import ObservationPolicy, Policy, PolicyContext
 from difficult_customer.agents.baselines import ApologySpam, RandomPolicy, SolutionFirst, make_random
 from difficult_customer.agents.guides import GUIDE_SCRIPTS, GuidePolicy, GuideScript
-from difficult_customer.agents.learned import ALGORITHMS, LearnedPolicy
-from difficult_customer.agents.learned import loader as learned_loader
-from difficult_customer.agents.registry import make, names, register, register_prefix, spec
+from difficult_customer.agents.learned import ALGORITHMS, LearnedPolicy, model_spec, register_model
+from difficult_customer.agents.registry import KINDS, OBSERVATIONS, PolicySpec, make, names, register, spec
 
 register("random", make_random, "uniformly random moves (normalized score 0)", "baseline")
 register("solution_first", lambda ctx: SolutionFirst(), SolutionFirst.__doc__.splitlines()[0], "baseline")
@@ -25,13 +26,14 @@ register("apology_spam", lambda ctx: ApologySpam(), ApologySpam.__doc__.splitlin
 for _name, _script in GUIDE_SCRIPTS.items():
     register(_name, lambda ctx, s=_script: GuidePolicy(s), f"guide {_script.source}: {_script.summary}", "guide")
 register("tone_reader", lambda ctx: ToneReader(), ToneReader.__doc__.splitlines()[0], "adaptive")
-for _algo in ALGORITHMS:
-    register_prefix(_algo, learned_loader(_algo))
 
 import difficult_customer.agents.exact  # noqa: E402, F401  (registers oracle, qmdp, belief_lookahead, pbvi, best_fixed_sequence)
 
 __all__ = [
+    "ALGORITHMS",
     "GUIDE_SCRIPTS",
+    "KINDS",
+    "OBSERVATIONS",
     "ApologySpam",
     "GuidePolicy",
     "GuideScript",
@@ -39,12 +41,14 @@ __all__ = [
     "ObservationPolicy",
     "Policy",
     "PolicyContext",
+    "PolicySpec",
     "RandomPolicy",
     "SolutionFirst",
     "ToneReader",
     "make",
+    "model_spec",
     "names",
     "register",
-    "register_prefix",
+    "register_model",
     "spec",
 ]

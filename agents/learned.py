@@ -1,9 +1,12 @@
-"""Trained stable-baselines3 models as registered policies: ``difficult_customer.agents.make("ppo:path.zip")``.
+"""Trained stable-baselines3 models as registered policies: :func:`register_model`.
 
-Prefixes: ``ppo``, ``a2c``, ``dqn`` (stable-baselines3) and ``recurrent_ppo``
-(sb3-contrib). The model is loaded on the CPU; its ``predict`` already follows the
-interface, including the recurrent state of ``recurrent_ppo``. Needs the ``train``
-extra; the import happens only when such a name is asked for.
+``register_model("runs/ppo/mixture/seed0/model.zip")`` registers a model under a name
+(its path unless one is given) with kind ``"learned"``; the algorithm and the observation
+it was trained on are read from the ``config.json`` that training writes beside the
+model (or given). Algorithms: ``ppo``, ``a2c``, ``dqn`` (stable-baselines3) and
+``recurrent_ppo`` (sb3-contrib). The model is loaded on the CPU when the policy is
+built; its ``predict`` already follows the interface, including the recurrent state of
+``recurrent_ppo``. Loading needs the ``train`` extra.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.registry import PolicySpec, add, names, spec
 
 ALGORITHMS: dict[str, tuple[str, str]] = {
     "ppo": ("stable_baselines3", "PPO"),
@@ -57,9 +60,8 @@ class LearnedPolicy:
         self.algo = algo
         self.path = path
         self.model = algorithm_class(algo).load(str(path), device="cpu")
-        self.name = f"{algo}:{path}"
-        saved = path.parent / "config.json"
-        config = json.loads(saved.read_text())["config"] if saved.exists() else {}
+        self.name = str(path)
+        config = run_config(path)
         if config.get("observation") == "belief":
             from difficult_customer.agents.exact.belief_input import BeliefInputPolicy
             from difficult_customer.customer_models import compile_model
@@ -76,8 +78,69 @@ class LearnedPolicy:
         return self.model.predict(observation, state=state, episode_start=episode_start, deterministic=deterministic)
 
 
-def loader(algo: str):
-    def load(argument: str, context: PolicyContext) -> LearnedPolicy:
-        return LearnedPolicy(algo, argument)
+def run_config(path: str | Path) -> dict[str, Any]:
+    """The training settings saved beside a model (``config.json``'s ``"config"``), or {} if there are none."""
+    saved = Path(path).parent / "config.json"
+    if not saved.exists():
+        return {}
+    try:
+        return dict(json.loads(saved.read_text(encoding="utf-8")).get("config", {}))
+    except (json.JSONDecodeError, AttributeError) as err:
+        raise ValueError(f"{saved} is not a training config.json ({err})") from err
 
-    return load
+
+def is_model_file(name: str) -> bool:
+    """Whether ``name`` is the path of a saved model (``.zip``, with or without the suffix)."""
+    path = Path(name)
+    return path.suffix == ".zip" and path.is_file() or path.suffix == "" and path.with_suffix(".zip").is_file()
+
+
+def model_spec(path: str | Path, algo: str | None = None, name: str | None = None) -> PolicySpec:
+    """The spec of a trained model, not registered (see :func:`register_model`).
+
+    Args:
+        path: the model file (``model.zip``).
+        algo: its algorithm; read from ``config.json`` beside the model if omitted.
+        name: the policy's name; the path as given if omitted.
+
+    Raises:
+        ValueError: for a missing file, an unknown algorithm, or no algorithm to be found.
+    """
+    path = Path(path)
+    if not path.exists() and not path.with_suffix(".zip").exists():
+        raise ValueError(f"no trained model at {str(path)!r}")
+    saved = run_config(path)
+    algo = algo or saved.get("algo")
+    if algo is None:
+        raise ValueError(f"no config.json beside {str(path)!r} says which algorithm trained it; "
+                         f"give algo=, one of {', '.join(ALGORITHMS)}")
+    if algo not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algo!r} for {str(path)!r}; allowed: {', '.join(ALGORITHMS)}")
+    belief = saved.get("observation") == "belief"
+    trained_on = f" on {saved['persona']}" if "persona" in saved else ""
+    return PolicySpec(
+        name=str(path) if name is None else name,
+        factory=lambda context: LearnedPolicy(algo, path),
+        description=f"{algo} trained{trained_on}" + (" with belief features" if belief else "") + f" ({path})",
+        kind="learned",
+        observation="belief" if belief else "partial",
+        memory=belief or algo == "recurrent_ppo",
+        path=path,
+        algo=algo,
+    )
+
+
+def register_model(path: str | Path, algo: str | None = None, name: str | None = None) -> PolicySpec:
+    """Register a trained model as a policy (kind ``"learned"``) and return its spec.
+
+    Registering the same model under the same name again returns the same spec.
+
+    Raises:
+        ValueError: as :func:`model_spec`, or if ``name`` is taken by another policy.
+    """
+    new = model_spec(path, algo, name)
+    if new.name in names():
+        old = spec(new.name)
+        if old.kind == "learned" and old.path == new.path and old.algo == new.algo:
+            return old
+    return add(new)

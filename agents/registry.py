@@ -1,76 +1,175 @@
-"""Policies by name: ``difficult_customer.agents.make(name)`` and ``difficult_customer.agents.names()``.
+"""Policies by name, and what each one is: ``agents.make(name)``, ``agents.spec(name)``, ``agents.names()``.
 
-A factory takes a :class:`~agents.base.PolicyContext` and returns a policy. Names with a
-prefix and a colon (``"ppo:runs/x/model.zip"``) go to a prefix loader, so trained
-models are served like any other policy.
+A :class:`PolicySpec` records, besides the factory, what kind of policy it is
+(:data:`KINDS`), which observation it decides on (:data:`OBSERVATIONS`) and whether it
+keeps memory between turns. Code that runs policies asks the spec, never the name: for
+instance :meth:`PolicySpec.context_for` is the one place that gives the oracle the full
+observation. Trained models register like any other policy
+(:func:`difficult_customer.agents.register_model`); a name that is not registered but is
+the path of a trained model is registered from that path on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from difficult_customer.agents.base import Policy, PolicyContext
 
 Factory = Callable[[PolicyContext], Policy]
 
+KINDS: dict[str, str] = {
+    "scripted": "fixed rules on the observation",
+    "baseline": "a reference point (random, solution first, apology spam)",
+    "guide": "the strategy one customer-service guide prescribes",
+    "adaptive": "rules that read the customer's tone and reactions",
+    "exact": "computed from the model's tables, reading only observations",
+    "oracle": "computed from the tables, reading the hidden state (an upper bound)",
+    "learned": "a trained model",
+}
+"""Every kind of policy, with what it means."""
+
+SCRIPTED_KINDS = ("scripted", "baseline", "guide", "adaptive")
+"""Kinds of hand-written rules (numpy only, exactly evaluable)."""
+
+OBSERVATIONS: dict[str, str] = {
+    "partial": "the environment's observation (what a person at the desk sees)",
+    "belief": "the exact Bayes filter's belief, tracked from the partial observations",
+    "full": "the observation with the hidden state appended (observation='full')",
+}
+"""What a policy decides on."""
+
 
 @dataclass(frozen=True)
 class PolicySpec:
+    """A registered policy: how to build it, and what it is."""
+
     name: str
     factory: Factory
     description: str
     kind: str
-    """``"baseline"``, ``"guide"``, ``"adaptive"``, ``"exact"`` (reads the tables) or ``"oracle"`` (peeks)."""
+    """One of :data:`KINDS`."""
+    observation: str = "partial"
+    """One of :data:`OBSERVATIONS`: ``"full"`` policies need the env's ``observation="full"``."""
+    memory: bool = False
+    """Whether ``predict`` carries state between turns (belief filters, recurrent networks)."""
+    path: Path | None = None
+    """The model file of a learned policy (None otherwise)."""
+    algo: str | None = None
+    """The algorithm of a learned policy (``ppo``, ``a2c``, ...; None otherwise)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"policy {self.name!r}: unknown kind {self.kind!r}; allowed: {', '.join(KINDS)}")
+        if self.observation not in OBSERVATIONS:
+            raise ValueError(f"policy {self.name!r}: unknown observation {self.observation!r}; "
+                             f"allowed: {', '.join(OBSERVATIONS)}")
+
+    @property
+    def scripted(self) -> bool:
+        """Hand-written rules (kinds scripted, baseline, guide, adaptive)."""
+        return self.kind in SCRIPTED_KINDS
+
+    @property
+    def learned(self) -> bool:
+        return self.kind == "learned"
+
+    @property
+    def needs_full_observation(self) -> bool:
+        """Whether the policy reads the hidden state (the env must run with ``observation="full"``)."""
+        return self.observation == "full"
+
+    def context_for(self, context: PolicyContext) -> PolicyContext:
+        """The context this policy acts in: ``context``, with the full observation if the policy needs it."""
+        if self.needs_full_observation and context.observation != "full":
+            return replace(context, observation="full")
+        return context
+
+    def make(self, context: PolicyContext) -> Policy:
+        """Build the policy for ``context`` (as given: see :meth:`context_for`)."""
+        return self.factory(context)
 
 
 _REGISTRY: dict[str, PolicySpec] = {}
-_PREFIXES: dict[str, Callable[[str, PolicyContext], Policy]] = {}
 
 
-def register(name: str, factory: Factory, description: str, kind: str) -> None:
-    """Add a policy under ``name`` (an existing name is an error)."""
+def register(
+    name: str,
+    factory: Factory,
+    description: str,
+    kind: str,
+    *,
+    observation: str = "partial",
+    memory: bool = False,
+    path: Path | None = None,
+    algo: str | None = None,
+) -> PolicySpec:
+    """Add a policy under ``name`` and return its spec.
+
+    Raises:
+        ValueError: if ``name`` is taken, or for an unknown kind or observation.
+    """
     if name in _REGISTRY:
         raise ValueError(f"policy {name!r} is already registered")
-    _REGISTRY[name] = PolicySpec(name, factory, description, kind)
+    entry = PolicySpec(name, factory, description, kind, observation, memory, path, algo)
+    _REGISTRY[name] = entry
+    return entry
 
 
-def register_prefix(prefix: str, loader: Callable[[str, PolicyContext], Policy]) -> None:
-    """Serve names ``"<prefix>:<argument>"`` with ``loader(argument, context)``."""
-    _PREFIXES[prefix] = loader
+def add(entry: PolicySpec) -> PolicySpec:
+    """Register a ready-made spec; the same spec again is a no-op, another one under its name an error."""
+    existing = _REGISTRY.get(entry.name)
+    if existing is not None and existing != entry:
+        raise ValueError(f"policy {entry.name!r} is already registered as something else ({existing.description})")
+    _REGISTRY[entry.name] = entry
+    return entry
 
 
 def names(kind: str | None = None) -> list[str]:
-    """Registered policy names, in registration order, optionally of one kind."""
-    return [n for n, spec in _REGISTRY.items() if kind is None or spec.kind == kind]
+    """Registered policy names, in registration order, optionally of one kind.
+
+    Raises:
+        ValueError: for an unknown kind.
+    """
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
+    return [n for n, entry in _REGISTRY.items() if kind is None or entry.kind == kind]
 
 
 def spec(name: str) -> PolicySpec:
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(_REGISTRY)} or <prefix>:<path> "
-                         f"with prefix in {sorted(_PREFIXES) or 'none registered'}")
-    return _REGISTRY[name]
+    """The spec of policy ``name``: a registered name, or the path of a trained model (registered on first use).
+
+    Raises:
+        ValueError: for anything else, listing the registered names.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"policy name {name!r} is not a string; allowed: {', '.join(_REGISTRY)}")
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    from difficult_customer.agents.learned import is_model_file, register_model
+
+    if is_model_file(name):
+        return register_model(name)
+    raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(_REGISTRY)}, or the path of a trained "
+                     "model (a model.zip written by 'difficult-customer train')")
 
 
 def make(name: str, context: PolicyContext | None = None, **context_kwargs: Any) -> Policy:
     """Build the policy ``name`` for an environment.
 
     Args:
-        name: a registered name, or ``"<prefix>:<argument>"`` for a registered prefix.
+        name: a registered name, or the path of a trained model.
         context: the environment it acts in; or give ``persona=``, ``ablate=``,
-            ``max_turns=``, ``seed=`` ... as keywords.
+            ``max_turns=``, ``seed=`` ... as keywords. It is used as given: a policy that
+            needs the full observation should get ``spec(name).context_for(context)``.
 
     Raises:
-        ValueError: for an unknown name or prefix, listing the allowed ones.
+        ValueError: for an unknown name, listing the allowed ones.
     """
     if context is None:
         context = PolicyContext.create(**context_kwargs)
     elif context_kwargs:
         raise ValueError("give either context or keyword arguments, not both")
-    if ":" in name and name.split(":", 1)[0] not in _REGISTRY:
-        prefix, argument = name.split(":", 1)
-        if prefix not in _PREFIXES:
-            raise ValueError(f"unknown policy prefix {prefix!r} in {name!r}; allowed: {sorted(_PREFIXES)}")
-        return _PREFIXES[prefix](argument, context)
-    return spec(name).factory(context)
+    return spec(name).make(context)

@@ -2,9 +2,9 @@
 
 Importing this package registers five policies:
 
-- ``"oracle"`` (kind ``"oracle"``): finite-horizon value iteration with the hidden state
-  visible; reads ``observation="full"``. The upper bound every score is normalized by.
-- ``"qmdp"`` (kind ``"exact"``): exact Bayes filter + the oracle's move values averaged
+- ``"oracle"`` (kind ``"oracle"``, observation ``"full"``): finite-horizon value iteration
+  with the hidden state visible. The upper bound every score is normalized by.
+- ``"qmdp"`` (kind ``"exact"``, observation ``"belief"``, with memory): exact Bayes filter + the oracle's move values averaged
   over the belief.
 - ``"belief_lookahead"`` (kind ``"exact"``): exact Bayes filter + one-step expectimax over
   the next observation with QMDP values at the leaves.
@@ -65,26 +65,21 @@ from difficult_customer.agents.exact.solve import Solved, solve
 from difficult_customer.agents.registry import names as _names
 from difficult_customer.agents.registry import register as _register
 
-_POLICIES = (
-    ("oracle", OracleValueIteration, "value iteration with the hidden state visible (upper bound; peeks)", "oracle"),
-    ("qmdp", QMDP, "exact Bayes filter + oracle move values averaged over the belief (QMDP)", "exact"),
-    (
-        "belief_lookahead",
-        BeliefLookahead,
-        "exact Bayes filter + one-step expectimax over observations with QMDP leaves",
-        "exact",
-    ),
-    (
-        "pbvi",
-        PointBased,
-        "exact Bayes filter + point-based value iteration (certified lower bound on its value)",
-        "exact",
-    ),
-    ("best_fixed_sequence", BestFixedSequence, "the proven best fixed sequence of moves (open loop)", "exact"),
+_POLICIES = (  # name, factory, description, kind, observation, memory
+    ("oracle", OracleValueIteration, "value iteration with the hidden state visible (upper bound; peeks)", "oracle",
+     "full", False),
+    ("qmdp", QMDP, "exact Bayes filter + oracle move values averaged over the belief (QMDP)", "exact", "belief",
+     True),
+    ("belief_lookahead", BeliefLookahead,
+     "exact Bayes filter + one-step expectimax over observations with QMDP leaves", "exact", "belief", True),
+    ("pbvi", PointBased, "exact Bayes filter + point-based value iteration (certified lower bound on its value)",
+     "exact", "belief", True),
+    ("best_fixed_sequence", BestFixedSequence, "the proven best fixed sequence of moves (open loop)", "exact",
+     "partial", False),
 )
-for _name, _factory, _description, _kind in _POLICIES:
+for _name, _factory, _description, _kind, _observation, _memory in _POLICIES:
     if _name not in _names():
-        _register(_name, _factory, _description, _kind)
+        _register(_name, _factory, _description, _kind, observation=_observation, memory=_memory)
 
 __all__ = [
     "QMDP",

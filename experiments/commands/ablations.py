@@ -1,21 +1,18 @@
 """Ablation study: what does each claim do to the learned strategy?
 
-``difficult-customer ablations`` retrains PPO (several seeds) with each claim C1-C10
-switched off in turn, and compares the learned policy's score and conformance to the
-guide rules with and without the claim, next to the exact optimum's (the best
-belief-based policy) under the same ablation. Budgeted to finish within an hour on two
-cores; every training run and evaluation cell is saved as it finishes, so the command
-resumes where it stopped. Writes ``ablations.md``, ``ablations.json`` and heat maps.
+Retrains PPO (the budget's PPO runs: seeds x steps) with each claim C1-C10 switched off
+in turn, and compares the learned policy's score and conformance to the guide rules with
+and without the claim, next to the exact optimum's (the best belief-based policy) under
+the same ablation. Every training run and evaluation cell is saved as it finishes, so
+the command resumes where it stopped. Writes ablations.md, ablations.json and heat maps.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,82 +20,81 @@ import numpy as np
 
 from difficult_customer.agents import PolicyContext
 from difficult_customer.customer_models import CLAIMS, check_ablate
-from difficult_customer.experiments.commands.report import (
-    EVAL_SEED_BASE,
-    Budget,
-    ReportConfig,
-    scripted_score,
-    train_all,
-)
 from difficult_customer.experiments.library import plots
+from difficult_customer.experiments.library.budgets import BudgetName, budget, eval_seeds
 from difficult_customer.experiments.library.conformance import RULES, conformance
-from difficult_customer.experiments.library.evaluation import evaluate_cell, returns
+from difficult_customer.experiments.library.evaluation import evaluate_cell, returns, score_policy, score_seeds
 from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
-from difficult_customer.experiments.library.scores import iqm_ci, normalize, reference_values
+from difficult_customer.experiments.library.scores import reference_values
+from difficult_customer.experiments.library.training import train_all
 
 OPTIMUM = "belief_lookahead"
 """The exact policy shown as the optimum under each ablation (reads only observations)."""
+LEARNER = "ppo"
+"""The learner retrained under each ablation (its steps and seeds come from the budget)."""
 
 
 @dataclass
-class AblationConfig:
+class Config:
+    """Settings of the ablation study."""
+
     claims: list[str] = field(default_factory=lambda: list(CLAIMS))
-    steps: int = 100_000
-    seeds: int = 3
-    eval_episodes: int = 300
-    belief_episodes: int = 4000
-    """Conversations for the optimum's score (played in lockstep, fast)."""
+    """Claims to switch off, one at a time (the study also runs with none switched off)."""
+    budget: BudgetName = "default"
+    """Named budget (experiments/library/budgets.py): its PPO steps and seeds, evaluation and Monte Carlo conversations."""
     out: str = "results/ablations"
+    """Folder for ablations.md, ablations.json, the heat maps, training runs and evaluation cells."""
     seed: int = 0
+    """Training seeds are seed, seed + 1, ...; evaluation seeds are derived from it too."""
     workers: int = 2
+    """Training runs in parallel (one per core)."""
+    progress: bool = True
+    """Show progress bars on stderr."""
 
     def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad setting."""
         check_ablate(self.claims)
-        for name in ("steps", "seeds", "eval_episodes", "workers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)}; allowed is an integer >= 1")
+        budget(self.budget).only(LEARNER)
+        if self.workers < 1:
+            raise ValueError(f"workers={self.workers}; allowed is an integer >= 1")
 
 
-BUDGETS = {
-    "default": dict(steps=100_000, seeds=3, eval_episodes=300),
-    "quick": dict(steps=20_000, seeds=1, eval_episodes=100, belief_episodes=1000),
-    "tiny": dict(steps=1_024, seeds=1, eval_episodes=12, belief_episodes=100),
-}
+AblationConfig = Config
+"""The study's settings under a descriptive name, for library callers."""
 
 
-def run_ablations(config: AblationConfig) -> dict[str, Any]:
+def run_ablations(config: Config) -> dict[str, Any]:
     """Train and evaluate every setting (no ablation first); returns the study's results."""
     config.validate()
     importlib.import_module("difficult_customer.agents.exact")
     started = time.perf_counter()
-    budget = Budget({"ppo": (config.steps, config.seeds)}, config.eval_episodes, max(config.steps // 5, 1),
-                    min(config.eval_episodes, 100), belief_episodes=config.belief_episodes)
-    seeds = list(range(EVAL_SEED_BASE, EVAL_SEED_BASE + config.eval_episodes))
+    plan = budget(config.budget).only(LEARNER)
+    seeds = eval_seeds(config.seed, plan.eval_episodes)
+    cells = Path(config.out) / "cells"
     settings: dict[str, Any] = {}
     for claim in ["none", *config.claims]:
         ablate = [] if claim == "none" else [claim]
-        report_config = ReportConfig(out=config.out, seed=config.seed, ablate=ablate, workers=config.workers)
-        trained = train_all(report_config, budget)
+        trained = train_all(plan, out=config.out, seed=config.seed, ablate=ablate, workers=config.workers,
+                            progress=config.progress)
         context = PolicyContext.create(persona="mixture", ablate=ablate, seed=config.seed)
         refs = reference_values(context)
-        names = [r["policy_name"] for r in trained["ppo"]]
-        cells = Path(config.out) / "cells"
-        learned_eps = [evaluate_cell(n, context, seeds, cells) for n in names]
-        per_seed = [normalize(float(returns(e).mean()), refs["random"], refs["oracle"]) for e in learned_eps]
-        point, low, high = iqm_ci(np.array(per_seed)[:, None], seed=config.seed)
+        learned_eps = [evaluate_cell(r["policy"], context, seeds, cells) for r in trained[LEARNER]]
+        learned = score_seeds([float(returns(e).mean()) for e in learned_eps], refs, seed=config.seed)
         optimum_eps = evaluate_cell(OPTIMUM, context, seeds, cells)
-        optimum_score = scripted_score(OPTIMUM, context, optimum_eps, refs, budget)
+        optimum = score_policy(OPTIMUM, context, refs, optimum_eps, plan.mc_episodes, cells)
         oracle_eps = evaluate_cell("oracle", context, seeds, cells)
         settings[claim] = {
             "ablate": ablate,
             "references": refs,
-            "ppo": {"normalized": point, "low": low, "high": high, "per_seed": per_seed,
+            "ppo": {"normalized": learned["normalized"], "low": learned["normalized_low"],
+                    "high": learned["normalized_high"], "per_seed": learned["per_seed"],
                     "conformance": conformance([e for eps in learned_eps for e in eps])},
-            "optimum": {"normalized": optimum_score["normalized"], "low": optimum_score["normalized_low"],
-                        "high": optimum_score["normalized_high"], "conformance": conformance(optimum_eps)},
+            "optimum": {"normalized": optimum["normalized"], "low": optimum["normalized_low"],
+                        "high": optimum["normalized_high"], "conformance": conformance(optimum_eps)},
             "oracle": {"conformance": conformance(oracle_eps)},
         }
-    return {"config": config.__dict__, "settings": settings, "wall_seconds": time.perf_counter() - started}
+    return {"config": {**asdict(config), "steps": plan.learners[LEARNER][0], "seeds": plan.learners[LEARNER][1]},
+            "settings": settings, "wall_seconds": time.perf_counter() - started}
 
 
 def _rates(conf: dict[str, Any]) -> list[float]:
@@ -106,6 +102,7 @@ def _rates(conf: dict[str, Any]) -> list[float]:
 
 
 def write_ablations(results: dict[str, Any], out: Path) -> Path:
+    """Write ablations.json, the heat maps and ablations.md; returns the markdown's path."""
     atomic_write_json(out / "ablations.json", results)
     settings = results["settings"]
     rows = list(settings)
@@ -142,21 +139,8 @@ def write_ablations(results: dict[str, Any], out: Path) -> Path:
     return out / "ablations.md"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="difficult-customer ablations", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--budget", default="default", choices=list(BUDGETS))
-    p.add_argument("--claims", nargs="+", default=list(CLAIMS))
-    p.add_argument("--out", default="results/ablations")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    config = AblationConfig(claims=list(args.claims), out=args.out, seed=args.seed, workers=args.workers,
-                            **BUDGETS[args.budget])
+def main(config: Config) -> int:
+    """Run the study, write its files; 2 on bad settings."""
     try:
         results = run_ablations(config)
     except ValueError as err:

@@ -8,44 +8,52 @@ the tables, to solve them (value iteration + J_random + FIB + best fixed sequenc
 its branch-and-bound proof) and to run PBVI. Then the total solve time of the models of
 each ablation. Not a test: timings are printed, never asserted.
 
-Usage::
-
-    difficult-customer.solve_times                      # everything, 2000 episodes per MC value
-    difficult-customer.solve_times --ablations none C4 --episodes 500
+Examples: difficult-customer solve-times (everything, 2000 episodes per Monte Carlo value);
+difficult-customer solve-times --ablations none C4 --episodes 500
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.evaluation import monte_carlo
 from difficult_customer.agents.exact.pbvi import DEFAULT_POINTS, PointBased
 from difficult_customer.agents.exact.policies import BeliefPolicy
 from difficult_customer.agents.exact.solve import solve
-from difficult_customer.customer_models import CLAIMS
+from difficult_customer.customer_models import CLAIMS, check_ablate
+from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
 
 PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent", "reasonable")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="difficult-customer.solve_times", description=__doc__.splitlines()[0])
-    parser.add_argument("--max-turns", type=int, default=16, help="turn limit (default: %(default)s)")
-    parser.add_argument("--episodes", type=int, default=2000, help="Monte Carlo episodes per belief policy (0: skip)")
-    parser.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default: %(default)s)")
-    parser.add_argument("--points", type=int, default=DEFAULT_POINTS, help="PBVI belief points per turn (0: skip)")
-    parser.add_argument("--personas", nargs="*", default=list(PERSONAS), choices=PERSONAS, metavar="PERSONA")
-    parser.add_argument(
-        "--ablations",
-        nargs="*",
-        default=["none", *CLAIMS],
-        choices=["none", *CLAIMS],
-        metavar="CLAIM",
-        help="'none' and/or claim ids, one ablation each (default: none and every claim)",
-    )
-    return parser
+@dataclass
+class Config:
+    """Settings of ``difficult-customer solve-times``."""
+
+    max_turns: int = DEFAULT_MAX_TURNS
+    """Turn limit of the solved models."""
+    episodes: int = 2000
+    """Monte Carlo conversations per belief policy (0: skip the Monte Carlo values)."""
+    seed: int = 0
+    """Monte Carlo seed."""
+    points: int = DEFAULT_POINTS
+    """PBVI belief points per turn (0: skip PBVI)."""
+    personas: list[str] = field(default_factory=lambda: list(PERSONAS))
+    """Personas (and mixture) to solve."""
+    ablations: list[str] = field(default_factory=lambda: ["none", *CLAIMS])
+    """'none' and/or claim ids, one ablation each."""
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad setting."""
+        for persona in self.personas:
+            if persona not in PERSONAS:
+                raise ValueError(f"unknown persona {persona!r}; allowed: {', '.join(PERSONAS)}")
+        check_ablate([a for a in self.ablations if a != "none"])
+        if self.episodes < 0 or self.points < 0:
+            raise ValueError(f"episodes={self.episodes}, points={self.points}; allowed are integers >= 0")
 
 
 def _mc(policy, context: PolicyContext, episodes: int, seed: int) -> str:
@@ -55,9 +63,14 @@ def _mc(policy, context: PolicyContext, episodes: int, seed: int) -> str:
     return f"{mc.mean:.3f}±{mc.half_width:.3f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print the table. Returns the exit status."""
-    args = build_parser().parse_args(argv)
+def main(config: Config) -> int:
+    """Solve, time and print the table; 2 on bad settings."""
+    try:
+        config.validate()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    args = config
     header = (
         f"{'ablation':8} {'persona':19} {'states':>6} {'oracle':>6} {'FIB ub':>6} {'PBVI lb':>7} "
         f"{'QMDP':>12} {'lookahead':>12} {'PBVI':>12} {'fixed seq':>9} {'random':>6} "
@@ -97,7 +110,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {ablation:8} {seconds:.3f}")
     print("fixed seq: proven optimal by branch and bound, or 'value≤bound' when its node budget ran out")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,37 +1,52 @@
-"""Evaluation cells shared by the report and the ablation study.
+"""The one evaluation pipeline of the benchmark, the report and the ablations.
 
-A cell is one policy on one persona over fixed seeds. Its episodes are stored compactly
-in a JSON file as soon as it is done, keyed by everything that determines them
-(policy, model file, persona, ablation, seeds), so an interrupted report resumes and a
-changed setting recomputes.
+A *cell* is one policy on one persona (and ablation, turn limit) over fixed environment
+seeds. :func:`evaluate_cell` plays it, or reads it back: its episodes are stored compactly
+in a JSON file as soon as they are played, keyed by everything that determines them
+(policy, model file digest, persona, ablation, turn limit, rewards, seeds), so an
+interrupted run resumes and a changed setting recomputes. :func:`score_policy` turns a
+cell into a normalized score, the one way every command scores a policy (exact where the
+tables allow, else Monte Carlo with an interval; stored in the cell file too);
+:func:`score_seeds` scores a learner trained on several seeds (IQM with a stratified
+bootstrap interval). :func:`summarize` and :func:`reliability` give the rates.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from difficult_customer import agents
 from difficult_customer.agents import PolicyContext
 from difficult_customer.customer_models import Move
 from difficult_customer.experiments.library.io import atomic_write_json, read_json
 from difficult_customer.experiments.library.rollouts import Episode, run_episodes
+from difficult_customer.experiments.library.scores import iqm_ci, normalize, pass_hat_k
+from difficult_customer.experiments.library.stats import mean_ci, wilson_ci
 
 _COMPACT = ("seed", "persona", "outcome", "ret", "turns", "moves", "reactions", "tones", "solved_before")
+"""The Episode fields a cell file keeps (the hidden anger, trust and abuse are left out)."""
+
+KS = (1, 2, 4, 8)
+"""The k of the pass^k reliability columns."""
 
 
 def _model_digest(policy: str) -> str:
-    if ":" not in policy:
+    path = agents.spec(policy).path
+    if path is None:
         return ""
-    path = Path(policy.split(":", 1)[1])
+    path = path if path.exists() else path.with_suffix(".zip")
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
 
 
 def cell_key(policy: str, context: PolicyContext, seeds: Sequence[int]) -> str:
+    """A digest of everything that determines a cell's episodes."""
     settings = {
         "policy": policy,
         "model": _model_digest(policy),
@@ -40,22 +55,90 @@ def cell_key(policy: str, context: PolicyContext, seeds: Sequence[int]) -> str:
         "max_turns": context.max_turns,
         "rewards": repr(context.rewards),
         "policy_seed": context.seed,
-        "seeds": [int(seeds[0]), int(seeds[-1]), len(seeds)],
+        "seeds": [int(s) for s in seeds] if len(seeds) <= 3 else [int(seeds[0]), int(seeds[-1]), len(seeds)],
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def evaluate_cell(policy: str, context: PolicyContext, seeds: Sequence[int], folder: Path) -> list[Episode]:
-    """The episodes of ``policy`` on ``context`` over ``seeds``, from cache or freshly played."""
+def cell_path(folder: str | Path, policy: str, context: PolicyContext) -> Path:
+    """The file of a cell in ``folder``."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", policy).strip("_")
+    return Path(folder) / f"{context.persona}__{'-'.join(context.ablate) or 'none'}__{safe}.json"
+
+
+def evaluate_cell(
+    policy: str,
+    context: PolicyContext,
+    seeds: Sequence[int],
+    folder: str | Path,
+    resume: bool = True,
+    progress: Callable[[int], Any] | None = None,
+) -> list[Episode]:
+    """The episodes of ``policy`` on ``context`` over ``seeds``, read back or freshly played.
+
+    Args:
+        policy: a registered policy name or a model path (see ``agents.spec``).
+        context: the environment; a policy that needs the full observation gets it.
+        seeds: one environment seed per episode.
+        folder: where cell files live.
+        resume: reuse a stored cell with the same settings (False: play again).
+        progress: called with the number of episodes done (e.g. a tqdm ``update``).
+    """
+    seeds = [int(s) for s in seeds]
     key = cell_key(policy, context, seeds)
-    safe = policy.replace(":", "_").replace("/", "_").replace("\\", "_")
-    path = folder / f"{context.persona}__{'-'.join(context.ablate) or 'none'}__{safe}.json"
-    cached = read_json(path)
+    path = cell_path(folder, policy, context)
+    cached = read_json(path) if resume else None
     if cached is not None and cached.get("key") == key:
+        if progress is not None:
+            progress(len(seeds))
         return [Episode(**{**e, "anger": [], "trust": [], "abusive": []}) for e in cached["episodes"]]
-    episodes = run_episodes(policy, context, seeds)
+    episodes = run_episodes(policy, context, seeds, progress=progress)
     atomic_write_json(path, {"key": key, "episodes": [{k: getattr(e, k) for k in _COMPACT} for e in episodes]})
     return episodes
+
+
+def returns(episodes: Sequence[Episode]) -> np.ndarray:
+    """The return of every episode."""
+    return np.array([e.ret for e in episodes], dtype=float)
+
+
+def summarize(episodes: Sequence[Episode]) -> dict[str, Any]:
+    """Mean return (95% t-interval), success (Wilson interval), outcome rates and mean turns of a cell.
+
+    Raises:
+        ValueError: for no episodes.
+    """
+    n = len(episodes)
+    if n == 0:
+        raise ValueError("summarize needs at least one episode")
+    ret, ret_lo, ret_hi = mean_ci(returns(episodes))
+    successes = int(sum(e.success for e in episodes))
+    succ, succ_lo, succ_hi = wilson_ci(successes, n)
+    outcomes = [e.outcome for e in episodes]
+    return {
+        "episodes": n,
+        "return_mean": ret,
+        "return_ci_low": ret_lo,
+        "return_ci_high": ret_hi,
+        "successes": successes,
+        "success_rate": succ,
+        "success_ci_low": succ_lo,
+        "success_ci_high": succ_hi,
+        "solved_rate": sum(o in ("solved", "solved_and_followed_up") for o in outcomes) / n,
+        "walk_away_rate": outcomes.count("walked_away") / n,
+        "abuse_end_rate": outcomes.count("ended_after_abuse") / n,
+        "timeout_rate": outcomes.count("timed_out") / n,
+        "mean_turns": sum(e.turns for e in episodes) / n,
+    }
+
+
+def reliability(episodes: Sequence[Episode], ks: Sequence[int] = KS) -> dict[str, Any]:
+    """Success rate, walk-away rate and pass^k: the chance that k conversations in a row all succeed."""
+    s = summarize(episodes)
+    out = {"success_rate": s["success_rate"], "episodes": s["episodes"], "walk_away_rate": s["walk_away_rate"]}
+    for k in ks:
+        out[f"pass^{k}"] = pass_hat_k(s["successes"], s["episodes"], k)
+    return out
 
 
 def move_by_turn(episodes: Sequence[Episode], max_turns: int) -> np.ndarray:
@@ -68,20 +151,106 @@ def move_by_turn(episodes: Sequence[Episode], max_turns: int) -> np.ndarray:
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
-def returns(episodes: Sequence[Episode]) -> np.ndarray:
-    return np.array([e.ret for e in episodes], dtype=float)
-
-
-def summary(episodes: Sequence[Episode]) -> dict[str, Any]:
-    """Return, success and outcome shares of a list of episodes."""
-    n = len(episodes)
-    outcomes = [e.outcome for e in episodes]
+def _normalized(value: float, low: float, high: float, refs: dict[str, float]) -> dict[str, float]:
     return {
-        "episodes": n,
-        "return_mean": float(np.mean(returns(episodes))),
-        "successes": int(sum(e.success for e in episodes)),
-        "success_rate": sum(e.success for e in episodes) / n,
-        "walk_away_rate": outcomes.count("walked_away") / n,
-        "abuse_end_rate": outcomes.count("ended_after_abuse") / n,
-        "mean_turns": float(np.mean([e.turns for e in episodes])),
+        "normalized": normalize(value, refs["random"], refs["oracle"]),
+        "normalized_low": normalize(low, refs["random"], refs["oracle"]),
+        "normalized_high": normalize(high, refs["random"], refs["oracle"]),
+    }
+
+
+def policy_value(
+    policy: str, context: PolicyContext, episodes: Sequence[Episode] | None = None, mc_episodes: int = 0
+) -> dict[str, Any]:
+    """The expected return of ``policy`` in ``context``, with how it was obtained.
+
+    Exact (no interval) where the tables allow it: every policy that is not learned and
+    is memoryless or short enough to enumerate. Otherwise Monte Carlo: ``mc_episodes``
+    conversations played in lockstep if given, else the mean of ``episodes`` (the cell's
+    own conversations), with a 95% interval.
+
+    Returns:
+        ``{"return", "return_low", "return_high", "source", "interval"}`` with source
+        ``"exact"`` or ``"monte carlo"``.
+
+    Raises:
+        ValueError: if neither ``episodes`` nor ``mc_episodes`` is given for a policy that
+            cannot be valued exactly.
+    """
+    from difficult_customer.agents.exact.evaluation import exact_value, monte_carlo
+
+    entry = agents.spec(policy)
+    own = entry.context_for(context)
+    built = None
+    if not entry.learned:
+        built = agents.make(policy, own)
+        exact = exact_value(built, own)
+        if exact is not None:
+            return {"return": exact, "return_low": exact, "return_high": exact, "source": "exact",
+                    "interval": "exact"}
+    if mc_episodes > 0:
+        mc = monte_carlo(built if built is not None else agents.make(policy, own), own, mc_episodes,
+                         seed=context.seed or 0)
+        (low, high) = mc.ci95
+        return {"return": float(mc.mean), "return_low": float(low), "return_high": float(high),
+                "source": "monte carlo", "interval": f"95% interval over {mc_episodes} conversations"}
+    if not episodes:
+        raise ValueError(f"policy {policy!r} cannot be valued exactly; give its episodes or mc_episodes >= 1")
+    mean, low, high = mean_ci(returns(episodes))
+    return {"return": mean, "return_low": low, "return_high": high, "source": "monte carlo",
+            "interval": f"95% t-interval over {len(episodes)} conversations"}
+
+
+def score_policy(
+    policy: str,
+    context: PolicyContext,
+    refs: dict[str, float],
+    episodes: Sequence[Episode] | None = None,
+    mc_episodes: int = 0,
+    folder: str | Path | None = None,
+) -> dict[str, Any]:
+    """The score of one policy: its value (:func:`policy_value`) and that value normalized by ``refs``.
+
+    ``normalized = (J - J_random) / (J_oracle - J_random)``: 0 is random, 1 the oracle.
+    With ``folder`` the score is stored in the policy's cell file and read back when its
+    settings match.
+
+    Returns:
+        ``{"kind", "return", "return_low", "return_high", "normalized", "normalized_low",
+        "normalized_high", "source", "interval"}``.
+    """
+    path = cell_path(folder, policy, context) if folder is not None else None
+    seeds = [e.seed for e in episodes] if episodes else []
+    key = json.dumps({"cell": cell_key(policy, context, seeds) if seeds else cell_key(policy, context, [0]),
+                      "mc_episodes": mc_episodes, "refs": refs}, sort_keys=True)
+    stored = read_json(path) if path is not None else None
+    if stored is not None and key in stored.get("scores", {}):
+        return stored["scores"][key]
+    value = policy_value(policy, context, episodes, mc_episodes)
+    score = {"kind": agents.spec(policy).kind, **value,
+             **_normalized(value["return"], value["return_low"], value["return_high"], refs)}
+    if path is not None:
+        data = stored if stored is not None else {}
+        data.setdefault("scores", {})[key] = score
+        atomic_write_json(path, data)
+    return score
+
+
+def score_seeds(per_seed_returns: Sequence[float], refs: dict[str, float], seed: int = 0) -> dict[str, Any]:
+    """The score of a learner trained on several seeds: IQM of the normalized per-seed returns.
+
+    The interval is a 95% stratified bootstrap (seeded by ``seed``); with so few seeds
+    the IQM is close to the mean.
+    """
+    per_seed = [normalize(float(r), refs["random"], refs["oracle"]) for r in per_seed_returns]
+    point, low, high = iqm_ci(np.array(per_seed)[:, None], seed=seed)
+    return {
+        "kind": "learned",
+        "return": float(np.mean(per_seed_returns)),
+        "normalized": point,
+        "normalized_low": low,
+        "normalized_high": high,
+        "per_seed": per_seed,
+        "source": "iqm",
+        "interval": f"IQM over {len(per_seed)} seeds, 95% stratified bootstrap",
     }

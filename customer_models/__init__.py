@@ -1,6 +1,6 @@
 """The difficult customer: personas, their dynamics, and the compiled tables.
 
-Needs only numpy. ``compile_model(persona, ablate)`` is the entry point; everything
+Needs only numpy. ``compile_model(persona, ablate, rewards, variant)`` is the entry point; everything
 above this package (environments, solvers, tests) reads the :class:`Tables` it returns.
 """
 
@@ -14,6 +14,7 @@ from difficult_customer.customer_models.compile import Tables, check_ablate, com
 from difficult_customer.customer_models.dynamics import State, step_outcomes, tone_distribution
 from difficult_customer.customer_models.personas import (
     DEFAULT_MIXTURE,
+    GUIDE_ONLY_MIXTURE,
     MIXTURES,
     PERSONA_NAMES,
     PERSONAS,
@@ -21,7 +22,9 @@ from difficult_customer.customer_models.personas import (
     Persona,
     resolve_persona,
 )
+from difficult_customer.customer_models.provenance import GUIDES, Quote, Support, Switch
 from difficult_customer.customer_models.rewards import REWARD_TERMS, Rewards, reward_terms
+from difficult_customer.customer_models.switches import ASSUMPTIONS, SWITCH_IDS, SWITCHES, VARIANTS
 from difficult_customer.customer_models.vocabulary import (
     CLAIMS,
     FACTORS,
@@ -35,8 +38,11 @@ from difficult_customer.customer_models.vocabulary import (
 )
 
 __all__ = [
+    "ASSUMPTIONS",
     "CLAIMS",
     "DEFAULT_MIXTURE",
+    "GUIDES",
+    "GUIDE_ONLY_MIXTURE",
     "FACTORS",
     "MIXTURES",
     "PERSONAS",
@@ -48,12 +54,18 @@ __all__ = [
     "Move",
     "Outcome",
     "Persona",
+    "Quote",
     "Reaction",
     "Rewards",
+    "SWITCHES",
+    "SWITCH_IDS",
     "State",
+    "Support",
+    "Switch",
     "Tables",
     "Tone",
     "Trust",
+    "VARIANTS",
     "check_ablate",
     "compile_model",
     "resolve_persona",

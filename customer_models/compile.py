@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from difficult_customer.customer_models.dynamics import State, step_outcomes, tone_distribution
-from difficult_customer.customer_models.personas import GENUINE_GRIEVANCE, Mixture, Persona, resolve_persona
+from difficult_customer.customer_models.personas import Mixture, Persona, resolve_persona
+from difficult_customer.customer_models.personas import effective_persona as _effective
 from difficult_customer.customer_models.rewards import REWARD_TERMS, Rewards, reward_terms
-from difficult_customer.customer_models.vocabulary import CLAIMS, FACTORS, Abuse, Move, Outcome, Reaction
+from difficult_customer.customer_models.switches import check_switches, check_variant, closure
+from difficult_customer.customer_models.vocabulary import FACTORS, Abuse, Move, Outcome, Reaction
 
 _ATOL = 1e-9
-
-# C8 ablated: personas keep their starting state but react like a genuine grievance.
-_STARTING_FIELDS = {"name", "description", "initial_anger", "initial_trust", "initial_abusive", "patience"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +37,7 @@ class Tables:
 
     mixture: Mixture
     ablate: frozenset[str]
+    """Switches off: ``ablate``, the variant's and the mixture's own (claims, assumptions, D1)."""
     rewards: Rewards
     initial: np.ndarray
     """(S,) float64: start distribution for the mixture; sums to 1."""
@@ -105,31 +105,17 @@ class Tables:
 
 
 def check_ablate(ablate: Iterable[str] | None) -> frozenset[str]:
-    """Validate claim ids to switch off.
+    """Validate switch ids to turn off: claims ``C1``-``C10``, assumptions ``A1``-``A17``, ``D1``.
 
     Raises:
-        ValueError: naming an unknown claim id and listing the allowed ones.
+        ValueError: naming an unknown id and listing the allowed ones.
     """
-    if ablate is None:
-        return frozenset()
-    if isinstance(ablate, str):
-        ablate = [ablate]
-    out = set()
-    for claim in ablate:
-        if claim not in CLAIMS:
-            raise ValueError(f"unknown claim id {claim!r} in ablate; allowed: {', '.join(CLAIMS)}")
-        out.add(claim)
-    return frozenset(out)
+    return check_switches(ablate)
 
 
 def effective_persona(persona: Persona, ablate: frozenset[str]) -> Persona:
-    """The persona as the compiler uses it: under C8 ablated, with genuine-grievance reactions."""
-    if "C8" not in ablate:
-        return persona
-    reactions = {
-        f.name: getattr(GENUINE_GRIEVANCE, f.name) for f in fields(Persona) if f.name not in _STARTING_FIELDS
-    }
-    return replace(persona, **reactions)
+    """The persona as the compiler uses it: every switched-off parameter at its off value."""
+    return _effective(persona, closure(frozenset(ablate)))
 
 
 def _initial_states(index: int, persona: Persona) -> list[tuple[float, State]]:
@@ -158,33 +144,40 @@ def compile_model(
     persona: str | Persona | Mixture = "mixture",
     ablate: Iterable[str] | None = None,
     rewards: Rewards | Mapping[str, float] | None = None,
+    variant: str | None = None,
 ) -> Tables:
-    """Compile a persona (or mixture) under an ablation into :class:`Tables`.
+    """Compile a persona (or mixture) under switches into :class:`Tables`.
 
     Args:
-        persona: a persona or mixture name, or object.
-        ablate: claim ids (``"C1"`` ... ``"C10"``) whose effects are switched off.
+        persona: a persona or mixture name (``"guide_only"`` is the default mixture with
+            every assumption off), or object.
+        ablate: switch ids to turn off: claims ``"C1"`` ... ``"C10"``, assumptions
+            ``"A1"`` ... ``"A17"``, the contested reading ``"D1"``
+            (:data:`~customer_models.switches.SWITCHES`).
         rewards: reward weights; the defaults of :class:`Rewards` if None.
+        variant: ``"default"`` or ``"guide_only"`` (every assumption off), added to ``ablate``.
 
     Returns:
         The compiled, validated tables (cached: equal arguments give the same object).
 
     Raises:
-        ValueError: for an unknown persona or claim id, or invalid tables.
+        ValueError: for an unknown persona, switch id or variant, or invalid tables.
     """
     mixture = resolve_persona(persona)
+    off = check_ablate(ablate) | check_variant(variant) | mixture.switched_off
     if rewards is None:
         rewards = Rewards()
     elif isinstance(rewards, Mapping):
         rewards = Rewards.from_mapping(dict(rewards))
     elif not isinstance(rewards, Rewards):
         raise ValueError(f"rewards={rewards!r}; allowed: None, a Rewards, or a mapping of term name -> weight")
-    return _compile(mixture, check_ablate(ablate), rewards)
+    return _compile(mixture, off, rewards)
 
 
 @functools.lru_cache(maxsize=32)
 def _compile(mixture: Mixture, ablate: frozenset[str], rewards: Rewards) -> Tables:
     personas = [effective_persona(p, ablate) for p in mixture.personas]
+    closed = closure(ablate)
     index: dict[State, int] = {}
     order: list[State] = []
 
@@ -209,7 +202,7 @@ def _compile(mixture: Mixture, ablate: frozenset[str], rewards: Rewards) -> Tabl
         for move in Move:
             merged: dict[tuple[int, int], float] = {}
             if state.status == Outcome.ongoing:
-                for prob, nxt, reaction in step_outcomes(personas[state.persona], state, move, ablate):
+                for prob, nxt, reaction in step_outcomes(personas[state.persona], state, move, closed):
                     if prob <= 0.0:  # underflow: not a possible successor
                         continue
                     key = (visit(nxt), int(reaction))
@@ -246,7 +239,7 @@ def _compile(mixture: Mixture, ablate: frozenset[str], rewards: Rewards) -> Tabl
     initial_by_persona = np.zeros((len(personas), n_states))
     for pi, prob, s in starts:
         initial_by_persona[pi, s] += prob
-    initial = np.asarray(mixture.weights) @ initial_by_persona
+    initial = np.asarray(mixture.effective_weights(closed)) @ initial_by_persona
 
     tables = Tables(
         mixture=mixture,

@@ -1,4 +1,4 @@
-"""One step of the customer: every effect of every move, each citing its claim.
+"""One step of the customer: every effect of every move, each naming its parameter.
 
 :func:`step_outcomes` lists the possible results of one move in one hidden state with
 their probabilities. It is plain Python over named factors, written to be read next to
@@ -80,18 +80,21 @@ def step_outcomes(
 ) -> list[tuple[float, State, Reaction]]:
     """All results of ``move`` in the non-terminal ``state``, as (probability, next, reaction).
 
-    Results may repeat; the compiler merges them. Probabilities sum to 1.
-    ``ablate`` holds claim ids whose effects are switched off: the move becomes
-    neutral in that respect.
+    ``persona`` is the *effective* persona (:func:`~customer_models.personas.effective_persona`):
+    switched-off effects already have their off values, so the code below reads
+    parameters only. ``ablate`` (closed over claims) is consulted for the two switches
+    that change the structure of a step rather than a number: C7 (a follow-up closes as
+    "followed up") and A15 (patience drains). Results may repeat; the compiler merges
+    them. Probabilities sum to 1. Each effect names its parameter; the parameter's
+    metadata names the sentence or the assumption.
     """
-    on = {c: c not in ablate for c in (f"C{i}" for i in range(1, 11))}
     p = persona
     s0 = state._asdict()
 
-    # C7: once the problem is solved the customer leaves after this turn; a follow-up
-    # makes the difference between "solved" and "solved and followed up".
+    # Simplification (C7): once solved, the next move ends the conversation; a follow-up
+    # makes it "solved and followed up".
     if state.solved:
-        if move == Move.follow_up and on["C7"]:
+        if move == Move.follow_up and "C7" not in ablate:
             branches = _split([_Branch(1.0, dict(s0), None)], lambda s: p.follow_up_trust, _trust_up)
             return [
                 (b.prob, State(**{**b.state, "status": Outcome.solved_and_followed_up}), Reaction.thanks)
@@ -99,123 +102,113 @@ def step_outcomes(
             ]
         return [(1.0, State(**{**s0, "status": Outcome.solved}), Reaction.says_goodbye)]
 
-    abusive = state.abuse == Abuse.abusive and on["C6"]
-    blocked = abusive  # C6: abuse yields only to a boundary; other moves do not calm.
+    abusive = state.abuse == Abuse.abusive
+    keep = 1.0 - p.abuse_blocks if abusive else 1.0  # A8: abuse blocks this share of calm and acceptance
     branches = [_Branch(1.0, dict(s0), None)]
 
-    if move == Move.listen and on["C1"]:
-        calm_p = p.listen_calm_heard if state.heard else p.listen_calm
-        branches = _split(branches, lambda s: p.listen_heard, lambda s: s.update(heard=1))
-        if not blocked:
-            branches = _split(branches, lambda s: calm_p, _calm)
+    if move == Move.listen:
+        calm_p = (p.listen_calm_heard if state.heard else p.listen_calm) * keep  # C1
+        branches = _split(branches, lambda s: p.listen_heard, lambda s: s.update(heard=1))  # C1
+        branches = _split(branches, lambda s: calm_p, _calm)
 
-    elif move == Move.empathize and on["C2"]:
-        if state.heard:
-            if not blocked:
-                branches = _split(branches, lambda s: p.empathy_calm, _calm)
-            branches = _split(branches, lambda s: p.empathy_trust, _trust_up)
-        else:  # C2: empathy before the customer feels heard reads as patronizing.
-            branches = _split(branches, lambda s: p.empathy_patronizing, _anger_up)
+    elif move == Move.empathize:
+        factor = 1.0 if state.heard else p.empathy_unheard  # D1: before heard, empathy works less
+        branches = _split(branches, lambda s: p.empathy_calm * factor * keep, _calm)  # C2
+        if not state.heard:  # A1: where it did not calm, early empathy may patronize
+            branches = _split(
+                branches, lambda s: p.empathy_patronizing if s["anger"] >= state.anger else 0.0, _anger_up
+            )
+        branches = _split(branches, lambda s: p.empathy_trust * factor, _trust_up)  # C2
+        branches = _split(branches, lambda s: p.empathy_heard, lambda s: s.update(heard=1))  # C2 (001)
 
     elif move == Move.apologize:
-        if on["C4"]:
-            keep = p.apology_fatigue**state.apologies  # C4: each further apology keeps less.
-            relief = 0.0 if blocked or state.anger == Anger.calm else p.apology_relief * keep
-            overused = p.apology_irritation if state.apologies >= MAX_APOLOGIES else p.apology_irritation_first
-            # Relief and irritation exclude each other: irritation only where relief failed.
-            branches = _split(branches, lambda s: relief, _calm)
-            branches = _split(
-                branches, lambda s: overused if s["anger"] >= state.anger else 0.0, _anger_up
-            )
-            branches = _split(branches, lambda s: p.apology_trust * keep, _trust_up)
+        fatigue = p.apology_fatigue**state.apologies  # A3
+        relief = 0.0 if state.anger == Anger.calm else p.apology_relief * fatigue * keep  # C4
+        overused = p.apology_irritation if state.apologies >= MAX_APOLOGIES else p.apology_irritation_first  # A4/A5
+        branches = _split(branches, lambda s: relief, _calm)
+        branches = _split(branches, lambda s: overused if s["anger"] >= state.anger else 0.0, _anger_up)
+        branches = _split(branches, lambda s: p.apology_trust * fatigue, _trust_up)  # C4
         for b in branches:
             b.state["apologies"] = min(state.apologies + 1, MAX_APOLOGIES)
 
     elif move == Move.offer_options:
-        if blocked:
-            accept = 0.0
-        elif on["C3"]:  # C3: feelings first; an angry or unheard customer rejects.
-            accept = p.offer_accept[state.anger] * (1.0 if state.heard else p.offer_unheard)
-            if on["C4"] and state.apologies == 0:  # C4/C8: a genuine grievance wants an apology first.
-                accept *= p.offer_unapologized
-        else:
-            accept = p.offer_flat
-        if on["C5"] and not blocked:  # C5: a choice of options, and trust once heard, help.
-            accept = accept * (1.0 + p.offer_choice) + (p.offer_trust * state.trust if state.heard else 0.0)
-        accept = min(accept, 1.0)
+        accept = p.offer_accept[state.anger] * (1.0 if state.heard else p.offer_unheard)  # C3
+        if state.apologies == 0:
+            accept *= p.offer_unapologized  # A6
+        accept = min(accept + p.offer_trust * state.trust, 1.0) * keep  # C2 (trust), A8
         out = []
         for b in branches:
-            yes = dict(b.state, solved=1)
-            out.append(_Branch(b.prob * accept, yes, True))
+            out.append(_Branch(b.prob * accept, dict(b.state, solved=1), True))  # C5: accepted remedies solve
             out.append(_Branch(b.prob * (1.0 - accept), b.state, False))
         branches = [b for b in out if b.prob > 0.0]
-        if on["C5"]:  # C5: choosing a solution reduces frustration.
-            branches = _split(branches, lambda s: p.offer_relief if s["solved"] else 0.0, _calm)
-        if on["C3"]:  # C3: a rejected offer escalates.
-            branches = _split(branches, lambda s: 0.0 if s["solved"] else p.reject_escalation, _anger_up)
+        branches = _split(branches, lambda s: p.offer_relief if s["solved"] else 0.0, _calm)  # C5
+        branches = _split(branches, lambda s: 0.0 if s["solved"] else p.reject_escalation, _anger_up)  # A2
 
-    elif move == Move.set_boundary and on["C6"]:
-        if state.abuse == Abuse.abusive:  # C6: limits stated firmly stop the abuse.
+    elif move == Move.set_boundary:
+        if abusive:  # C6: a boundary disarms; if the abuse goes on, the warned dialogue ends
+
             def contain(s: dict) -> None:
                 s["abuse"] = Abuse.contained
                 _calm(s)
 
             branches = _split(branches, lambda s: p.boundary_stops_abuse, contain)
-        else:  # C6: on a customer who is not abusive, a boundary feels dismissive.
+            branches = _split(
+                branches,
+                lambda s: p.warning_enforced if s["abuse"] == Abuse.abusive else 0.0,
+                lambda s: s.update(status=Outcome.ended_after_abuse),
+            )
+        else:  # A7: on a customer who is not abusive, a boundary feels dismissive
             branches = _split(branches, lambda s: p.boundary_dismissive, _anger_up)
 
-    # follow_up before a solution (C7) and ablated moves change nothing here.
+    # follow_up before a solution achieves nothing (C7, our reading).
 
-    # C9: escalation: a move that raised anger also costs trust.
-    if on["C9"]:
-        branches = _split(
-            branches, lambda s: p.escalation_trust if s["anger"] > state.anger else 0.0, _trust_down
-        )
+    # A11: a move that raised anger also costs trust.
+    branches = _split(branches, lambda s: p.escalation_trust if s["anger"] > state.anger else 0.0, _trust_down)
 
-    # C6/C8/C9: an angry customer may turn abusive, likelier right after an escalation.
+    # A10 and C9: an angry customer may turn abusive, and an escalation may turn into belligerence.
     def onset(s: dict) -> float:
-        if s["abuse"] != Abuse.none:
+        if s["abuse"] != Abuse.none or s["status"] != Outcome.ongoing:
             return 0.0
         chance = p.abuse_onset if s["anger"] >= Anger.angry else 0.0
-        if on["C9"] and s["anger"] > state.anger:
+        if s["anger"] > state.anger:
             chance += p.escalation_abuse
         return chance
 
     branches = _split(branches, onset, lambda s: s.update(abuse=Abuse.abusive))
 
-    # C6: continued abuse (ignored, or a boundary that failed) may end the dialogue.
+    # A9: continued abuse (ignored, or a boundary that failed and was not enforced) may end the dialogue.
     if abusive:
         branches = _split(
             branches,
-            lambda s: p.abuse_ends_dialogue if s["abuse"] == Abuse.abusive else 0.0,
+            lambda s: p.abuse_ends_dialogue if s["abuse"] == Abuse.abusive and s["status"] == Outcome.ongoing else 0.0,
             lambda s: s.update(status=Outcome.ended_after_abuse),
         )
 
-    # C10: patience runs out on turns without progress; a furious customer may walk out.
-    if on["C10"]:
-        for b in branches:
-            s = b.state
-            if s["status"] != Outcome.ongoing:
-                continue
-            progress = (
-                s["anger"] < state.anger
-                or s["heard"] > state.heard
-                or s["trust"] > state.trust
-                or s["solved"] > state.solved
-                or s["abuse"] == Abuse.contained and state.abuse == Abuse.abusive
-            )
-            if not progress:
-                s["patience"] -= 1
-                if s["patience"] <= 0:
-                    s["patience"] = 0
-                    s["status"] = Outcome.walked_away
-        branches = _split(
-            branches,
-            lambda s: p.furious_walkout
-            if s["status"] == Outcome.ongoing and s["anger"] == Anger.furious and not s["solved"]
-            else 0.0,
-            lambda s: s.update(status=Outcome.walked_away),
+    # A15: patience runs out on turns without progress. A16: a furious customer may walk out.
+    drains = "A15" not in ablate
+    for b in branches:
+        s = b.state
+        if s["status"] != Outcome.ongoing or not drains:
+            continue
+        progress = (
+            s["anger"] < state.anger
+            or s["heard"] > state.heard
+            or s["trust"] > state.trust
+            or s["solved"] > state.solved
+            or s["abuse"] == Abuse.contained and state.abuse == Abuse.abusive
         )
+        if not progress:
+            s["patience"] -= 1
+            if s["patience"] <= 0:
+                s["patience"] = 0
+                s["status"] = Outcome.walked_away
+    branches = _split(
+        branches,
+        lambda s: p.furious_walkout
+        if s["status"] == Outcome.ongoing and s["anger"] == Anger.furious and not s["solved"]
+        else 0.0,
+        lambda s: s.update(status=Outcome.walked_away),
+    )
 
     return [(b.prob, State(**b.state), _reaction(state, b, move)) for b in branches]
 
@@ -247,9 +240,9 @@ ANGER_TO_TONE: tuple[int, ...] = (0, 1, 1, 2, 3)
 def tone_distribution(persona: Persona, state: State) -> list[float]:
     """Chance of each :class:`~customer_models.vocabulary.Tone` given the hidden state.
 
-    Tone is a noisy sign of anger (C8: a naturally difficult customer sounds angrier
-    than they are, ``tone_up``); it is one step off with chance ``tone_up`` /
-    ``tone_down``, clipped to the scale.
+    Tone is a noisy sign of anger (A14; a naturally difficult customer sounds angrier
+    than they are, A12); it is one step off with chance ``tone_up`` / ``tone_down``,
+    clipped to the scale.
     """
     base = ANGER_TO_TONE[state.anger]
     dist = [0.0, 0.0, 0.0, 0.0]

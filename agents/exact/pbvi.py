@@ -31,7 +31,6 @@ from difficult_customer.agents.exact.oracle import solve_oracle
 from difficult_customer.agents.exact.policies import BeliefPolicy, BeliefState
 from difficult_customer.customer_models import Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
-from difficult_customer.envs.sampling import sampler_for
 
 DEFAULT_POINTS = 128
 """Belief points per turn."""
@@ -78,27 +77,29 @@ def collect_points(
 ) -> list[SparseBeliefs]:
     """Beliefs reached at each turn by simulated conversations (QMDP moves, ``explore`` random).
 
-    Returns one batch per turn ``0 .. max_turns - 1``, at most ``points`` rows each; turn
-    0 holds every opening belief.
+    Conversations are drawn straight from the tables (the points only steer which plans
+    PBVI builds; any choice keeps its bound certified). Returns one batch per turn
+    ``0 .. max_turns - 1``, at most ``points`` rows each; turn 0 holds every opening
+    belief.
     """
     rng = np.random.default_rng(seed)
-    sampler = sampler_for(tables)
     ix = transition_index(tables)
     filt = BeliefFilter(tables)
     solution = solve_oracle(tables, max_turns)
     runs = max(4 * points, 64)
-    state = sampler.sample_initial_batch(rng, runs)
-    tone = sampler.sample_tone_batch(rng, state)
+    state = _draw(rng, tables.initial[None, :], np.zeros(runs, dtype=np.int64))
+    tone = _draw(rng, tables.tone_prob, state)
     reaction = tables.opening_reaction[state].astype(np.int64)
     beliefs = filt.reset_batch(tone, reaction, ix.solved[state])
-    out = [_openings(tables, filt)]
+    out = [opening_beliefs(tables)]
+    n_slots = tables.next_prob.shape[-1]
     for turn in range(max_turns):
         q = belief_q_values(solution, beliefs, np.full(beliefs.n_rows, max_turns - turn), 0)
         moves = np.where(rng.random(beliefs.n_rows) < explore, rng.integers(0, N_MOVES, beliefs.n_rows), q.argmax(-1))
-        k = sampler.sample_successor_batch(rng, state, moves)
+        k = _draw(rng, tables.next_prob.reshape(-1, n_slots), state * N_MOVES + moves)
         reaction = tables.next_reaction[state, moves, k].astype(np.int64)
         state = tables.next_state[state, moves, k].astype(np.int64)
-        tone = sampler.sample_tone_batch(rng, state)
+        tone = _draw(rng, tables.tone_prob, state)
         beliefs = filt.update_batch(beliefs, moves, tone, reaction, ix.solved[state])
         alive = np.flatnonzero(~tables.terminal[state])
         if turn + 1 == max_turns or alive.size == 0:
@@ -111,8 +112,20 @@ def collect_points(
     return out
 
 
-def _openings(tables: Tables, filt: BeliefFilter) -> SparseBeliefs:
-    """Every opening belief, one row per (tone, reaction) with positive chance, unnormalized."""
+def _draw(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One column index per entry of ``rows``, drawn with the probabilities ``probs[row]``."""
+    cumulative = np.cumsum(probs[rows], axis=-1)
+    u = rng.random(rows.shape[0]) * cumulative[:, -1]
+    pick = (cumulative <= u[:, None]).sum(-1)
+    return np.minimum(pick, probs.shape[-1] - 1).astype(np.int64)
+
+
+def opening_beliefs(tables: Tables) -> SparseBeliefs:
+    """Every opening belief, one row per (tone, reaction) with positive chance, unnormalized.
+
+    The rows' total weights are the chances of the opening observations, so a value that
+    is linear in the belief, summed over the rows, is an expected value over openings.
+    """
     state = np.flatnonzero(tables.initial > 0)
     key = observation_key(tables.opening_reaction[state][:, None], np.arange(N_TONES)[None, :], 0)
     weight = tables.initial[state][:, None] * tables.tone_prob[state]
@@ -131,19 +144,30 @@ def _row_sums(values: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
 _CACHE: weakref.WeakKeyDictionary[Tables, dict[tuple[int, int, int], PBVISolution]] = weakref.WeakKeyDictionary()
 
 
-def solve_pbvi(tables: Tables, max_turns: int, points: int = DEFAULT_POINTS, seed: int = 0) -> PBVISolution:
+def solve_pbvi(
+    tables: Tables, max_turns: int, points: int = DEFAULT_POINTS, seed: int = 0, cache: bool = True
+) -> PBVISolution:
     """Point-based value iteration (cached per tables, turn limit, points and seed).
+
+    Args:
+        tables: the model.
+        max_turns: the turn limit.
+        points: belief points per turn (>= 1).
+        seed: seed of the simulated conversations the points come from.
+        cache: False solves afresh and leaves the cache alone (for timing).
 
     Raises:
         ValueError: if ``points`` < 1.
     """
     if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 1:
         raise ValueError(f"points={points!r}; allowed is an integer >= 1")
+    if not cache:
+        return _solve(tables, int(max_turns), int(points), int(seed))
     key = (int(max_turns), int(points), int(seed))
-    cache = _CACHE.setdefault(tables, {})
-    if key not in cache:
-        cache[key] = _solve(tables, int(max_turns), int(points), int(seed))
-    return cache[key]
+    solutions = _CACHE.setdefault(tables, {})
+    if key not in solutions:
+        solutions[key] = _solve(tables, int(max_turns), int(points), int(seed))
+    return solutions[key]
 
 
 def _solve(tables: Tables, max_turns: int, points: int, seed: int) -> PBVISolution:
@@ -164,6 +188,7 @@ def _solve(tables: Tables, max_turns: int, points: int, seed: int) -> PBVISoluti
     for h in range(1, max_turns + 1):
         points_h = beliefs_by_turn[max_turns - h]
         previous = alphas[h - 1]
+        previous_by_state = np.ascontiguousarray(previous.T)  # (S, m): gathers by state are contiguous
         n = points_h.n_rows
         value = np.zeros((n, N_MOVES))
         choice = np.zeros((n, N_MOVES, N_OBSERVATION_KEYS), dtype=np.int64)
@@ -191,7 +216,7 @@ def _solve(tables: Tables, max_turns: int, points: int, seed: int) -> PBVISoluti
                 n_states,
             )
             keys, starts = np.unique(merged.row, return_index=True)  # merged is sorted by row
-            scores = np.add.reduceat((previous[:, merged.state] * merged.weight).T, starts, axis=0)
+            scores = np.add.reduceat(previous_by_state[merged.state] * merged.weight[:, None], starts, axis=0)
             best = scores.argmax(-1)
             value[:, a] += np.bincount(keys // N_OBSERVATION_KEYS, scores[np.arange(keys.shape[0]), best], minlength=n)
             choice[keys // N_OBSERVATION_KEYS, a, keys % N_OBSERVATION_KEYS] = best
@@ -211,13 +236,15 @@ def _solve(tables: Tables, max_turns: int, points: int, seed: int) -> PBVISoluti
                 rows = np.flatnonzero(best_move == a)
                 if rows.size == 0:
                     continue
+                # Points that picked the same continuation plans share their alpha vector.
+                plans, inverse = np.unique(choice[rows, a, :], axis=0, return_inverse=True)
                 source, target, okey, weight = by_move[a]
-                picked = choice[rows][:, a, :][:, okey]  # (r, E, T) alpha index per row, entry, tone
-                contrib = (previous[picked, target[None, :, None]] * weight[None]).sum(-1)  # (r, E)
-                key = (np.arange(rows.shape[0])[:, None] * n_states + source[None, :]).ravel()
-                new[rows] += np.bincount(key, contrib.ravel(), minlength=rows.shape[0] * n_states).reshape(
-                    rows.shape[0], n_states
-                )
+                picked = plans[:, okey]  # (u, E, T) alpha index per plan, entry, tone
+                contrib = (previous[picked, target[None, :, None]] * weight[None]).sum(-1)  # (u, E)
+                u = plans.shape[0]
+                key = (np.arange(u)[:, None] * n_states + source[None, :]).ravel()
+                future = np.bincount(key, contrib.ravel(), minlength=u * n_states).reshape(u, n_states)
+                new[rows] += future[inverse.reshape(-1)]
         new[:, tables.terminal] = 0.0
         first: dict[bytes, int] = {}
         for i, vector in enumerate(np.round(new, 12)):
@@ -246,4 +273,4 @@ class PointBased(BeliefPolicy):
         return out
 
 
-__all__ = ["DEFAULT_POINTS", "PBVISolution", "PointBased", "collect_points", "solve_pbvi"]
+__all__ = ["DEFAULT_POINTS", "PBVISolution", "PointBased", "collect_points", "opening_beliefs", "solve_pbvi"]

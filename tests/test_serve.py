@@ -16,7 +16,8 @@ import pytest
 
 pytest.importorskip("flask", reason="the web page needs Flask (pip install flask)")
 
-from difficult_customer.experiments.teaching.serve import SessionStore, create_app, main  # noqa: E402
+from difficult_customer.experiments import cli  # noqa: E402
+from difficult_customer.experiments.teaching.serve import Config, SessionStore, create_app, main  # noqa: E402
 from difficult_customer.experiments.teaching.session import Session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,6 +174,27 @@ def test_bad_moves_name_the_bad_value(client, body, message):
     assert client.get(f"/api/sessions/{sid}").get_json()["state"]["turn"] == 0  # nothing happened
 
 
+@pytest.mark.parametrize("action", ["move", "step"])
+def test_a_bad_teacher_flag_refuses_the_move_before_making_it(client, action):
+    sid, _ = new(client, seed=1, **({"policy": "guide_004"} if action == "step" else {}))
+    response = client.post(f"/api/sessions/{sid}/{action}", json={"move": 0, "teacher": "maybe"} if action == "move"
+                           else {"teacher": "maybe"})
+    assert "teacher='maybe'; allowed: true or false" in error_of(response, 400)
+    assert client.get(f"/api/sessions/{sid}").get_json()["state"]["turn"] == 0  # the move was not made
+
+
+def test_a_move_answers_with_the_decision_it_made(client):
+    sid, _ = new(client, persona="genuine_grievance", seed=2)
+    advice = client.get(f"/api/sessions/{sid}?teacher=1").get_json()["state"]["teacher"]["advice"]
+    answer = client.post(f"/api/sessions/{sid}/move", json={"move": "listen"}).get_json()
+    decision = answer["decision"]
+    assert decision["turn"] == 1 and decision["move"] == "listen" and answer["state"]["played"] == ["listen"]
+    assert decision["belief_q"] == advice["belief_q"] and decision["belief_best"] == advice["belief_best"]
+    replay, _ = new(client, persona="mixture", seed=3, policy="guide_004")
+    stepped = client.post(f"/api/sessions/{replay}/step").get_json()
+    assert stepped["decision"]["turn"] == 1 and stepped["state"]["played"] == [stepped["decision"]["move"]]
+
+
 def test_a_body_that_is_not_a_json_object(client):
     sid, _ = new(client, seed=1)
     response = client.post(f"/api/sessions/{sid}/move", data="move=1", content_type="text/plain")
@@ -239,8 +261,28 @@ def test_concurrent_moves_on_one_session_are_counted_once_each():
 
 # -------------------------------------------------------------- the command
 def test_serve_refuses_a_bad_port(capsys):
-    assert main(["--port", "70000"]) == 2
+    assert main(Config(port=70000)) == 2
     assert "--port 70000; allowed: 0 to 65535" in capsys.readouterr().err
+    assert cli.main(["serve", "--port", "-1"]) == 2
+    assert "--port -1; allowed: 0 to 65535" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_bad_session_limit(capsys):
+    assert cli.main(["serve", "--max-sessions", "0"]) == 2
+    assert "--max-sessions 0; allowed: an integer >= 1" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"capacity=0; allowed: an integer >= 1"):
+        SessionStore(capacity=0)
+
+
+def test_serve_options_are_a_config_with_documented_fields(capsys):
+    assert cli.parse("serve", ["--host", "0.0.0.0", "--port", "0", "--log", "--max-sessions", "7"]) == Config(
+        host="0.0.0.0", port=0, log=True, max_sessions=7
+    )
+    assert cli.main(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--max-sessions" in out and "forgotten" in out and "--log" in out
+    assert cli.main(["serve", "--port", "eighty"]) == 2  # tyro names the bad value
+    assert "eighty" in capsys.readouterr().err
 
 
 def test_serve_says_where_it_listens_and_stops_on_ctrl_c():
@@ -277,5 +319,5 @@ def test_serve_reports_a_port_in_use(capsys):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert main(["--port", str(port)]) == 2
+        assert main(Config(port=port)) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

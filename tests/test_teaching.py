@@ -318,6 +318,41 @@ def run_module(args, stdin: str = ""):
     )
 
 
+def test_play_and_watch_options_are_configs_with_documented_fields(capsys):
+    from difficult_customer.experiments import cli
+    from difficult_customer.experiments.teaching import play, watch
+
+    config = cli.parse("play", ["--persona", "belligerent", "--seed", "4", "--ablate", "C4", "C7", "--teacher"])
+    assert config == play.Config(persona="belligerent", seed=4, ablate=("C4", "C7"), teacher=True)
+    config = cli.parse("watch", ["--policy", "guide_004", "--max-turns", "8", "--depth", "0", "--all-at-once"])
+    assert config == watch.Config(policy="guide_004", max_turns=8, depth=0, all_at_once=True)
+    assert cli.main(["watch", "--help"]) == 0
+    out = capsys.readouterr().out
+    for flag, words in [("--policy", "prefix:path"), ("--delay", "seconds"), ("--all-at-once", "pauses")]:
+        assert flag in out and words in out
+    assert cli.main(["play", "--depth", "3"]) == 2  # depth is 0 or 1; tyro names the bad value
+    assert "3" in capsys.readouterr().err
+
+
+@needs_rich
+@pytest.mark.parametrize(
+    ("command", "config", "message"),
+    [
+        ("play", {"persona": "grumpy"}, "error: persona 'grumpy' is unknown; allowed: genuine_grievance"),
+        ("play", {"max_turns": 0}, "error: max_turns=0; allowed: an integer from 1 to 64"),
+        ("play", {"seed": -3}, "error: seed -3 is not allowed; allowed: an integer from 0 to"),
+        ("watch", {"delay": -1.0}, "error: --delay -1.0; allowed: seconds >= 0"),
+        ("watch", {"policy": "nobody"}, "error: policy 'nobody' is unknown; allowed: random"),
+    ],
+)
+def test_bad_options_are_named_errors(capsys, command, config, message):
+    from difficult_customer.experiments.teaching import play, watch
+
+    module = {"play": play, "watch": watch}[command]
+    assert module.main(module.Config(**config)) == 2
+    assert message in capsys.readouterr().err
+
+
 @needs_rich
 def test_play_command_with_piped_keys_then_eof():
     result = run_module(["play", "--persona", "naturally_difficult", "--seed", "7"], stdin="2\nx\n1\n")

@@ -19,13 +19,13 @@ shows the same screen with a policy making the moves.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO, Any, Literal
 
-from difficult_customer.customer_models import CLAIMS, PERSONA_NAMES
+from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
 from difficult_customer.experiments.teaching.session import MOVE_KEYS, MOVE_NAMES, Session, parse_key
 
 GAUGE_WIDTH = 20
@@ -221,28 +221,23 @@ def choose_move(console: Any, read: Callable[[], str | None]) -> int | None:
             console.print(f"  {error}", style="red", markup=False, highlight=False)
 
 
-def add_context_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``play`` and ``watch``: persona, seed, turn limit, ablation, teacher."""
-    parser.add_argument(
-        "--persona", default="mixture", choices=PERSONA_NAMES, help="customer persona or mixture (default: %(default)s)"
-    )
-    parser.add_argument("--seed", type=int, default=None, help="conversation seed (default: a random one, shown)")
-    parser.add_argument("--max-turns", type=int, default=16, help="turn limit (default: %(default)s)")
-    parser.add_argument(
-        "--ablate", nargs="*", default=[], metavar="CLAIM", help=f"claim ids to switch off, of {', '.join(CLAIMS)}"
-    )
-    parser.add_argument(
-        "--teacher",
-        action="store_true",
-        help="after every turn show the hidden anger and trust, the belief over persona and the optimum's advice",
-    )
-    parser.add_argument(
-        "--depth",
-        type=int,
-        default=1,
-        choices=(0, 1),
-        help="belief-based optimum compared with: 0 QMDP, 1 belief lookahead (default 1)",
-    )
+@dataclass
+class ContextConfig:
+    """Options shared by ``play`` and ``watch``: which conversation, and whether to show the teacher's view."""
+
+    persona: str = "mixture"
+    """customer persona: mixture (one of three drawn and hidden), genuine_grievance, naturally_difficult,
+    belligerent or reasonable"""
+    seed: int | None = None
+    """conversation seed, 0 to 2147483647 (default: a random one, shown, so the conversation can be played again)"""
+    max_turns: int = DEFAULT_MAX_TURNS
+    """turn limit, 1 to 64"""
+    ablate: tuple[str, ...] = ()
+    """claim ids to switch off, of C1 ... C10 (e.g. --ablate C4 C7)"""
+    teacher: bool = False
+    """after every turn show the hidden anger and trust, the belief over persona and the optimum's advice"""
+    depth: Literal[0, 1] = 1
+    """belief-based optimum compared with: 0 QMDP, 1 belief lookahead"""
 
 
 def make_console(width: int | None = None) -> Any:
@@ -262,13 +257,9 @@ def require_rich() -> bool:
     return True
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="difficult-customer play",
-        description="Be the agent: talk to a difficult customer in the terminal, one move per key (1-6).",
-    )
-    add_context_arguments(parser)
-    return parser
+@dataclass
+class Config(ContextConfig):
+    """``difficult-customer play``: be the agent in the terminal, one move per key (1-6)."""
 
 
 def play(session: Session, console: Any, read: Callable[[], str | None], teacher: bool = False) -> int:
@@ -294,24 +285,30 @@ def play(session: Session, console: Any, read: Callable[[], str | None], teacher
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``difficult-customer play``. Returns the exit status."""
-    args = build_parser().parse_args(argv)
+def main(config: Config) -> int:
+    """``difficult-customer play``: run the game that ``config`` describes. Returns the exit status."""
     if not require_rich():
         return 2
     try:
-        session = Session(persona=args.persona, seed=args.seed, max_turns=args.max_turns, ablate=args.ablate,
-                          depth=args.depth)
+        session = Session(
+            persona=config.persona,
+            seed=config.seed,
+            max_turns=config.max_turns,
+            ablate=config.ablate,
+            depth=config.depth,
+        )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     console = make_console()
     try:
-        return play(session, console, read_key, teacher=args.teacher)
+        return play(session, console, read_key, teacher=config.teacher)
     except KeyboardInterrupt:
         console.print(f"\nStopped (Ctrl-C) after {session.turn} turns.", markup=False)
         return 130
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from difficult_customer.experiments import cli
+
+    raise SystemExit(cli.main(["play", *sys.argv[1:]]))

@@ -21,22 +21,31 @@ what is allowed):
   default turn limit (16), so the server solves at most one model per persona.
 - ``GET /api/sessions/<id>?teacher=1``: ``{"id", "state"}``.
 - ``POST /api/sessions/<id>/move`` ``{"move": 0-5 or a move name, "teacher"}``: the
-  student's move.
-- ``POST /api/sessions/<id>/step`` ``{"teacher"}``: the replayed policy's next move.
+  student's move: ``{"id", "state", "decision"}``, the decision being the move just made
+  (its ``turn``, ``move`` and the optimum's values, as
+  :meth:`~difficult_customer.experiments.teaching.session.Decision.as_dict`). A request
+  refused (a bad move or flag: 400; after the end: 409) changes nothing.
+- ``POST /api/sessions/<id>/step`` ``{"teacher"}``: the replayed policy's next move, answered
+  as a move is.
 - ``DELETE /api/sessions/<id>``.
 
-Sessions live in memory (at most :data:`MAX_SESSIONS`; the least recently used goes
-first) and are independent: each has its own environment, belief and lock.
+Sessions live in memory (at most :data:`MAX_SESSIONS`, ``--max-sessions``; the least
+recently used goes first). Each holds only its own conversation, belief and lock (about
+10 KB); the tables, the solved optimum and the environment's lookups are built once per
+setting and shared read-only
+(:class:`~difficult_customer.experiments.teaching.session.SharedModel`), so a server with
+5000 sessions needs about 50 MB more than an idle one. Requests are served by threads;
+moves on one session are applied one at a time, in the order they arrive.
 """
 
 from __future__ import annotations
 
-import argparse
 import secrets
 import socket
 import sys
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +62,8 @@ from difficult_customer.experiments.teaching.session import (
 WEB_DIR = Path(__file__).with_name("web")
 """The page's static files."""
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
-MAX_SESSIONS = 500
-"""Conversations kept in memory at once."""
+MAX_SESSIONS = 5000
+"""Conversations kept in memory at once (about 10 KB each: a server holding 5000 grows by about 50 MB)."""
 
 
 class BadRequest(ValueError):
@@ -69,6 +78,8 @@ class SessionStore:
     """Sessions by id, thread-safe, at most ``capacity`` (least recently used evicted)."""
 
     def __init__(self, capacity: int = MAX_SESSIONS) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"capacity={capacity!r}; allowed: an integer >= 1 (sessions kept at once)")
         self.capacity = capacity
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
@@ -103,6 +114,11 @@ class SessionStore:
         self.get(sid)
         with self._lock:
             self._sessions.pop(sid, None)
+
+    def ids(self) -> list[str]:
+        """The ids of the sessions kept, least recently used first."""
+        with self._lock:
+            return list(self._sessions)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -160,8 +176,11 @@ def create_app(store: SessionStore | None = None) -> Any:
     store = SessionStore() if store is None else store
     app.config["SESSIONS"] = store
 
-    def reply(session: Session, sid: str, teacher: bool, status: int = 200):
-        return jsonify({"id": sid, "state": session.state(teacher=teacher)}), status
+    def reply(session: Session, sid: str, teacher: bool, status: int = 200, decision: dict | None = None):
+        body: dict[str, Any] = {"id": sid, "state": session.state(teacher=teacher)}
+        if decision is not None:
+            body["decision"] = decision
+        return jsonify(body), status
 
     @app.errorhandler(BadRequest)
     def bad_request(error: BadRequest):
@@ -236,36 +255,43 @@ def create_app(store: SessionStore | None = None) -> Any:
         body = _body(request)
         if "move" not in body:
             raise BadRequest(f"no move given; allowed: {{\"move\": 0-5}} or a move name ({', '.join(MOVE_NAMES)})")
+        teacher = _flag(body.get("teacher"), "teacher")
         try:
-            session.move(body["move"])
+            decision = session.move(body["move"])
         except SessionStateError as error:
             raise BadRequest(str(error), 409) from None
         except ValueError as error:
             raise BadRequest(str(error)) from None
-        return reply(session, sid, _flag(body.get("teacher"), "teacher"))
+        return reply(session, sid, teacher, decision=decision)
 
     @app.post("/api/sessions/<sid>/step")
     def step(sid: str):
         session = store.get(sid)
         body = _body(request)
+        teacher = _flag(body.get("teacher"), "teacher")
         try:
-            session.policy_step()
+            decision = session.policy_step()
         except SessionStateError as error:
             raise BadRequest(str(error), 409) from None
-        return reply(session, sid, _flag(body.get("teacher"), "teacher"))
+        return reply(session, sid, teacher, decision=decision)
 
     return app
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="difficult-customer serve",
-        description="Serve the teaching game as a local web page: play, teacher view, policy replays.",
-    )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this machine only)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0 picks a free one)")
-    parser.add_argument("--log", action="store_true", help="log every request to stderr")
-    return parser
+@dataclass
+class Config:
+    """``difficult-customer serve``: the teaching game as a web page."""
+
+    host: str = DEFAULT_HOST
+    """address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 a classroom network (no login: anyone who
+    reaches it can play)"""
+    port: int = DEFAULT_PORT
+    """port, 0 to 65535 (0 picks a free one)"""
+    log: bool = False
+    """log every request to stderr"""
+    max_sessions: int = MAX_SESSIONS
+    """conversations kept in memory at once, at least 1 (the least recently used is forgotten first; each
+    holds about 10 KB)"""
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -317,11 +343,13 @@ def url_of(server: Any) -> str:
     return f"http://{host}:{server.port}/"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``difficult-customer serve``. Returns the exit status."""
-    args = build_parser().parse_args(argv)
-    if not 0 <= args.port <= 65535:
-        print(f"error: --port {args.port}; allowed: 0 to 65535", file=sys.stderr)
+def main(config: Config) -> int:
+    """``difficult-customer serve``: serve the page until Ctrl-C. Returns the exit status."""
+    if isinstance(config.port, bool) or not 0 <= config.port <= 65535:
+        print(f"error: --port {config.port}; allowed: 0 to 65535", file=sys.stderr)
+        return 2
+    if isinstance(config.max_sessions, bool) or config.max_sessions < 1:
+        print(f"error: --max-sessions {config.max_sessions}; allowed: an integer >= 1", file=sys.stderr)
         return 2
     try:
         import flask  # noqa: F401
@@ -329,12 +357,13 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the web page needs Flask: pip install flask (or pip install -e '.[teach]')", file=sys.stderr)
         return 2
     try:
-        server = make_server(args.host, args.port, log=args.log)
+        app = create_app(SessionStore(config.max_sessions))
+        server = make_server(config.host, config.port, app, log=config.log)
     except OSError as error:
-        print(f"error: cannot listen on {args.host}:{args.port}: {error}; try another --port", file=sys.stderr)
+        print(f"error: cannot listen on {config.host}:{config.port}: {error}; try another --port", file=sys.stderr)
         return 2
     print(f"Serving the teaching game on {url_of(server)} (Ctrl-C to stop)", flush=True)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    if config.host not in ("127.0.0.1", "localhost", "::1"):
         print("warning: listening beyond this machine; there is no login, anyone who reaches it can play", flush=True)
     try:
         server.serve_forever()
@@ -346,4 +375,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from difficult_customer.experiments import cli
+
+    raise SystemExit(cli.main(["serve", *sys.argv[1:]]))

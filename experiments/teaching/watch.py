@@ -15,34 +15,31 @@ policy's move was not the belief-based optimum's best. Any registered policy
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from difficult_customer.experiments.teaching.play import (
+    ContextConfig,
     Screen,
-    add_context_arguments,
     make_console,
     require_rich,
 )
 from difficult_customer.experiments.teaching.session import MOVE_NAMES, Session, check_policy
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="difficult-customer watch",
-        description="Watch a policy talk to a difficult customer, turn by turn, in the terminal.",
-    )
-    parser.add_argument(
-        "--policy", default="belief_lookahead", help="registered policy name or prefix:path (default: %(default)s)"
-    )
-    add_context_arguments(parser)
-    pace = parser.add_mutually_exclusive_group()
-    pace.add_argument("--delay", type=float, default=1.5, help="seconds between turns (default: %(default)s)")
-    pace.add_argument("--all-at-once", action="store_true", help="print the whole conversation without pauses")
-    return parser
+@dataclass
+class Config(ContextConfig):
+    """``difficult-customer watch``: a policy plays the conversation, turn by turn."""
+
+    policy: str = "belief_lookahead"
+    """registered policy name (difficult_customer.agents.names()) or prefix:path of a trained model (ppo:model.zip)"""
+    delay: float = 1.5
+    """seconds between turns (>= 0)"""
+    all_at_once: bool = False
+    """print the whole conversation without pauses (overrides --delay)"""
 
 
 def watch(
@@ -66,29 +63,28 @@ def watch(
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``difficult-customer watch``. Returns the exit status."""
-    args = build_parser().parse_args(argv)
+def main(config: Config) -> int:
+    """``difficult-customer watch``: show the conversation ``config`` describes. Returns the exit status."""
     if not require_rich():
         return 2
-    if args.delay < 0:
-        print(f"error: --delay {args.delay!r}; allowed: seconds >= 0", file=sys.stderr)
+    if config.delay < 0:
+        print(f"error: --delay {config.delay!r}; allowed: seconds >= 0", file=sys.stderr)
         return 2
     try:
         session = Session(
-            persona=args.persona,
-            seed=args.seed,
-            max_turns=args.max_turns,
-            ablate=args.ablate,
-            policy=check_policy(args.policy),
-            depth=args.depth,
+            persona=config.persona,
+            seed=config.seed,
+            max_turns=config.max_turns,
+            ablate=config.ablate,
+            policy=check_policy(config.policy),
+            depth=config.depth,
         )
     except (ValueError, OSError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     console = make_console()
     try:
-        return watch(session, console, 0.0 if args.all_at_once else args.delay, teacher=args.teacher)
+        return watch(session, console, 0.0 if config.all_at_once else config.delay, teacher=config.teacher)
     except KeyboardInterrupt:
         moves = ", ".join(MOVE_NAMES[d.move] for d in session.history)
         console.print(f"\nStopped (Ctrl-C) after {session.turn} turns: {moves or 'no moves'}.", markup=False)
@@ -96,4 +92,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from difficult_customer.experiments import cli
+
+    raise SystemExit(cli.main(["watch", *sys.argv[1:]]))

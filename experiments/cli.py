@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("difficult_customer.experiments.teaching.serve", "the teaching game as a local web page (play, teacher view, replays)"),
     "solve-times": ("difficult_customer.experiments.commands.solve_times", "time the exact solvers on every persona and ablation"),
     "speed": ("difficult_customer.experiments.commands.speed", "steps per second against gymnasium's CartPole"),
+    "sweep": ("difficult_customer.experiments.commands.sweep", "run a study (many trainings) on Ray, resumably"),
     "train": ("difficult_customer.experiments.commands.train", "train stable-baselines3 agents (resumable, seeded)"),
     "watch": ("difficult_customer.experiments.teaching.watch", "watch a policy talk to a difficult customer, turn by turn"),
 }

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-import difficult_customer.experiments.commands.train as train_module
-from difficult_customer.experiments.commands.ablations import BUDGETS, AblationConfig, run_ablations, write_ablations
+import difficult_customer.experiments.library.training as training
+from difficult_customer.experiments.commands.ablations import AblationConfig, run_ablations, write_ablations
+from difficult_customer.experiments.library.budgets import BUDGETS
 from difficult_customer.experiments.library.conformance import RULES
 
 pytest.importorskip("stable_baselines3")
@@ -16,7 +17,7 @@ pytest.importorskip("stable_baselines3")
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("ablations")
-    config = AblationConfig(claims=["C6", "C7"], out=str(out), workers=1, **BUDGETS["tiny"])
+    config = AblationConfig(claims=["C6", "C7"], out=str(out), workers=1, budget="tiny", progress=False)
     results = run_ablations(config)
     write_ablations(results, out)
     return config, out, results
@@ -27,6 +28,9 @@ def test_one_row_per_claim_and_the_optimum_follows_the_ablation(study):
     _, out, results = study
     settings = results["settings"]
     assert list(settings) == ["none", "C6", "C7"]
+    steps, seeds = BUDGETS["tiny"].learners["ppo"]
+    assert (results["config"]["steps"], results["config"]["seeds"]) == (steps, seeds)
+    assert all(len(s["ppo"]["per_seed"]) == seeds for s in settings.values())
     assert settings["C6"]["ablate"] == ["C6"]
     for s in settings.values():
         assert set(s["ppo"]["conformance"]) == set(RULES)
@@ -46,7 +50,7 @@ def test_a_rerun_trains_nothing_again(study, monkeypatch):
     def no_training(algo):
         raise AssertionError(f"{algo} was trained again")
 
-    monkeypatch.setattr(train_module, "algorithm_class", no_training)
+    monkeypatch.setattr(training, "algorithm_class", no_training)
     again = run_ablations(config)
     assert again["settings"] == results["settings"]
 
@@ -54,5 +58,7 @@ def test_a_rerun_trains_nothing_again(study, monkeypatch):
 def test_bad_ablation_settings_are_named(tmp_path):
     with pytest.raises(ValueError, match="unknown claim id 'C12'"):
         run_ablations(AblationConfig(claims=["C12"], out=str(tmp_path)))
-    with pytest.raises(ValueError, match="seeds=0"):
-        run_ablations(AblationConfig(seeds=0, out=str(tmp_path)))
+    with pytest.raises(ValueError, match="unknown budget 'huge'"):
+        run_ablations(AblationConfig(budget="huge", out=str(tmp_path)))
+    with pytest.raises(ValueError, match="workers=0"):
+        run_ablations(AblationConfig(workers=0, out=str(tmp_path)))

@@ -11,7 +11,7 @@ from difficult_customer.customer_models import Move, Reaction, Tone
 from difficult_customer.envs.customer_env import CustomerEnv
 from difficult_customer.envs.observation import PARTIAL_SIZE, encode
 
-SCRIPTED = [n for n in agents.names() if agents.spec(n).kind in ("baseline", "guide", "adaptive")]
+SCRIPTED = [n for n in agents.names() if agents.spec(n).scripted]
 
 
 def observe(*, tone=Tone.angry, reaction=Reaction.complains, solved=0, turn=0, last_move=-1, counts=None):
@@ -41,10 +41,71 @@ def test_registry_lists_every_required_policy():
 
 
 def test_unknown_policy_error_names_it_and_the_allowed_ones():
-    with pytest.raises(ValueError, match=r"unknown policy 'nope'.*guide_000"):
+    with pytest.raises(ValueError, match=r"unknown policy 'nope'.*guide_000.*or the path of a trained model"):
         agents.make("nope")
-    with pytest.raises(ValueError, match=r"unknown policy prefix 'zzz'"):
-        agents.make("zzz:some/path.zip")
+    with pytest.raises(ValueError, match=r"unknown policy 'ppo:some/path\.zip'"):  # no prefix parsing any more
+        agents.make("ppo:some/path.zip")
+
+
+def test_every_policy_says_what_it_is():
+    kinds = {n: agents.spec(n).kind for n in agents.names()}
+    assert set(kinds.values()) <= set(agents.KINDS)
+    assert kinds["random"] == "baseline" and kinds["guide_000"] == "guide" and kinds["tone_reader"] == "adaptive"
+    assert kinds["oracle"] == "oracle" and kinds["qmdp"] == "exact" and kinds["best_fixed_sequence"] == "exact"
+    oracle, qmdp, guide = agents.spec("oracle"), agents.spec("qmdp"), agents.spec("guide_000")
+    assert (oracle.observation, oracle.memory, oracle.needs_full_observation) == ("full", False, True)
+    assert (qmdp.observation, qmdp.memory, qmdp.needs_full_observation) == ("belief", True, False)
+    assert (guide.observation, guide.memory, guide.scripted) == ("partial", False, True)
+    assert not oracle.scripted and not qmdp.learned
+    assert agents.names("oracle") == ["oracle"]
+    with pytest.raises(ValueError, match=r"unknown kind 'wizard'; allowed: scripted, baseline"):
+        agents.names("wizard")
+
+
+def test_context_for_is_the_one_place_that_gives_the_full_observation():
+    context = agents.PolicyContext.create(persona="belligerent", ablate=["C4"], seed=3)
+    full = agents.spec("oracle").context_for(context)
+    assert full.observation == "full" and (full.persona, full.ablate, full.seed) == ("belligerent", ("C4",), 3)
+    for name in ("guide_000", "qmdp", "random"):
+        assert agents.spec(name).context_for(context) is context
+    env = CustomerEnv(**full.env_kwargs())
+    obs, _ = env.reset(seed=0)
+    action, _ = agents.make("oracle", full).predict(obs)  # the oracle reads the hidden state it was given
+    assert 0 <= int(action) < 6
+
+
+def test_a_registered_spec_checks_its_kind_and_observation():
+    with pytest.raises(ValueError, match=r"policy 'x': unknown kind 'genius'; allowed: scripted, baseline, guide"):
+        agents.PolicySpec("x", lambda ctx: None, "", "genius")
+    with pytest.raises(ValueError, match=r"policy 'x': unknown observation 'psychic'; allowed: partial, belief, full"):
+        agents.PolicySpec("x", lambda ctx: None, "", "scripted", observation="psychic")
+    with pytest.raises(ValueError, match=r"policy 'guide_000' is already registered"):
+        agents.register("guide_000", lambda ctx: None, "", "guide")
+
+
+def test_a_model_file_registers_as_a_learned_policy(tmp_path):
+    import json
+
+    folder = tmp_path / "ppo-belief" / "mixture" / "seed0"
+    folder.mkdir(parents=True)
+    (folder / "model.zip").write_bytes(b"not loaded until made")
+    (folder / "config.json").write_text(json.dumps({"config": {"algo": "ppo", "observation": "belief",
+                                                                "persona": "mixture"}}))
+    spec = agents.register_model(folder / "model.zip")
+    assert (spec.kind, spec.algo, spec.observation, spec.memory) == ("learned", "ppo", "belief", True)
+    assert spec.name == str(folder / "model.zip") and spec.name in agents.names("learned")
+    assert agents.register_model(folder / "model.zip") is spec  # the same model again: the same spec
+    assert agents.spec(str(folder / "model.zip")) is spec
+    named = agents.register_model(folder / "model.zip", algo="a2c", name=f"mine-{tmp_path.name}")
+    assert named.algo == "a2c" and named.name in agents.names("learned")
+    with pytest.raises(ValueError, match=r"unknown algorithm 'sac'.*allowed: ppo, a2c, dqn, recurrent_ppo"):
+        agents.register_model(folder / "model.zip", algo="sac")
+    bare = tmp_path / "bare.zip"
+    bare.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"no config\.json beside .*bare\.zip.*give algo="):
+        agents.register_model(bare)
+    with pytest.raises(ValueError, match=r"policy 'guide_000' is already registered as something else"):
+        agents.register_model(folder / "model.zip", name="guide_000")
 
 
 @pytest.mark.parametrize("name", SCRIPTED)

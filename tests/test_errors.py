@@ -224,3 +224,37 @@ def test_mixture_with_a_zero_weight_is_refused_or_compiles():
         return
     tables = compile_model(mixture)  # or compiled, never drawing the weight-0 persona
     assert tables.initial[tables.factor("persona") == 1].sum() == 0
+
+
+# ------------------------------------------------------------- experiments library
+def test_budget_errors_name_the_value_and_the_presets():
+    from difficult_customer.experiments.library.budgets import BUDGETS, Budget, budget
+
+    with pytest.raises(ValueError, match=r"unknown budget 'huge'; allowed: default, quick, tiny"):
+        budget("huge")
+    with pytest.raises(ValueError, match=r"budget eval_episodes=0; allowed is an integer >= 1"):
+        Budget(eval_episodes=0)
+    with pytest.raises(ValueError, match=r"budget learner 'ppo': \(100, 0\); allowed is \(steps >= 1, seeds >= 1\)"):
+        Budget({"ppo": (100, 0)})
+    with pytest.raises(ValueError, match=r"learner 'sac' is not in this budget; allowed: ppo, ppo_belief"):
+        BUDGETS["tiny"].only("sac")
+
+
+def test_evaluation_errors_name_what_is_missing():
+    from difficult_customer.agents import PolicyContext
+    from difficult_customer.experiments.library.evaluation import policy_value, summarize
+
+    with pytest.raises(ValueError, match=r"policy 'qmdp' cannot be valued exactly; give its episodes or mc_episodes"):
+        policy_value("qmdp", PolicyContext.create(persona="mixture"))
+    with pytest.raises(ValueError, match="summarize needs at least one episode"):
+        summarize([])
+
+
+def test_train_command_errors_are_named_before_training(tmp_path, capsys):
+    from difficult_customer.experiments import cli
+
+    assert cli.main(["train", "--persona", "angry_bob", "--out", str(tmp_path)]) == 2
+    assert "unknown persona 'angry_bob'" in capsys.readouterr().err
+    assert cli.main(["train", "--algo", "sac", "--out", str(tmp_path)]) == 2
+    assert "sac" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("model.zip"))

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-import difficult_customer.experiments.commands.report as report
+import difficult_customer.experiments.library.training as training
+from difficult_customer.experiments.commands import report
 from difficult_customer.experiments.commands.report import ReportConfig, build_results, fmt, score_cell, write_report
 from difficult_customer.experiments.library.conformance import RULES
 
@@ -31,7 +32,7 @@ def _strip(results: dict) -> dict:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    results = build_results(ReportConfig(budget="tiny", out=str(out), workers=1))
+    results = build_results(ReportConfig(budget="tiny", out=str(out), workers=1, progress=False))
     write_report(results, out)
     return out, results
 
@@ -56,7 +57,7 @@ def test_every_number_in_the_report_matches_results_json(tiny):
     for persona, rows in results["scores"].items():
         for name, v in rows.items():
             assert score_cell(v) in text, (persona, name)
-            if v["interval"] == "exact":
+            if v["source"] == "exact":
                 assert v["normalized_low"] == v["normalized"] == v["normalized_high"]
     persona = results["headline"]["persona"]
     for name, v in results["reliability"][persona].items():
@@ -75,7 +76,7 @@ def test_every_number_in_the_report_matches_results_json(tiny):
 def test_a_killed_report_resumes_to_the_same_results(tiny, tmp_path, monkeypatch):
     _, uninterrupted = tiny
     calls = []
-    real = report._train_one
+    real = training._train_one
 
     def dies_after_first(config):
         if calls:
@@ -83,28 +84,52 @@ def test_a_killed_report_resumes_to_the_same_results(tiny, tmp_path, monkeypatch
         calls.append(config)
         return real(config)
 
-    monkeypatch.setattr(report, "_train_one", dies_after_first)
+    monkeypatch.setattr(training, "_train_one", dies_after_first)
     with pytest.raises(KeyboardInterrupt):
-        build_results(ReportConfig(budget="tiny", out=str(tmp_path), workers=1))
-    monkeypatch.setattr(report, "_train_one", real)
-    resumed = build_results(ReportConfig(budget="tiny", out=str(tmp_path), workers=1))
+        build_results(ReportConfig(budget="tiny", out=str(tmp_path), workers=1, progress=False))
+    monkeypatch.setattr(training, "_train_one", real)
+    resumed = build_results(ReportConfig(budget="tiny", out=str(tmp_path), workers=1, progress=False))
     assert _strip(resumed) == _strip(uninterrupted)
 
 
-def test_bad_report_settings_are_named(tmp_path):
-    with pytest.raises(ValueError, match="unknown budget 'huge'"):
-        build_results(ReportConfig(budget="huge", out=str(tmp_path)))
+@pytest.mark.parametrize("change, message", [
+    ({"budget": "huge"}, "unknown budget 'huge'; allowed: default, quick, tiny"),
+    ({"personas": ["nobody"]}, "unknown persona 'nobody'"),
+    ({"ablate": ["C13"]}, "unknown claim id 'C13'"),
+    ({"workers": 0}, "workers=0"),
+])
+def test_bad_report_settings_are_named(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        build_results(ReportConfig(out=str(tmp_path), **change))
+    assert not (tmp_path / "runs").exists()  # refused before anything trains
+
+
+def test_quick_is_the_quick_budget():
+    assert ReportConfig(quick=True).budget_name == "quick" and ReportConfig().budget_name == "default"
+
+
+@pytest.mark.slow
+def test_the_report_is_built_from_section_functions(tiny):
+    _, results = tiny
+    text = report.render_markdown(results)
+    starts = [text.index("\n".join(section(results)).strip()) for section in report.SECTIONS if section(results)]
+    assert starts == sorted(starts)  # every section's text, in the order of SECTIONS
+    extra = report.render_markdown(results, [*report.SECTIONS, lambda r: ["## Extra", "", "added"]])
+    assert extra.rstrip().endswith("## Extra\n\nadded")
+    only_scores = report.render_markdown(results, [report.section_scores])
+    assert "## Scores" in only_scores and "## Headline" not in only_scores
 
 
 @pytest.mark.slow
 def test_report_scores_are_exact_where_the_tables_allow(tiny):
     _, results = tiny
     mixture = results["scores"]["mixture"]
-    assert mixture["random"]["normalized"] == pytest.approx(0.0) and mixture["random"]["interval"] == "exact"
+    assert mixture["random"]["normalized"] == pytest.approx(0.0) and mixture["random"]["source"] == "exact"
     assert mixture["oracle"]["normalized"] == pytest.approx(1.0)
     for name in ("guide_000", "tone_reader", "best_fixed_sequence"):
-        assert mixture[name]["interval"] == "exact"
-    assert mixture["qmdp"]["interval"] != "exact"
+        assert mixture[name]["source"] == "exact"
+    assert mixture["qmdp"]["source"] == "monte carlo"
+    assert mixture["ppo"]["source"] == "iqm" and len(mixture["ppo"]["per_seed"]) == 2
     assert mixture["qmdp"]["normalized_low"] < mixture["qmdp"]["normalized"] < mixture["qmdp"]["normalized_high"]
 
 

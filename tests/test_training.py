@@ -10,9 +10,15 @@ import pytest
 from difficult_customer import agents
 from difficult_customer.agents import PolicyContext
 from difficult_customer.envs.customer_env import CustomerEnv
-from difficult_customer.experiments.commands.train import TrainConfig, load_hyperparameters, parse_overrides, train
 from difficult_customer.experiments.library.rollouts import run_episodes
 from difficult_customer.experiments.library.stats import mean_ci
+from difficult_customer.experiments.library.training import (
+    TrainConfig,
+    load_config_file,
+    load_hyperparameters,
+    parse_overrides,
+    train,
+)
 
 pytest.importorskip("stable_baselines3")
 
@@ -30,7 +36,7 @@ def test_a_quick_ppo_run_improves_on_random(quick_run):
     config, result = quick_run
     context = PolicyContext.create(persona="mixture", seed=0)
     seeds = range(77_000, 77_400)
-    learned = [e.ret for e in run_episodes(result["policy_name"], context, seeds)]
+    learned = [e.ret for e in run_episodes(result["policy"], context, seeds)]
     random = [e.ret for e in run_episodes("random", context, seeds)]
     _, learned_low, _ = mean_ci(learned)
     _, _, random_high = mean_ci(random)
@@ -43,7 +49,7 @@ def test_a_saved_model_loads_as_a_policy_with_the_same_actions(quick_run):
     from stable_baselines3 import PPO
 
     original = PPO.load(result["model"], device="cpu")
-    loaded = agents.make(result["policy_name"])
+    loaded = agents.make(result["policy"])
     env = CustomerEnv()
     obs = np.stack([env.reset(seed=s)[0] for s in range(64)])
     assert np.array_equal(original.predict(obs, deterministic=True)[0], loaded.predict(obs)[0])
@@ -81,7 +87,9 @@ def test_bad_training_settings_are_named(tmp_path, change, message):
 
 def test_a_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no trained model at"):
-        agents.make(f"ppo:{tmp_path / 'nothing.zip'}")
+        agents.register_model(tmp_path / "nothing.zip", algo="ppo")
+    with pytest.raises(ValueError, match=r"unknown policy '.*nothing\.zip'; allowed: random.*path of a trained model"):
+        agents.make(str(tmp_path / "nothing.zip"))
 
 
 @pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "recurrent_ppo"])
@@ -91,7 +99,10 @@ def test_every_algorithm_trains_saves_and_loads(tmp_path, algo):
     result = train(config, progress=False)
     saved = json.loads((tmp_path / algo / "mixture" / "seed0" / "config.json").read_text())
     assert saved["config"]["algo"] == algo and "torch" in saved["versions"]
-    policy = agents.make(result["policy_name"])
+    spec = agents.spec(result["policy"])
+    assert (spec.kind, spec.algo, spec.observation) == ("learned", algo, "partial")
+    assert spec.memory == (algo == "recurrent_ppo") and spec.path == tmp_path / algo / "mixture" / "seed0" / "model.zip"
+    policy = agents.make(result["policy"])
     obs = np.stack([CustomerEnv().reset(seed=s)[0] for s in range(4)])
     actions, _ = policy.predict(obs, state=None, episode_start=np.ones(4, dtype=bool))
     assert actions.shape == (4,) and set(actions.tolist()) <= set(range(6))
@@ -111,7 +122,9 @@ def test_belief_input_training_loads_as_an_observation_only_policy(tmp_path):
     config = TrainConfig(steps=512, n_envs=2, eval_every=0, eval_episodes=3, out=str(tmp_path), observation="belief")
     result = train(config, progress=False)
     assert "ppo-belief" in result["model"]
-    policy = agents.make(result["policy_name"])
+    spec = agents.spec(result["policy"])
+    assert spec.observation == "belief" and spec.memory and spec.kind == "learned"
+    policy = agents.make(result["policy"])
     assert isinstance(policy.model, BeliefInputPolicy)
     env = CustomerEnv()
     obs, _ = env.reset(seed=0)
@@ -150,8 +163,8 @@ def test_belief_observation_is_refused_for_recurrent_ppo(tmp_path):
         train(TrainConfig(algo="recurrent_ppo", observation="belief", out=str(tmp_path)), progress=False)
 
 
-def test_config_files_and_overrides_report_malformed_input(tmp_path):
-    from difficult_customer.experiments.commands.train import load_config_file, main
+def test_config_files_and_overrides_report_malformed_input(tmp_path, capsys):
+    from difficult_customer.experiments import cli
 
     good = tmp_path / "good.yaml"
     good.write_text("learning_rate: 0.002\nn_epochs: 3\n")
@@ -168,5 +181,30 @@ def test_config_files_and_overrides_report_malformed_input(tmp_path):
         load_config_file(tmp_path / "missing.yaml")
     with pytest.raises(ValueError, match="not valid YAML"):
         parse_overrides(["policy_kwargs={net_arch: [32"])
-    assert main(["--config", str(bad), "--out", str(tmp_path)]) == 2
-    assert main(["--set", "learning_rat=0.1", "--out", str(tmp_path)]) == 2
+    assert cli.main(["train", "--config", str(bad), "--out", str(tmp_path)]) == 2
+    assert "bad.yaml' is not valid YAML" in capsys.readouterr().err
+    assert cli.main(["train", "--set", "learning_rat=0.1", "--out", str(tmp_path)]) == 2
+    assert "unknown hyperparameter 'learning_rat' for ppo" in capsys.readouterr().err
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("learning_rate: 0.002\nlerning_rate: 0.1\n")
+    assert cli.main(["train", "--config", str(unknown), "--out", str(tmp_path)]) == 2
+    assert "unknown hyperparameter 'lerning_rate' for ppo" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("model.zip"))  # nothing was trained
+
+
+def test_a_config_file_and_set_reach_the_run(tmp_path):
+    from difficult_customer.experiments import cli
+
+    overrides = tmp_path / "over.yaml"
+    overrides.write_text("learning_rate: 0.002\nn_epochs: 3\n")
+    config = cli.parse("train", ["--config", str(overrides), "--set", "n_epochs=2", "--seeds", "4", "5",
+                                 "--steps", "256", "--out", str(tmp_path)])
+    runs = config.runs()
+    assert [r.seed for r in runs] == [4, 5] and all(r.steps == 256 for r in runs)
+    assert runs[0].hyperparameters == {"learning_rate": 0.002, "n_epochs": 2}  # --set wins over --config
+
+
+def test_a_zoo_format_file_is_read_as_overrides(tmp_path):
+    zoo = tmp_path / "zoo.yml"
+    zoo.write_text("DifficultCustomer-v0:\n  n_envs: 4\n  n_timesteps: !!float 1e4\n  learning_rate: 0.003\n")
+    assert load_config_file(zoo) == {"learning_rate": 0.003}

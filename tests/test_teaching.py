@@ -22,6 +22,7 @@ from difficult_customer.experiments.teaching.session import (
     Session,
     SessionStateError,
     check_move,
+    check_policy,
     describe_summary,
     parse_key,
 )
@@ -227,6 +228,19 @@ def test_a_replay_plays_what_the_policy_plays_in_the_environment():
     assert [d.move for d in session.history] == moves
 
 
+def test_a_trained_model_is_named_by_its_path_and_checked(tmp_path):
+    model = tmp_path / "model.zip"
+    model.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="no config.json beside"):  # a file that is not a trained model
+        check_policy(str(model))
+    with pytest.raises(ValueError, match=r"policy '.*model.zip' is unknown; allowed: random, .*trained model"):
+        check_policy(str(tmp_path / "missing" / "model.zip"))
+    with pytest.raises(ValueError, match=r"policy '.*model.zip' is unknown; allowed: random, ") as refused:
+        check_policy(str(model), allow_files=False)  # the web never loads files
+    assert "trained model" not in str(refused.value)
+    assert check_policy("guide_004", allow_files=False) == "guide_004"
+
+
 def test_replays_and_games_refuse_each_others_moves():
     replay = Session(seed=1, policy="guide_000")
     with pytest.raises(SessionStateError, match="replays policy 'guide_000'"):
@@ -328,7 +342,7 @@ def test_play_and_watch_options_are_configs_with_documented_fields(capsys):
     assert config == watch.Config(policy="guide_004", max_turns=8, depth=0, all_at_once=True)
     assert cli.main(["watch", "--help"]) == 0
     out = capsys.readouterr().out
-    for flag, words in [("--policy", "prefix:path"), ("--delay", "seconds"), ("--all-at-once", "pauses")]:
+    for flag, words in [("--policy", "model.zip"), ("--delay", "seconds"), ("--all-at-once", "pauses")]:
         assert flag in out and words in out
     assert cli.main(["play", "--depth", "3"]) == 2  # depth is 0 or 1; tyro names the bad value
     assert "3" in capsys.readouterr().err

@@ -226,7 +226,7 @@ def create_app(store: SessionStore | None = None) -> Any:
         try:
             persona = check_persona(body.get("persona", "mixture"))
             policy = body.get("policy")
-            policy = None if policy in ("", None) else check_policy(policy, allow_prefix=False)
+            policy = None if policy in ("", None) else check_policy(policy, allow_files=False)
         except ValueError as error:
             raise BadRequest(str(error)) from None
         seed = body.get("seed")

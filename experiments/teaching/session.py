@@ -139,23 +139,29 @@ def check_seed(seed: Any) -> int:
     raise ValueError(f"seed {seed!r} is not allowed; allowed: an integer from 0 to {MAX_SEED}")
 
 
-def check_policy(policy: Any, allow_prefix: bool = True) -> str:
+def check_policy(policy: Any, allow_files: bool = True) -> str:
     """A policy name that ``difficult_customer.agents.make`` accepts.
 
     Args:
-        policy: a registered name, or ``"<prefix>:<path>"`` for a trained model.
-        allow_prefix: whether ``"<prefix>:<path>"`` names (which load files) are allowed;
-            the web server refuses them.
+        policy: a registered name, or the path of a trained model (``runs/.../model.zip``,
+            registered on first use by :func:`difficult_customer.agents.spec`).
+        allow_files: whether paths of trained models (which load files) are allowed; the
+            web server refuses them.
 
     Raises:
-        ValueError: naming the bad value and the registered names.
+        ValueError: naming the bad value and the registered names (or, for a path, what is
+            wrong with the model file).
     """
     registered = agents.names()
     if isinstance(policy, str) and policy in registered:
         return policy
-    if allow_prefix and isinstance(policy, str) and ":" in policy:
-        return policy  # agents.make checks the prefix when the policy is built
-    extra = " or <prefix>:<path> of a trained model" if allow_prefix else ""
+    if allow_files and isinstance(policy, str) and policy.strip():
+        from difficult_customer.agents.learned import is_model_file
+
+        if is_model_file(policy):
+            agents.spec(policy)  # registers the model; a bad model file is a named ValueError
+            return policy
+    extra = ", or the path of a trained model (model.zip)" if allow_files else ""
     raise ValueError(f"policy {policy!r} is unknown; allowed: {', '.join(registered)}{extra}")
 
 
@@ -291,8 +297,8 @@ class Session:
         max_turns: the turn limit.
         ablate: claim ids switched off (``["C4"]``).
         policy: None for a student's game (:meth:`move`); a policy name to replay that
-            policy (:meth:`policy_step`). Prefixed names (``"ppo:model.zip"``) load a
-            trained model.
+            policy (:meth:`policy_step`), or the path of a trained model
+            (``"runs/ppo/mixture/seed0/model.zip"``).
         depth: depth of the belief-based optimum (0 QMDP, 1 belief lookahead).
 
     Raises:
@@ -325,9 +331,9 @@ class Session:
         self._agent = None
         self._peeks = False
         if self.policy is not None:
-            self._peeks = ":" not in self.policy and agents.spec(self.policy).kind == "oracle"
-            own = replace(self.context, observation="full") if self._peeks else self.context
-            self._agent = agents.make(self.policy, own)
+            spec = agents.spec(self.policy)
+            self._peeks = spec.needs_full_observation
+            self._agent = spec.make(spec.context_for(self.context))
         self.env = self._shared.new_env()
         self._lock = threading.RLock()
         self._obs, self._info = self.env.reset(seed=self.seed)

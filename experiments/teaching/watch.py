@@ -10,7 +10,7 @@ The same screen as ``difficult-customer play`` (:mod:`difficult_customer.experim
 policy making the moves at ``--delay`` seconds per turn, or ``--all-at-once`` for a
 transcript. At the end: outcome, return, normalized score, and the first turn where the
 policy's move was not the belief-based optimum's best. Any registered policy
-(``difficult_customer.agents.names()``) or a trained model (``ppo:path/to/model.zip``) can be watched.
+(``difficult_customer.agents.names()``) or a trained model (its path, ``runs/.../model.zip``) can be watched.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Config(ContextConfig):
     """``difficult-customer watch``: a policy plays the conversation, turn by turn."""
 
     policy: str = "belief_lookahead"
-    """registered policy name (difficult_customer.agents.names()) or prefix:path of a trained model (ppo:model.zip)"""
+    """registered policy name (difficult_customer.agents.names()) or the path of a trained model (runs/.../model.zip)"""
     delay: float = 1.5
     """seconds between turns (>= 0)"""
     all_at_once: bool = False

@@ -1,4 +1,11 @@
-"""Experiments: the command line, the benchmark, speed and exact-solver scripts, reports.
+"""Experiments: a library plus thin commands.
+
+- :mod:`~difficult_customer.experiments.library`: evaluation (cells, scores, caching),
+  rollouts, training, budgets and seeds, statistics, conformance, plots, atomic files;
+- :mod:`~difficult_customer.experiments.commands`: one module per command, each a
+  ``Config`` dataclass and ``main(config) -> int``, importing the library, never each other;
+- :mod:`~difficult_customer.experiments.teaching`: the teaching demos;
+- :mod:`~difficult_customer.experiments.cli`: the command table behind ``difficult-customer``.
 
 Run ``difficult-customer --help``. Needs the ``report`` extra (scipy, tqdm, rich,
 matplotlib); training needs the ``train`` extra.

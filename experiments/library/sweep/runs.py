@@ -150,8 +150,8 @@ def _probe_validate(settings: dict[str, Any]) -> None:
 def _probe_run(settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Sleep ``seconds`` and return a number derived from the settings.
 
-    With ``marker_dir``, first writes a file ``<label>.<pid>`` there holding this process's
-    pid and Ray node id: tests use it to find (and kill) the worker or node of a running run.
+    With ``marker_dir``, first writes a file ``<label>.s<seed>.<pid>.<ns>`` there (one per
+    attempt) holding the seed, this process's pid and Ray node id: tests use it to find (and kill) the worker or node of a running run.
     With ``fail``, raises instead (an application error, recorded as a failed run).
     """
     if settings["marker_dir"]:
@@ -163,12 +163,15 @@ def _probe_run(settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
                 node_id = ray.get_runtime_context().get_node_id()
         except ImportError:  # pragma: no cover - the probe also runs without Ray
             pass
-        marker = Path(settings["marker_dir"]) / f"{settings['label']}.{os.getpid()}"
-        marker.write_text(json.dumps({"pid": os.getpid(), "node_id": node_id, "host": socket.gethostname()}))
+        name = f"{settings['label']}.s{settings['seed']}.{os.getpid()}.{time.time_ns()}"
+        marker = Path(settings["marker_dir"]) / name
+        marker.write_text(json.dumps({"seed": settings["seed"], "pid": os.getpid(), "node_id": node_id,
+                                      "host": socket.gethostname()}))
     if settings["fail"]:
         raise RuntimeError(f"probe {settings['label']!r} fails as asked (fail: true)")
     time.sleep(float(settings["seconds"]))
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    measured = {k: v for k, v in settings.items() if k != "marker_dir"}  # where markers go is no input
+    digest = hashlib.sha256(json.dumps(measured, sort_keys=True).encode()).hexdigest()
     value = int(digest[:8], 16) / 0xFFFFFFFF
     (workdir / "probe.txt").write_text(f"{value}\n")
     return {"value": value}

@@ -213,7 +213,7 @@ def _check_types(settings: dict[str, Any], defaults: dict[str, Any]) -> None:
         else:
             ok = True
         if not ok:
-            raise ValueError(f"setting {key}={value!r} is a {type(value).__name__}; allowed is a {type(default).__name__}")
+            raise ValueError(f"setting {key}={value!r} is a {type(value).__name__}; allowed: {type(default).__name__}")
 
 
 def _seeds(value: Any) -> list[int] | None:

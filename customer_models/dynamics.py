@@ -13,7 +13,33 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from difficult_customer.customer_models.personas import Persona
+from difficult_customer.customer_models.provenance import G000, G001, G003, G004, Support, q
 from difficult_customer.customer_models.vocabulary import MAX_APOLOGIES, Abuse, Anger, Move, Outcome, Reaction
+
+STRUCTURE: tuple[Support, ...] = (
+    Support("quoted", "an accepted offer solves the problem (the only way to solve it)", (
+        q(G003, "If necessary, offer a refund, exchange, or discount to satisfy the customer."),
+        q(G001, "Once you have listened to the customer’s concerns and shown empathy, it’s time to offer a solution."),
+    )),
+    Support("reading", "a follow-up before the problem is solved achieves nothing", (
+        q(G001, "After resolving the customer’s issue, follow up with them to ensure that they are satisfied with the "
+                "outcome."),
+    ), why="every guide follows up after the resolution; before it there is nothing to confirm"),
+    Support("assumption", "once solved, the next move ends the conversation (a follow-up, or a goodbye)",
+            why="a simplification: the follow-up happens as the move right after acceptance (claims.md, C7)"),
+    Support("assumption", "anger, trust and the other levels move one step at a time",
+            why="a simplification that keeps the state small; the guides give directions, not sizes"),
+    Support("reading", "only listening and empathy make the customer feel heard", (
+        q(G000, "This helps customers feel heard while you remain calm and collected."),
+        q(G001, "This doesn’t mean you have to agree with them, but showing empathy can go a long way in calming "
+                "them down and making them feel heard."),
+    ), why="the guides name these two moves as making the customer feel heard, and no other"),
+    Support("assumption", "abuse stops only through a boundary, and then for good (contained)", (
+        q(G000, "This approach disarms aggressive behavior while protecting your well-being."),
+        q(G004, "You may be on the receiving end of some verbal abuse, be ready for it and ignore it."),
+    ), why="the guides do not say how long abuse lasts; with A8 and A9 off, abuse that goes on costs nothing"),
+)
+"""How a step is built, beyond the parameters: each rule with its support (rendered in ``docs/claims.md``)."""
 
 
 class State(NamedTuple):

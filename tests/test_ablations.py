@@ -56,7 +56,7 @@ def test_a_rerun_trains_nothing_again(study, monkeypatch):
 
 
 def test_bad_ablation_settings_are_named(tmp_path):
-    with pytest.raises(ValueError, match="unknown claim id 'C12'"):
+    with pytest.raises(ValueError, match="unknown switch id 'C12'"):
         run_ablations(AblationConfig(claims=["C12"], out=str(tmp_path)))
     with pytest.raises(ValueError, match="unknown budget 'huge'"):
         run_ablations(AblationConfig(budget="huge", out=str(tmp_path)))

@@ -81,7 +81,7 @@ def test_changed_settings_recompute_cells(tmp_path, monkeypatch):
         ({"personas": ["angry_bob"]}, "unknown persona 'angry_bob'"),
         ({"policies": ["nope"]}, "unknown policy 'nope'"),
         ({"episodes": 0}, "episodes=0"),
-        ({"ablate": ["C11"]}, "unknown claim id 'C11'"),
+        ({"ablate": ["C11"]}, "unknown switch id 'C11'"),
     ],
 )
 def test_bad_settings_are_named(tmp_path, change, message):

@@ -129,7 +129,7 @@ def test_mixture_errors():
 @pytest.mark.parametrize("ablate", [["C11"], ["C0"], ["c4"], ["C4", "listen"], "C42"])
 def test_unknown_claim_in_ablate(ablate):
     bad = next(c for c in ([ablate] if isinstance(ablate, str) else ablate) if not re.fullmatch(r"C(10|[1-9])", c))
-    pattern = rf"unknown claim id {message(bad)} in ablate; allowed: C1, C2, .*C10"
+    pattern = rf"unknown switch id {message(bad)} in ablate; allowed: C1, C2, .*C10"
     with pytest.raises(ValueError, match=pattern):
         CustomerEnv(ablate=ablate)
     with pytest.raises(ValueError, match=pattern):

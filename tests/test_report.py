@@ -95,7 +95,7 @@ def test_a_killed_report_resumes_to_the_same_results(tiny, tmp_path, monkeypatch
 @pytest.mark.parametrize("change, message", [
     ({"budget": "huge"}, "unknown budget 'huge'; allowed: default, quick, tiny"),
     ({"personas": ["nobody"]}, "unknown persona 'nobody'"),
-    ({"ablate": ["C13"]}, "unknown claim id 'C13'"),
+    ({"ablate": ["C13"]}, "unknown switch id 'C13'"),
     ({"workers": 0}, "workers=0"),
 ])
 def test_bad_report_settings_are_named(tmp_path, change, message):

@@ -79,7 +79,7 @@ def test_hyperparameters_come_from_yaml_and_overrides_are_checked():
 
 @pytest.mark.parametrize("change, message", [({"algo": "sac"}, "unknown algorithm 'sac'"),
                                              ({"persona": "x"}, "unknown persona 'x'"),
-                                             ({"steps": 0}, "steps=0"), ({"ablate": ["C0"]}, "unknown claim id")])
+                                             ({"steps": 0}, "steps=0"), ({"ablate": ["C0"]}, "unknown switch id")])
 def test_bad_training_settings_are_named(tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
         train(TrainConfig(out=str(tmp_path), **change), progress=False)

@@ -45,7 +45,7 @@ class Config:
     max_turns: int = DEFAULT_MAX_TURNS
     """Turn limit of each conversation."""
     ablate: list[str] = field(default_factory=list)
-    """Claim ids to switch off in the customer model, e.g. C4 C6."""
+    """Claims (C1-C10) or other switches of the customer model to turn off, e.g. C4 C6."""
     mc_episodes: int = 0
     """Conversations (in lockstep) for the score of a policy that cannot be valued exactly; 0 uses the cell's own."""
     out: str = "results/benchmark"

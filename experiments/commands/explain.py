@@ -35,7 +35,7 @@ class Config:
     max_turns: int = DEFAULT_MAX_TURNS
     """Turn limit of the conversation."""
     ablate: list[str] = field(default_factory=list)
-    """Claim ids to switch off in the customer model, e.g. C4 C6."""
+    """Claims (C1-C10) or other switches of the customer model to turn off, e.g. C4 C6."""
     depth: Literal[0, 1, 2] = 1
     """Belief policy whose move values are shown: 0 QMDP, 1 one-step lookahead, 2 two-step lookahead."""
 

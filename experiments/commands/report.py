@@ -60,7 +60,7 @@ class Config:
     personas: list[str] = field(default_factory=lambda: list(PERSONAS))
     """Personas every policy is evaluated on."""
     ablate: list[str] = field(default_factory=list)
-    """Claim ids switched off in the customer model, e.g. C4 C6."""
+    """Claims (C1-C10) or other switches of the customer model turned off, e.g. C4 C6."""
     max_turns: int = DEFAULT_MAX_TURNS
     """Turn limit of each conversation."""
     workers: int = 2

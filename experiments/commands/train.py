@@ -37,7 +37,7 @@ class Config:
     persona: str = "mixture"
     """Persona or mixture to train on."""
     ablate: list[str] = field(default_factory=list)
-    """Claim ids to switch off in the customer model, e.g. C4 C6."""
+    """Claims (C1-C10) or other switches of the customer model to turn off, e.g. C4 C6."""
     max_turns: int = DEFAULT_MAX_TURNS
     """Turn limit of each conversation."""
     steps: int = 100_000

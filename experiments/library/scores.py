@@ -10,9 +10,13 @@ each task, seeded).
 from __future__ import annotations
 
 from math import comb
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
+
+if TYPE_CHECKING:
+    from difficult_customer.agents import PolicyContext
 
 
 def iqm(scores: np.ndarray) -> float:
@@ -64,11 +68,14 @@ def normalize(value: float, random_value: float, oracle_value: float) -> float:
     return (value - random_value) / span
 
 
-def reference_values(context) -> dict[str, float]:
+def reference_values(context: PolicyContext) -> dict[str, float]:
     """Exact expected returns of the random policy and the oracle: the 0 and 1 of normalized scores.
 
+    Every score of the benchmark, the report and the ablations is normalized by these,
+    through :func:`normalize` (in ``library.evaluation.score_policy`` and ``score_seeds``).
+
     Args:
-        context: an ``agents.PolicyContext`` (persona, ablation, turn limit, rewards).
+        context: the environment (persona, ablation, turn limit, rewards).
     """
     from difficult_customer.agents.exact.evaluation import oracle_value, random_value
 

@@ -24,6 +24,7 @@ from difficult_customer.customer_models import (
     PERSONA_NAMES,
     PERSONAS,
     REWARD_TERMS,
+    SWITCH_IDS,
     Abuse,
     Anger,
     Mixture,
@@ -34,6 +35,7 @@ from difficult_customer.customer_models import (
     Tables,
     compile_model,
 )
+from difficult_customer.customer_models.switches import closure
 from difficult_customer.envs import CustomerEnv
 from difficult_customer.envs.sampling import sampler_for
 
@@ -49,7 +51,12 @@ PROBABILITY_FIELDS = (
     "apology_fatigue",
     "apology_irritation",
     "offer_unheard",
+    "offer_unapologized",
     "offer_relief",
+    "empathy_heard",
+    "empathy_unheard",
+    "warning_enforced",
+    "abuse_blocks",
     "reject_escalation",
     "boundary_stops_abuse",
     "boundary_dismissive",
@@ -78,7 +85,8 @@ def personas(draw):
     return replace(PERSONAS[base], **changes)
 
 
-ablations = st.sets(st.sampled_from(CLAIMS))
+ablations = st.sets(st.sampled_from(SWITCH_IDS), max_size=6)
+"""Any switches: claims, assumptions, the contested reading."""
 rewards = st.fixed_dictionaries({name: st.floats(-2.0, 2.0) for name in REWARD_TERMS}).map(Rewards.from_mapping)
 
 
@@ -89,7 +97,8 @@ def assert_distributions(t: Tables) -> None:
     assert t.initial.shape == (n_states,)
     assert (t.initial >= 0).all() and t.initial.sum() == pytest.approx(1.0)
     assert np.allclose(t.initial_by_persona.sum(1), 1.0)
-    assert np.allclose(np.asarray(t.mixture.weights) @ t.initial_by_persona, t.initial)
+    weights = t.mixture.effective_weights(closure(t.ablate))
+    assert np.allclose(np.asarray(weights) @ t.initial_by_persona, t.initial)
     assert (t.next_prob >= 0).all() and (t.next_prob <= 1 + 1e-12).all()
     assert np.allclose(t.next_prob.sum(-1), 1.0, atol=1e-9)
     assert (t.tone_prob >= 0).all() and np.allclose(t.tone_prob.sum(-1), 1.0)
@@ -260,13 +269,28 @@ def test_state_space_sizes():
         assert size > 10, name
 
 
-@pytest.mark.parametrize("claim", CLAIMS)
-def test_ablated_tables_are_valid(claim):
-    t = compile_model("genuine_grievance", ablate=[claim])
+@pytest.mark.parametrize("switch", [*CLAIMS, "A8", "A15", "A17", "D1"])
+def test_switched_off_tables_are_valid(switch):
+    t = compile_model("belligerent", ablate=[switch])
     assert_distributions(t)
     assert_terminal_absorbing(t)
     assert reachable(t).all()
-    assert t.ablate == frozenset({claim})
+    assert t.ablate == frozenset({switch})
+
+
+def test_guide_only_variant_is_every_assumption_off():
+    from difficult_customer.customer_models import ASSUMPTIONS
+
+    by_name = compile_model("guide_only")
+    by_variant = compile_model("mixture", variant="guide_only")
+    by_ablate = compile_model("mixture", ablate=ASSUMPTIONS)
+    for t in (by_variant, by_ablate):
+        assert t.ablate == by_name.ablate == frozenset(ASSUMPTIONS)
+        np.testing.assert_array_equal(t.factors, by_name.factors)
+        np.testing.assert_array_equal(t.next_prob, by_name.next_prob)
+        np.testing.assert_array_equal(t.initial, by_name.initial)
+    assert_distributions(by_name)
+    assert can_end(by_name).all()
 
 
 def test_compilation_is_cached_and_read_only():

@@ -23,9 +23,9 @@ from difficult_customer.customer_models import (
     Tone,
     compile_model,
 )
+from difficult_customer.customer_models.vocabulary import N_TONES
 from difficult_customer.envs import observation as obs_layout
-from difficult_customer.envs.observation import START_HISTORY, ObservationLookup, observation_lookup
-from difficult_customer.envs.sampling import sampler_for
+from difficult_customer.envs.core import N_OBSERVATION_CODES, One, conversation_core, split_observation_code
 
 MOVE_NAMES: tuple[str, ...] = tuple(m.name for m in Move)
 """Action names in action-id order."""
@@ -34,11 +34,10 @@ OBSERVATION_MODES = ("partial", "full")
 DEFAULT_MAX_TURNS = 16
 
 _STATUS = FACTORS.index("status")
-_SOLVED = FACTORS.index("solved")
 _N_MOVES = len(Move)
 _TONE_NAMES = tuple(t.name for t in Tone)
-_REACTION_NAMES = tuple(r.name for r in Reaction)
 _OUTCOME_NAMES = tuple(o.name for o in Outcome)
+_REACTION_BY_CODE = tuple(Reaction(split_observation_code(code)[1]).name for code in range(N_OBSERVATION_CODES))
 
 
 def make_rewards(rewards: Rewards | Mapping[str, float] | None) -> Rewards:
@@ -135,14 +134,21 @@ class CustomerEnv(gym.Env):
 
     ## Information
 
-    ``info`` always has ``"hidden_state"`` (a dict of factor name -> value: ``persona``
-    (name), ``status``, ``anger``, ``trust``, ``heard``, ``apologies``, ``solved``,
-    ``abuse``, ``patience``), ``"state_index"`` (row of the tables), ``"turn"``, ``"tone"`` and ``"reaction"``
-    (names, as in the observation), and after a step ``"reward_terms"`` (term name ->
-    unweighted value).
-    At the end it also has ``"outcome"``: ``solved_and_followed_up``, ``solved``,
-    ``walked_away``, ``ended_after_abuse`` or ``timed_out``, and ``"return"``, the
-    conversation's total reward.
+    Every ``info``, reset's included, has the same keys (as replay buffers such as
+    tianshou's need):
+
+    - ``"hidden_state"``: a dict of factor name -> value: ``persona`` (name), ``status``,
+      ``anger``, ``trust``, ``heard``, ``apologies``, ``solved``, ``abuse``, ``patience``;
+    - ``"state_index"`` (row of the tables) and ``"turn"`` (turns taken);
+    - ``"tone"`` and ``"reaction"``: names, as in the observation;
+    - ``"reward_terms"``: term name -> unweighted value of this step (zeros at reset);
+    - ``"outcome"``: ``ongoing`` until the conversation ends, then
+      ``solved_and_followed_up``, ``solved``, ``walked_away``, ``ended_after_abuse`` or
+      ``timed_out``;
+    - ``"return"``: the conversation's total reward so far (at the end, its return).
+
+    The env can be copied (``copy.deepcopy``) and pickled at any point; the copy goes
+    on with the same conversation and the same random stream.
 
     ## Arguments
 
@@ -184,15 +190,7 @@ class CustomerEnv(gym.Env):
         self.max_turns = check_max_turns(max_turns)
         self.observation_mode = check_observation_mode(observation)
         self.tables: Tables = compile_model(persona, ablate, make_rewards(rewards))
-        self._sampler = sampler_for(self.tables)
-        # Per-step lookups as Python objects: a step reads lists and tuples, not numpy scalars.
-        self._lookup = observation_lookup(self.max_turns)
-        self._next_history: list[int] = self._lookup.next_history.tolist()
-        self._hidden: list[dict[str, int | str] | None] = [None] * self.tables.n_states
-        self._terminal: list[bool] = self.tables.terminal.tolist()
-        self._solved: list[int] = self.tables.factor("solved").tolist()
-        self._status: list[int] = self.tables.factor("status").tolist()
-        self._opening: list[int] = self.tables.opening_reaction.tolist()
+        self._build()
         self.render_mode = render_mode
         self.render_hidden = bool(render_hidden)
         self.n_personas = len(self.tables.persona_names)
@@ -201,62 +199,87 @@ class CustomerEnv(gym.Env):
             size += obs_layout.hidden_size(self.n_personas)
         self.action_space = spaces.Discrete(len(Move))
         self.observation_space = spaces.Box(0.0, 1.0, shape=(size,), dtype=np.float32)
-        self._state: int | None = None
-        self._done = False
+        self._one: One | None = None
+        self._done = True  # no conversation yet: step() needs a reset()
         self._episode = -1
         self._lines: list[str] = []
+
+    def _build(self) -> None:
+        """The core and per-state caches (rebuilt after unpickling)."""
+        self._core = conversation_core(self.tables, self.max_turns)
+        self._step_one = self._core.step_one
+        self._hidden: list[dict[str, int | str] | None] = [None] * self.tables.n_states
+        self._status: list[int] = self.tables.factor("status").tolist()
+        self._full = self.observation_mode == "full"
+        self._observe_one = self._core.observe_one
+        self._terms = self._core.terms_by_slot
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the tables and the core, which are rebuilt from the model (cached)."""
+        state = self.__dict__.copy()
+        for key in ("tables", "_core", "_step_one", "_observe_one", "_terms", "_hidden", "_status", "_full"):
+            del state[key]
+        state["_model"] = (self.tables.mixture, sorted(self.tables.ablate), self.tables.rewards)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        mixture, ablate, rewards = state.pop("_model")
+        self.__dict__.update(state)
+        self.tables = compile_model(mixture, ablate, rewards)
+        self._build()
 
     # ------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         self._episode += 1
-        self._state = self._sampler.sample_initial(self.np_random)
-        self._turn = 0
-        self._history = START_HISTORY  # last move and clipped move counts, as one code
+        rng = self.np_random
+        self._one: One = self._core.reset_one(rng.random(), rng.random())
+        self._slot = -1  # no move yet: reward terms are zeros
         self._moves: list[int] = []
-        self._reaction = self._opening[self._state]
-        self._tone = self._sampler.sample_tone(self.np_random, self._state)
         self._done = False
         self._return = 0.0
         self._lines = []
         self._add_lines(None)
-        info = self._info()
+        info = self._info(False)
         if self.render_mode == "human":
             self.render()
-        return self._observation(), info
+        return self._observe_one(self._one, self._full), info
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict]:
-        if self._state is None:
-            raise ResetNeeded("step() called before reset(); call env.reset() first")
-        if self._done:
+        if self._done:  # also before the first reset
+            if self._one is None:
+                raise ResetNeeded("step() called before reset(); call env.reset() first")
             raise ResetNeeded("step() called after the conversation ended; call env.reset() first")
         move = action if type(action) is int and 0 <= action < _N_MOVES else self._check_action(action)
-        rng = self.np_random
-        _, nxt, reward, self._reaction, terms = self._sampler.sample_transition(rng, self._state, move)
-        self._state = nxt
-        self._tone = self._sampler.sample_tone(rng, nxt)
-        self._turn += 1
-        self._history = self._next_history[self._history * (_N_MOVES + 1) + move]
+        rng = self._np_random
+        one, slot, reward, terminated, truncated = self._step_one(self._one, move, rng.random(), rng.random())
+        self._one, self._slot = one, slot
         self._moves.append(move)
         self._return += reward
-        terminated = self._terminal[nxt]
-        truncated = not terminated and self._turn >= self.max_turns
-        self._done = terminated or truncated
-        info = self._info()
-        info["reward_terms"] = terms.copy()
-        if self._done:
-            info["outcome"] = _OUTCOME_NAMES[Outcome.timed_out if truncated else self._status[nxt]]
-            info["return"] = self._return
+        self._done = done = terminated or truncated
+        # The info, as _info() builds it, inline: a step is a few microseconds.
+        state, code, turn, _ = one
+        hidden = self._hidden[state] or self._hidden_state(state)
+        info = {
+            "hidden_state": hidden.copy(),
+            "state_index": state,
+            "turn": turn,
+            "tone": _TONE_NAMES[code % N_TONES],
+            "reaction": _REACTION_BY_CODE[code],
+            "reward_terms": (self._terms[slot] or self._core.slot_terms(slot)).copy(),
+            "outcome": _OUTCOME_NAMES[Outcome.timed_out if truncated else self._status[state]],
+            "return": self._return,
+        }
         if self.render_mode is not None:
-            self._add_lines(Move(move), outcome=info.get("outcome"))
+            self._add_lines(Move(move), outcome=info["outcome"] if done else None)
             if self.render_mode == "human":
                 self.render()
-        return self._observation(), reward, terminated, truncated, info
+        return self._observe_one(one, self._full), reward, terminated, truncated, info
 
     def render(self) -> str | np.ndarray | None:
         """The transcript so far (``"ansi"``), the latest turn printed (``"human"``), or a
         picture of gauges and moves (``"rgb_array"``, see ``difficult_customer.envs.frame``)."""
-        if self._state is None:
+        if self._one is None:
             raise ResetNeeded("render() called before reset(); call env.reset() first")
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human' to make()")
@@ -266,14 +289,15 @@ class CustomerEnv(gym.Env):
         if self.render_mode == "rgb_array":
             from difficult_customer.envs.frame import draw_frame
 
-            hidden = self.tables.hidden_state(self._state)
-            outcome = Outcome(self.tables.factors[self._state, _STATUS])
+            state, code, turn, _ = self._one
+            hidden = self.tables.hidden_state(state)
+            outcome = Outcome(self.tables.factors[state, _STATUS])
             return draw_frame(
                 int(hidden["anger"]),
                 int(hidden["trust"]),
                 int(hidden["patience"]),
-                self._tone,
-                self._turn,
+                split_observation_code(code)[0],
+                turn,
                 self.max_turns,
                 self._moves,
                 self._done,
@@ -282,7 +306,7 @@ class CustomerEnv(gym.Env):
                 outcome=(Outcome.timed_out if outcome == Outcome.ongoing else outcome).name if self._done else None,
                 episode_return=self._return if self._done else None,
             )
-        start = 0 if self._turn == 0 else self._printed
+        start = 0 if self._one[2] == 0 else self._printed
         sys.stdout.write("\n".join(self._lines[start:]) + "\n")
         self._printed = len(self._lines)
         return None
@@ -291,7 +315,7 @@ class CustomerEnv(gym.Env):
     @property
     def state_index(self) -> int | None:
         """Row of the tables for the current hidden state (None before reset)."""
-        return self._state
+        return None if self._one is None else self._one[0]
 
     def _check_action(self, action: Any) -> int:
         value = action
@@ -303,55 +327,42 @@ class CustomerEnv(gym.Env):
             raise ValueError(f"action {action!r} is outside the action space; allowed: 0-5 ({', '.join(MOVE_NAMES)})")
         return int(value)
 
-    def _observation(self) -> np.ndarray:
-        # Lookups give exactly obs_layout.encode(tone, reaction, solved, turn, max_turns, last move, counts).
-        lookup = self._lookup
-        face = ObservationLookup.face(self._reaction, self._solved[self._state], self._tone)
-        obs = np.empty(obs_layout.PARTIAL_SIZE, dtype=np.float32)
-        obs[: obs_layout.TURN] = lookup.head[face]
-        obs[obs_layout.TURN] = lookup.turn_fraction[self._turn]
-        obs[obs_layout.TURN + 1 :] = lookup.tail[self._history]
-        if self.observation_mode == "full":
-            hidden = obs_layout.hidden_one_hot(self.tables.factors[self._state], self.n_personas)
-            obs = np.concatenate([obs, hidden])
-        return obs
-
-    def _info(self) -> dict[str, Any]:
-        hidden = self._hidden[self._state]
-        if hidden is None:
-            hidden = self._hidden[self._state] = self.tables.hidden_state(self._state)
+    def _info(self, truncated: bool) -> dict[str, Any]:
+        """The info of the current state (``step`` builds the same dict inline)."""
+        state, code, turn, _ = self._one
+        slot = self._slot
         return {
-            "hidden_state": dict(hidden),
-            "state_index": self._state,
-            "turn": self._turn,
-            "tone": _TONE_NAMES[self._tone],
-            "reaction": _REACTION_NAMES[self._reaction],
+            "hidden_state": (self._hidden[state] or self._hidden_state(state)).copy(),
+            "state_index": state,
+            "turn": turn,
+            "tone": _TONE_NAMES[code % N_TONES],
+            "reaction": _REACTION_BY_CODE[code],
+            "reward_terms": (self._terms[slot] or self._core.slot_terms(slot)).copy(),
+            "outcome": _OUTCOME_NAMES[Outcome.timed_out if truncated else self._status[state]],
+            "return": self._return,
         }
+
+    def _hidden_state(self, state: int) -> dict[str, int | str]:
+        hidden = self._hidden[state] = self.tables.hidden_state(state)
+        return hidden
 
     def _add_lines(self, move: Move | None, outcome: str | None = None) -> None:
         if self.render_mode is None:
             return
-        from difficult_customer.envs.transcript import agent_line, customer_line, narrator_line
+        from difficult_customer.envs.transcript import turn_lines
 
-        variant = self._episode * 7 + self._turn
-        hidden = self.tables.hidden_state(self._state)
-        persona = str(hidden["persona"])
+        state, code, turn, _ = self._one
         if move is None:
             self._printed = 0
-            self._lines.append(f"--- conversation {self._episode + 1} ({persona if self.render_hidden else 'persona hidden'}) ---")
-        else:
-            self._lines.append(f"[{self._turn:2d}] Agent ({move.name}): {agent_line(move, variant)}")
-        reaction = Reaction(self._reaction)
-        tone = Tone(self._tone)
-        line = f"     Customer [{tone.name}, {reaction.name}]: {customer_line(persona, tone, reaction, variant)}"
-        self._lines.append(line)
-        if self.render_hidden:
-            self._lines.append(
-                f"     (hidden: anger {hidden['anger']}/4, trust {hidden['trust']}/3, heard {hidden['heard']}, "
-                f"patience {hidden['patience']}, abuse {hidden['abuse']})"
-            )
-        stage = narrator_line(reaction)
-        if stage:
-            self._lines.append(f"     {stage}")
-        if outcome is not None:
-            self._lines.append(f"--- outcome: {outcome}, return {self._return:+.2f} ---")
+        tone, reaction, _ = split_observation_code(code)
+        self._lines += turn_lines(
+            self._episode,
+            turn,
+            self.tables.hidden_state(state),
+            Tone(tone),
+            Reaction(reaction),
+            move,
+            self.render_hidden,
+            outcome,
+            self._return,
+        )

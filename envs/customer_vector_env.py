@@ -20,16 +20,15 @@ from difficult_customer.customer_models import (
     Tables,
     compile_model,
 )
-from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
+from difficult_customer.customer_models.vocabulary import N_MOVES
 from difficult_customer.envs import observation as obs_layout
+from difficult_customer.envs.core import Conversations, conversation_core, split_observation_code
 from difficult_customer.envs.customer_env import (
     DEFAULT_MAX_TURNS,
     check_max_turns,
     check_observation_mode,
     make_rewards,
 )
-from difficult_customer.envs.observation import START_HISTORY, ObservationLookup, observation_lookup
-from difficult_customer.envs.sampling import sampler_for
 
 INFO_KEYS: tuple[str, ...] = (
     "hidden_state",
@@ -43,17 +42,7 @@ INFO_KEYS: tuple[str, ...] = (
 )
 """Keys ``info_keys=`` may ask for (``"all"`` asks for every one)."""
 
-_NO_MOVE = N_MOVES
-"""Move code of "no move yet" (the single env's ``last_move == -1``); in a step, a restart."""
 _STATUS = FACTORS.index("status")
-_SOLVED = FACTORS.index("solved")
-_UNSIGNED = {np.dtype(f"i{size}"): np.dtype(f"u{size}") for size in (1, 2, 4, 8)}
-
-# The observation is [tone, reaction, solved | turn | last move, counts]: two lookups and the turn.
-assert obs_layout.TONE.start == 0 and obs_layout.REACTION.start == obs_layout.TONE.stop
-assert obs_layout.REACTION.stop == obs_layout.SOLVED and obs_layout.TURN == obs_layout.SOLVED + 1
-assert obs_layout.LAST_MOVE.start == obs_layout.TURN + 1 and obs_layout.COUNTS.start == obs_layout.LAST_MOVE.stop
-assert obs_layout.COUNTS.stop == obs_layout.PARTIAL_SIZE
 
 
 def check_num_envs(num_envs: Any) -> int:
@@ -85,14 +74,15 @@ class CustomerVectorEnv(VectorEnv):
 
     The batched twin of :class:`~envs.customer_env.CustomerEnv` (read its docstring for
     the customer, the moves and the rewards; this one documents what differs). All
-    customers step together: one batch of uniforms per step is turned into successors
-    and tones by lookups in the same cumulative tables the single env samples from
-    (:mod:`difficult_customer.envs.sampling`), and the observations are assembled from lookup tables
-    built with :func:`difficult_customer.envs.observation.encode`. There is no Python loop over customers;
-    the hidden states are integer arrays. For a given seed the sequence of episodes
-    differs from the single env's (one generator is shared by all customers), but the
-    distributions are the same, and with ``num_envs=1`` the trajectories are the single
-    env's for the same seed and actions.
+    customers step together through the conversation core
+    (:meth:`difficult_customer.envs.core.ConversationCore.step`): one batch of uniforms per step is
+    turned into successors and tones by lookups in the cumulative tables the single env
+    samples from, and the observations are assembled from lookup tables built with
+    :func:`difficult_customer.envs.observation.encode`. There is no Python loop over customers; the
+    hidden states are integer arrays (:class:`~envs.core.Conversations`). For a given seed
+    the sequence of episodes differs from the single env's (one generator is shared by
+    all customers), but the distributions are the same, and with ``num_envs=1`` the
+    trajectories are the single env's for the same seed and actions.
 
     ## Action Space
 
@@ -137,10 +127,15 @@ class CustomerVectorEnv(VectorEnv):
     - ``"reaction"`` (:class:`~customer_models.Reaction` id) and ``"reward_terms"``
       (a dict of term name -> float32 array): customers that made a move this step
       (not those that were just reset, as in the single env's reset info).
-    - ``"outcome"`` (:class:`~customer_models.Outcome` id, ``timed_out`` when
-      truncated) and ``"return"`` (float64): customers whose episode ended this step.
+    - ``"outcome"`` (:class:`~customer_models.Outcome` id: ``ongoing`` until the end,
+      ``timed_out`` when truncated) and ``"return"`` (float64, the conversation's
+      reward so far; its return at the end): every customer, at every step and reset,
+      as in the single env. A customer restarted by autoreset is ``ongoing`` with
+      return 0.
 
-    ``Outcome(info["outcome"][i]).name`` gives the single env's string.
+    ``Outcome(info["outcome"][i]).name`` gives the single env's string. The env can be
+    copied (``copy.deepcopy``) and pickled at any point; the copy goes on with the same
+    conversations and the same random stream.
 
     ## Arguments
 
@@ -187,9 +182,7 @@ class CustomerVectorEnv(VectorEnv):
         self.info_keys = check_info_keys(info_keys)
         self.tables: Tables = compile_model(persona, ablate, make_rewards(rewards))
         self.n_personas = len(self.tables.persona_names)
-        self._sampler = sampler_for(self.tables)
-        self._flat = self._sampler.flat
-        self._build_lookups()
+        self._core = conversation_core(self.tables, self.max_turns)
 
         size = obs_layout.PARTIAL_SIZE
         if self.observation_mode == "full":
@@ -198,36 +191,21 @@ class CustomerVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.single_observation_space = spaces.Box(0.0, 1.0, shape=(size,), dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self._started = False
+        self._conv: Conversations | None = None
+        self._return = np.zeros(self.num_envs)
 
-    # ------------------------------------------------------------ lookups
-    def _build_lookups(self) -> None:
-        """Per-slot outcomes of the flat transition table, and the observation lookups."""
-        t, flat = self.tables, self._flat
-        n_slots = flat.next_state.shape[0]
-        from_move = flat.source >= 0
-        source = np.where(from_move, flat.source, 0)
-        assert flat.restart == _NO_MOVE
-        solved = t.factors[flat.next_state, _SOLVED].astype(np.intp)
-        reaction = np.where(from_move, t.next_reaction.ravel()[source], t.opening_reaction[flat.next_state])
-        self._slot_reward = np.where(from_move, t.reward.ravel()[source], 0.0)
-        self._slot_terminal = t.terminal[flat.next_state].copy()
-        assert not self._slot_terminal[~from_move].any(), "a start state is terminal"
-        # What the customer shows, but for the tone (drawn after the slot and added on).
-        self._slot_face = ObservationLookup.face(reaction.astype(np.intp), solved, 0)
-        assert self._slot_face.shape == (n_slots,)
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the tables and the core, which are rebuilt from the model (cached)."""
+        state = self.__dict__.copy()
+        del state["tables"], state["_core"]
+        state["_model"] = (self.tables.mixture, sorted(self.tables.ablate), self.tables.rewards)
+        return state
 
-        lookup = observation_lookup(self.max_turns)
-        self._lookup_a = _as_rows(lookup.head)
-        self._turn_fraction = lookup.turn_fraction
-        self._lookup_b = _as_rows(lookup.tail)
-        self._next_history = lookup.next_history
-        self._lookup_hidden = None
-        fields = [("a", self._lookup_a.dtype), ("turn", np.float32), ("b", self._lookup_b.dtype)]
-        if self.observation_mode == "full":
-            self._lookup_hidden = _as_rows(obs_layout.hidden_one_hot(t.factors, self.n_personas))
-            fields.append(("hidden", self._lookup_hidden.dtype))
-        self._row_dtype = np.dtype(fields)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        mixture, ablate, rewards = state.pop("_model")
+        self.__dict__.update(state)
+        self.tables = compile_model(mixture, ablate, rewards)
+        self._core = conversation_core(self.tables, self.max_turns)
 
     # ------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
@@ -242,28 +220,15 @@ class CustomerVectorEnv(VectorEnv):
         """
         super().reset(seed=seed)
         mask = _check_reset_mask((options or {}).get("reset_mask"), self.num_envs)
-        if mask is None or not self._started:
-            n = self.num_envs
-            # Integer state of each customer; intp, since most of it indexes lookup tables.
-            self._state = np.zeros(n, dtype=np.intp)
-            self._face = np.zeros(n, dtype=np.intp)
-            self._turn = np.zeros(n, dtype=np.intp)
-            self._history = np.zeros(n, dtype=np.intp)
-            self._return = np.zeros(n)
-            self._autoreset = np.zeros(n, dtype=bool)
-            self._started = True
-            mask = np.ones(n, dtype=bool)
-        rows = np.flatnonzero(mask)
-        u = self.np_random.random((2, rows.size))
-        slot = self._flat.sample(np.full(rows.size, self._flat.row(0, _NO_MOVE), dtype=np.intp), u[0])
-        state = self._flat.next_state.take(slot)
-        self._state[rows] = state
-        self._face[rows] = self._sampler.add_tones(state, u[1], self._slot_face.take(slot))
-        self._turn[rows] = 0
-        self._history[rows] = START_HISTORY
-        self._return[rows] = 0.0
-        self._autoreset[rows] = False
-        infos = self._infos(mask, moved=None, done=None, slot=None, truncated=None) if self.info_keys else {}
+        rng = self.np_random
+        if mask is None or self._conv is None:
+            mask = np.ones(self.num_envs, dtype=bool)
+            self._conv = self._core.reset(rng.random((2, self.num_envs)))
+            self._return = np.zeros(self.num_envs)
+        else:
+            self._conv = self._core.reset_rows(self._conv, mask, rng.random((2, int(mask.sum()))))
+            self._return = np.where(mask, 0.0, self._return)
+        infos = self._infos(mask, moved=None, slot=None, truncated=None) if self.info_keys else {}
         return self._observe(), infos
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
@@ -271,31 +236,20 @@ class CustomerVectorEnv(VectorEnv):
 
         Returns:
             ``(observations, rewards, terminated, truncated, infos)``, arrays over customers.
+
+        Raises:
+            ValueError: for actions of another shape or outside 0-5.
         """
-        if not self._started:
+        if self._conv is None:
             raise RuntimeError("step() called before reset(); call envs.reset() first")
-        moves = self._check_actions(actions)
-        restart = self._autoreset
-        moves = np.where(restart, _NO_MOVE, moves)  # the restart rows of the flat table: a new customer
-        u = self.np_random.random((2, self.num_envs))  # successor (or start state), then tone
-        slot = self._flat.sample(self._flat.row(self._state, moves), u[0])
-        self._state = self._flat.next_state.take(slot)
-        self._face = self._sampler.add_tones(self._state, u[1], self._slot_face.take(slot))
-        self._history = self._next_history.take(self._history * (N_MOVES + 1) + moves)
-        self._turn = np.where(restart, 0, self._turn + 1)
-        reward = self._slot_reward.take(slot)
-        terminated = self._slot_terminal.take(slot)
-        done = terminated | (self._turn >= self.max_turns)
-        truncated = done ^ terminated
-        self._autoreset = done
+        self._conv, step = self._core.step(self._conv, actions, self.np_random.random((2, self.num_envs)))
         infos: dict[str, Any] = {}
         if self.info_keys:
             if "return" in self.info_keys:
-                self._return[restart] = 0.0
-                self._return += reward
+                self._return = np.where(step.restarted, 0.0, self._return) + step.reward
             everyone = np.ones(self.num_envs, dtype=bool)
-            infos = self._infos(everyone, moved=~restart, done=done.copy(), slot=slot, truncated=truncated)
-        return self._observe(), reward, terminated, truncated, infos
+            infos = self._infos(everyone, moved=~step.restarted, slot=step.slot, truncated=step.truncated)
+        return self._observe(), step.reward, step.terminated, step.truncated, infos
 
     def render(self) -> None:
         """Not supported: render a single env (``gym.make(..., render_mode="ansi")``) for transcripts."""
@@ -306,83 +260,58 @@ class CustomerVectorEnv(VectorEnv):
     @property
     def state_indices(self) -> np.ndarray:
         """Rows of the tables for the customers' hidden states (a copy)."""
-        if not self._started:
+        if self._conv is None:
             raise RuntimeError("no states before reset(); call envs.reset() first")
-        return self._state.copy()
+        return self._conv.state.copy()
 
     # ------------------------------------------------------------ helpers
-    def _check_actions(self, actions: Any) -> np.ndarray:
-        moves = np.asarray(actions)
-        if moves.shape != (self.num_envs,) or moves.dtype.kind not in "iu":
-            raise ValueError(
-                f"actions of shape {moves.shape} and dtype {moves.dtype}; allowed: integers of shape ({self.num_envs},)"
-            )
-        unsigned = moves.view(_UNSIGNED[moves.dtype]) if moves.dtype.kind == "i" else moves
-        if unsigned.max() >= N_MOVES:  # negative moves are huge as unsigned: one pass checks both ends
-            bad = moves[(moves < 0) | (moves >= N_MOVES)][0]
-            raise ValueError(f"action {int(bad)} is outside the action space; allowed: 0-{N_MOVES - 1}")
-        return moves
-
     def _observe(self) -> np.ndarray:
         """Observations of all customers from their integer state, by table lookups."""
-        obs = np.empty(self.observation_space.shape, dtype=np.float32)
-        rows = obs.view(self._row_dtype).reshape(self.num_envs)
-        rows["a"] = self._lookup_a.take(self._face)
-        rows["turn"] = self._turn_fraction.take(self._turn)
-        rows["b"] = self._lookup_b.take(self._history)
-        if self._lookup_hidden is not None:
-            rows["hidden"] = self._lookup_hidden.take(self._state)
-        return obs
+        return self._core.observe(self._conv, self.observation_mode == "full")
 
     def _infos(
         self,
         present: np.ndarray,
         moved: np.ndarray | None,
-        done: np.ndarray | None,
         slot: np.ndarray | None,
         truncated: np.ndarray | None,
     ) -> dict[str, Any]:
-        """Vector infos for the keys asked for; ``moved``/``done`` are None after a reset."""
-        keys, infos = self.info_keys, {}
+        """Vector infos for the keys asked for; ``moved``, ``slot`` and ``truncated`` are None after a reset."""
+        keys, infos, conv = self.info_keys, {}, self._conv
         nobody = np.zeros(self.num_envs, dtype=bool)
+        everyone = np.ones(self.num_envs, dtype=bool)
 
         def put(key: str, value: Any, mask: np.ndarray) -> None:
             infos[key], infos["_" + key] = value, mask
 
         if "hidden_state" in keys:
-            factors = self.tables.factors.take(self._state, axis=0).astype(np.int64)
+            factors = self.tables.factors.take(conv.state, axis=0).astype(np.int64)
             put("hidden_state", _masked_dict(FACTORS, factors.T, present), present)
         if "state_index" in keys:
-            put("state_index", self._state.astype(np.int64), present)
+            put("state_index", conv.state.astype(np.int64), present)
         if "turn" in keys:
-            put("turn", self._turn.astype(np.int64), present)
+            put("turn", conv.turn.astype(np.int64), present)
+        tone, reaction, _ = split_observation_code(conv.code)
         if "tone" in keys:
-            put("tone", (self._face % N_TONES).astype(np.int64), present)
+            put("tone", tone.astype(np.int64), present)
         moved = nobody if moved is None else moved
         if "reaction" in keys:
-            put("reaction", np.where(moved, self._face // (2 * N_TONES), 0).astype(np.int64), moved)
+            put("reaction", np.where(moved, reaction, 0).astype(np.int64), moved)
         if "reward_terms" in keys:
             if slot is None:
                 terms = np.zeros((self.num_envs, len(REWARD_TERMS)), dtype=np.float32)
             else:
-                source = np.where(moved, self._flat.source.take(slot), 0)
+                source = np.where(moved, self._core.flat.source.take(slot), 0)
                 terms = self.tables.reward_terms.reshape(-1, len(REWARD_TERMS)).take(source, axis=0)
                 terms[~moved] = 0.0
             put("reward_terms", _masked_dict(REWARD_TERMS, terms.T, moved), moved)
-        done = nobody if done is None else done
         if "outcome" in keys:
-            status = self.tables.factors[self._state, _STATUS].astype(np.int64)
-            outcome = np.where(truncated, int(Outcome.timed_out), status) if truncated is not None else status
-            put("outcome", np.where(done, outcome, 0), done)
+            status = self.tables.factors[conv.state, _STATUS].astype(np.int64)
+            outcome = status if truncated is None else np.where(truncated, int(Outcome.timed_out), status)
+            put("outcome", outcome, everyone)
         if "return" in keys:
-            put("return", np.where(done, self._return, 0.0), done)
+            put("return", self._return.copy(), everyone)
         return infos
-
-
-def _as_rows(block: np.ndarray) -> np.ndarray:
-    """A 2-d float32 array as a 1-d array of opaque rows, for fast row lookups with ``take``."""
-    block = np.ascontiguousarray(block, dtype=np.float32)
-    return block.view(np.dtype((np.void, block.shape[1] * block.itemsize))).ravel()
 
 
 def _masked_dict(names: Iterable[str], columns: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:

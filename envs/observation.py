@@ -23,13 +23,21 @@ Works on one observation or a batch (leading axes).
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from difficult_customer.customer_models.vocabulary import FACTORS, N_MOVES, N_REACTIONS, N_TONES, Abuse, Anger, Outcome
+from difficult_customer.customer_models.vocabulary import (
+    FACTORS,
+    MAX_APOLOGIES,
+    N_MOVES,
+    N_REACTIONS,
+    N_TONES,
+    Abuse,
+    Anger,
+    Outcome,
+    Trust,
+)
 
 COUNT_CAP = 3
 """Move counts are clipped at this value in the observation."""
@@ -42,31 +50,36 @@ LAST_MOVE = slice(TURN + 1, TURN + 1 + N_MOVES)
 COUNTS = slice(LAST_MOVE.stop, LAST_MOVE.stop + N_MOVES)
 PARTIAL_SIZE = COUNTS.stop
 
-# Number of values each hidden factor can take, for the full observation's one-hots.
-_FACTOR_SIZES = {
+MAX_PATIENCE = 4
+"""Largest patience a persona can have (``customer_models.personas`` allows 1-4; 0 when used up)."""
+
+FACTOR_SIZES: dict[str, int | None] = {
+    "persona": None,  # the mixture's number of personas
     "status": len(Outcome) - 1,  # timed_out is never a hidden status
     "anger": len(Anger),
-    "trust": 4,
+    "trust": len(Trust),
     "heard": 2,
-    "apologies": 3,
+    "apologies": MAX_APOLOGIES + 1,
     "solved": 2,
     "abuse": len(Abuse),
-    "patience": 5,
+    "patience": MAX_PATIENCE + 1,
 }
+"""Number of values each hidden factor can take (None: per mixture), for the full observation's one-hots."""
+assert tuple(FACTOR_SIZES) == FACTORS, "FACTOR_SIZES must follow vocabulary.FACTORS"
+assert Outcome.timed_out == len(Outcome) - 1
 
 
 def hidden_size(n_personas: int) -> int:
     """Width of the hidden-state block that ``observation="full"`` appends."""
-    return n_personas + sum(_FACTOR_SIZES.values())
+    return n_personas + sum(size for size in FACTOR_SIZES.values() if size is not None)
 
 
 def hidden_one_hot(factors: np.ndarray, n_personas: int) -> np.ndarray:
     """One-hot encoding of hidden factors ``(..., F)`` -> ``(..., hidden_size)`` float32."""
     factors = np.asarray(factors)
     parts = []
-    for name in FACTORS:
-        size = n_personas if name == "persona" else _FACTOR_SIZES[name]
-        parts.append(np.eye(size, dtype=np.float32)[factors[..., FACTORS.index(name)]])
+    for column, size in enumerate(FACTOR_SIZES.values()):
+        parts.append(np.eye(n_personas if size is None else size, dtype=np.float32)[factors[..., column]])
     return np.concatenate(parts, axis=-1)
 
 
@@ -125,77 +138,3 @@ def decode(observation: np.ndarray) -> Observed:
         last_move=np.where(last.max(-1) > 0.5, last.argmax(-1), -1),
         counts=np.rint(obs[..., COUNTS] * COUNT_CAP).astype(np.int64),
     )
-
-
-# ------------------------------------------------------------------ lookups
-_NO_MOVE = N_MOVES
-_N_COUNT_CODES = (COUNT_CAP + 1) ** N_MOVES
-"""Clipped move counts, one base-(COUNT_CAP + 1) digit per move, as one integer."""
-_N_HISTORIES = _N_COUNT_CODES * (N_MOVES + 1)
-"""History codes: clipped counts code * (N_MOVES + 1) + last move (N_MOVES when none)."""
-
-
-@dataclass(frozen=True, eq=False)
-class ObservationLookup:
-    """Tables that assemble partial observations (layout of ``difficult_customer.envs.observation``) by lookup.
-
-    An observation is ``head[face] | turn_fraction[turn] | tail[history]``, equal to what
-    :func:`difficult_customer.envs.observation.encode` computes, where ``face`` is :meth:`face` of what the
-    customer shows and ``history`` codes the agent's last move and clipped move counts:
-    it starts at :data:`START_HISTORY` and after move ``m`` becomes
-    ``next_history[history * (N_MOVES + 1) + m]`` (``m = N_MOVES`` starts over).
-    """
-
-    head: np.ndarray
-    """(N_REACTIONS * 2 * N_TONES, TURN) float32: tone, reaction and solved one-hots, by face."""
-    turn_fraction: np.ndarray
-    """(max_turns + 1,) float32: the turn slot, by turn."""
-    tail: np.ndarray
-    """(histories, PARTIAL_SIZE - TURN - 1) float32: last-move one-hot and clipped counts, by history."""
-    next_history: np.ndarray
-    """(histories * (N_MOVES + 1),) intp: the history after a move."""
-
-    @staticmethod
-    def face(reaction: Any, solved: Any, tone: Any) -> Any:
-        """Index into :attr:`head` (scalars or arrays)."""
-        return (reaction * 2 + solved) * N_TONES + tone
-
-
-START_HISTORY = _NO_MOVE
-"""History code of a conversation without moves (no last move, all counts 0)."""
-
-
-@functools.lru_cache(maxsize=8)
-def observation_lookup(max_turns: int) -> ObservationLookup:
-    """The (cached, read-only) :class:`ObservationLookup` for a turn limit, built with ``encode``."""
-    shown, tone = np.divmod(np.arange(N_REACTIONS * 2 * N_TONES), N_TONES)
-    reaction, solved = np.divmod(shown, 2)
-    no_counts = np.zeros((tone.size, N_MOVES), dtype=np.int64)
-    head = encode(tone, reaction, solved, 0, max_turns, -1, no_counts)[:, : TURN]
-    code, move = np.divmod(np.arange(_N_HISTORIES), N_MOVES + 1)
-    last = np.where(move == _NO_MOVE, -1, move)
-    tail = encode(0, 0, 0, 0, max_turns, last, _count_digits(code))[:, TURN + 1 :]
-    turns = np.arange(max_turns + 1)
-    no_counts = np.zeros((turns.size, N_MOVES), dtype=np.int64)
-    turn = encode(0, 0, 0, turns, max_turns, -1, no_counts)[:, TURN]
-    digits = _count_digits(np.arange(_N_COUNT_CODES))
-    step_up = np.minimum(digits + np.eye(N_MOVES, dtype=np.int64)[:, None, :], COUNT_CAP)
-    after = (step_up * (COUNT_CAP + 1) ** np.arange(N_MOVES)).sum(-1)  # (move, counts code)
-    next_history = np.empty((_N_COUNT_CODES, N_MOVES + 1, N_MOVES + 1), dtype=np.intp)  # (counts, last, move)
-    next_history[..., :N_MOVES] = (after.T * (N_MOVES + 1) + np.arange(N_MOVES))[:, None, :]
-    next_history[..., _NO_MOVE] = START_HISTORY
-    lookup = ObservationLookup(
-        head=np.ascontiguousarray(head),
-        turn_fraction=np.ascontiguousarray(turn),
-        tail=np.ascontiguousarray(tail),
-        next_history=next_history.ravel(),
-    )
-    for array in (lookup.head, lookup.turn_fraction, lookup.tail, lookup.next_history):
-        array.setflags(write=False)
-    return lookup
-
-
-def _count_digits(code: np.ndarray) -> np.ndarray:
-    """Clipped move counts ``(..., 6)`` from their combined code."""
-    base = COUNT_CAP + 1
-    return (np.asarray(code)[..., None] // base ** np.arange(N_MOVES)) % base

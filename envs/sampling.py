@@ -1,36 +1,33 @@
 """Sampling from compiled tables by precomputed cumulative distributions.
 
-One :class:`TableSampler` per :class:`~customer_models.Tables` (cached), shared by the
-single and the batched environment, so both draw from exactly the same numbers: every
-draw is an inverse-CDF lookup of one uniform ``u`` in [0, 1), returning the first slot
-whose cumulative probability exceeds ``u`` (``searchsorted(cum, u, side="right")``).
-The last slot with positive probability of every row holds ``inf`` instead of a sum
-that rounding may leave just below 1, so a slot of probability 0 is never drawn.
+One :class:`TableSampler` per :class:`~customer_models.Tables` (cached). Every draw is
+an inverse-CDF lookup of one uniform ``u`` in [0, 1), returning the first slot whose
+cumulative probability exceeds ``u`` (``searchsorted(cum, u, side="right")``). The last
+slot with positive probability of every row holds ``inf`` instead of a sum that
+rounding may leave just below 1, so a slot of probability 0 is never drawn.
 
-- The single env draws one row at a time: the rows are kept as Python tuples, built
-  the first time a row is used, and searched with :func:`bisect.bisect_right`.
-- The batched env draws thousands at once from :class:`FlatTransitions`: the sparse
-  successors of every (state, move) and the start distribution as one flat table,
-  searched with a guide table (the first candidate slot for each of ``G`` equal
-  buckets of ``u``), so a draw costs a few array gathers instead of a binary search.
+Conversations are stepped by the conversation core (:mod:`difficult_customer.envs.core`), which
+reads :attr:`TableSampler.flat`: :class:`FlatTransitions` holds the sparse successors of
+every (state, move) and the start distribution as one flat table, searched with a guide
+table (the first candidate slot for each of ``G`` equal buckets of ``u``), so a batched
+draw costs a few array gathers instead of a binary search; the core's scalar step
+searches the same rows with :func:`bisect.bisect_right`, which gives the same slot.
 
-For the same ``u`` both paths return the same slot, so with the same uniforms the two
-environments follow the same trajectories.
+The sampler's own one-row and batched draws (:meth:`TableSampler.sample_successor`,
+:meth:`TableSampler.sample_successor_batch`, ...) are single distributions, not
+conversation steps: for tests of the tables and for solvers that sample beliefs.
 """
 
 from __future__ import annotations
 
 import weakref
 from bisect import bisect_right
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from types import MappingProxyType
-from typing import NamedTuple
 
 import numpy as np
 
-from difficult_customer.customer_models import REWARD_TERMS, Tables
+from difficult_customer.customer_models import Tables
 
 GUIDE_BUCKETS = 32
 """Buckets per row of :attr:`FlatTransitions.guide` (a power of 2, so ``u * G`` is exact)."""
@@ -143,19 +140,6 @@ def _flat_transitions(tables: Tables, initial_cum: np.ndarray, buckets: int) -> 
     return flat
 
 
-class Transition(NamedTuple):
-    """One sampled step of the single env, read from the tables as Python numbers."""
-
-    slot: int
-    """``k``: the successor slot of ``(state, move)`` in the (S, A, K) tables."""
-    next_state: int
-    reward: float
-    reaction: int
-    """A :class:`~customer_models.Reaction` id."""
-    terms: Mapping[str, float]
-    """Unweighted reward terms by name, read-only and shared: ``terms.copy()`` gives a dict to hand out."""
-
-
 class TableSampler:
     """Cumulative tables for drawing initial states, successors and tones.
 
@@ -173,7 +157,6 @@ class TableSampler:
         # Trimmed rows as tuples for bisect, filled on first use.
         self._successor_rows: list[tuple[float, ...] | None] = [None] * (n_states * n_moves)
         self._tone_rows: list[tuple[float, ...] | None] = [None] * n_states
-        self._transitions: list[tuple[tuple[float, ...], tuple[Transition, ...]] | None] = [None] * (n_states * n_moves)
         starts = np.flatnonzero(tables.initial > 0)
         self._initial_row = tuple(self.initial_cum[starts].tolist())
         self._initial_states = tuple(starts.tolist())
@@ -190,33 +173,6 @@ class TableSampler:
         if row is None:
             row = self._successor_rows[index] = _trimmed(self.next_cum[state, move])
         return bisect_right(row, rng.random())
-
-    def sample_transition(self, rng: np.random.Generator, state: int, move: int) -> Transition:
-        """The successor of ``(state, move)`` with its reward, reaction and terms.
-
-        Draws one uniform and picks the same slot as :meth:`sample_successor` would.
-        """
-        index = state * self._n_moves + move
-        row = self._transitions[index]
-        if row is None:
-            row = self._transitions[index] = self._transition_row(state, move)
-        cum, outcomes = row
-        return outcomes[bisect_right(cum, rng.random())]
-
-    def _transition_row(self, state: int, move: int) -> tuple[tuple[float, ...], tuple[Transition, ...]]:
-        t = self.tables
-        cum = _trimmed(self.next_cum[state, move])
-        outcomes = tuple(
-            Transition(
-                k,
-                int(t.next_state[state, move, k]),
-                float(t.reward[state, move, k]),
-                int(t.next_reaction[state, move, k]),
-                MappingProxyType(dict(zip(REWARD_TERMS, t.reward_terms[state, move, k].tolist(), strict=True))),
-            )
-            for k in range(len(cum))  # rows are prefixes: the slots up to the first inf
-        )
-        return cum, outcomes
 
     def sample_tone(self, rng: np.random.Generator, state: int) -> int:
         """A :class:`~customer_models.Tone` id shown in ``state``."""

@@ -484,6 +484,56 @@ def narrator_line(reaction: Reaction) -> str | None:
     return NARRATOR_LINES.get(Reaction(reaction))
 
 
+def turn_lines(
+    episode: int,
+    turn: int,
+    hidden: dict[str, int | str],
+    tone: Tone,
+    reaction: Reaction,
+    move: Move | None = None,
+    render_hidden: bool = False,
+    outcome: str | None = None,
+    episode_return: float = 0.0,
+) -> list[str]:
+    """The transcript lines of one turn, as ``render_mode="ansi"`` shows them.
+
+    Args:
+        episode: conversation number (0 for the first since the env was built); with
+            ``turn`` it picks the templates, so a transcript never draws random numbers.
+        turn: turns taken, this one included.
+        hidden: the hidden state after the turn (``Tables.hidden_state``).
+        tone: the tone shown.
+        reaction: the reaction shown.
+        move: the agent's move, None for the opening.
+        render_hidden: also show hidden anger, trust, heard, patience and abuse.
+        outcome: the outcome name when the conversation ended at this turn.
+        episode_return: the conversation's return, shown with the outcome.
+
+    Returns:
+        The header (opening) or the agent's line, the customer's line, and the hidden
+        state, stage direction and outcome lines where they apply.
+    """
+    variant = episode * 7 + turn
+    persona = str(hidden["persona"])
+    if move is None:
+        lines = [f"--- conversation {episode + 1} ({persona if render_hidden else 'persona hidden'}) ---"]
+    else:
+        lines = [f"[{turn:2d}] Agent ({Move(move).name}): {agent_line(move, variant)}"]
+    reaction, tone = Reaction(reaction), Tone(tone)
+    lines.append(f"     Customer [{tone.name}, {reaction.name}]: {customer_line(persona, tone, reaction, variant)}")
+    if render_hidden:
+        lines.append(
+            f"     (hidden: anger {hidden['anger']}/4, trust {hidden['trust']}/3, heard {hidden['heard']}, "
+            f"patience {hidden['patience']}, abuse {hidden['abuse']})"
+        )
+    stage = narrator_line(reaction)
+    if stage:
+        lines.append(f"     {stage}")
+    if outcome is not None:
+        lines.append(f"--- outcome: {outcome}, return {episode_return:+.2f} ---")
+    return lines
+
+
 def _check_lines() -> None:
     """Fail at import if a move, voice or reaction lacks its templates."""
     for move in Move:
@@ -509,4 +559,5 @@ __all__ = [
     "agent_line",
     "customer_line",
     "narrator_line",
+    "turn_lines",
 ]

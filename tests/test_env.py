@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import re
 import warnings
 from collections import Counter
@@ -157,12 +159,13 @@ def test_documented_info_keys_are_returned():
     seen = set()
     for seed in range(5):
         steps = run_episode(env, random_policy(seed), seed=seed)
-        assert {"hidden_state", "state_index", "turn"} <= set(steps[0][4])
+        keys = set(steps[0][4])
+        assert {"hidden_state", "state_index", "turn", "outcome", "return"} <= keys
         for _, _, _, _, info in steps[1:]:
-            assert {"hidden_state", "state_index", "turn", "reaction", "reward_terms"} <= set(info)
+            assert set(info) == keys  # the same keys at every step, reset's included (replay buffers need it)
             seen |= set(info)
-        assert "outcome" in steps[-1][4]
-        assert all("outcome" not in info for *_, info in steps[:-1])
+        assert steps[-1][4]["outcome"] != "ongoing"
+        assert all(info["outcome"] == "ongoing" for *_, info in steps[:-1])
     assert documented <= seen, f"documented but never returned: {documented - seen}"
 
 
@@ -334,6 +337,54 @@ def test_reset_mid_conversation_starts_over():
     fresh_obs, fresh_info = CustomerEnv().reset(seed=0)
     np.testing.assert_array_equal(obs, fresh_obs)
     assert info == fresh_info
+
+
+def _play_on(env, steps: int, seed: int) -> list[tuple]:
+    """``steps`` random moves from where ``env`` is, resetting (without a seed) after each end."""
+    out, rng = [], np.random.default_rng(seed)
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(int(rng.integers(len(Move))))
+        out.append((obs.tolist(), reward, terminated, truncated, info))
+        if terminated or truncated:
+            obs, info = env.reset()
+            out.append((obs.tolist(), None, False, False, info))
+    return out
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+@pytest.mark.parametrize("wrapped", [False, True])
+@pytest.mark.parametrize("kwargs", [{}, {"persona": "belligerent", "observation": "full", "render_mode": "ansi"}])
+def test_a_copy_mid_conversation_goes_on_with_the_same_conversation(how, wrapped, kwargs):
+    """Outside trainers copy and pickle envs: a copy continues the conversation and the random stream."""
+    env = make(**kwargs) if wrapped else CustomerEnv(**kwargs)
+    for seed in range(50):  # the first seed whose conversation goes on after three moves
+        env.reset(seed=seed)
+        ended = False
+        for move in (Move.empathize, Move.listen, Move.set_boundary):
+            ended = ended or any(env.step(int(move))[2:4])
+        if not ended:
+            break
+    assert not ended
+    twin = copy.deepcopy(env) if how == "deepcopy" else pickle.loads(pickle.dumps(env))
+    assert twin.unwrapped.state_index == env.unwrapped.state_index
+    assert twin.unwrapped.tables is env.unwrapped.tables  # rebuilt from the (cached) compiled model
+    copied = _play_on(twin, 60, seed=1)  # the copy first: the original must not share its state
+    original = _play_on(env, 60, seed=1)
+    assert copied == original
+    assert sum(step[1] is None for step in original) >= 3  # crossed several conversation ends
+    if kwargs.get("render_mode") == "ansi":
+        assert twin.render() == env.render()
+
+
+def test_a_copy_is_independent_of_the_original():
+    env = CustomerEnv()
+    env.reset(seed=5)
+    env.step(int(Move.listen))
+    twin = copy.deepcopy(env)
+    a = env.step(int(Move.offer_options))
+    b = twin.step(int(Move.listen))
+    assert a[4]["turn"] == b[4]["turn"] == 2
+    assert layout.decode(a[0]).last_move == Move.offer_options and layout.decode(b[0]).last_move == Move.listen
 
 
 @pytest.mark.parametrize("action", [np.int64(3), np.array(3), 3])

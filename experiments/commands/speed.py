@@ -457,33 +457,42 @@ STAGES = ("check actions", "uniforms", "successor draw", "tone draw", "observati
 def profile_stages(n: int, steps: int, seed: int, repeats: int = 3) -> dict[str, float]:
     """Microseconds per step of each stage of the batched env's ``step`` at ``n`` customers (best of repeats).
 
-    The stages are the env's own methods, timed where it calls them: the action check,
-    the batch of uniforms, the guided successor draw (``FlatTransitions.sample``), the
-    tone draw (``add_tones``) and the observation lookups (``_observe``); "rest of
-    step" is everything else (row ids, per-slot gathers, history, turn, ends). Each
-    timer adds about 0.1 us.
+    The stages are functions of the conversation core (``difficult_customer.envs.core``), timed
+    where the step calls them: the action check (``check_moves``), the batch of
+    uniforms, the guided successor draw (``FlatTransitions.sample``), the tone draw
+    (``ConversationCore.add_tones``) and the observation lookups
+    (``ConversationCore.observe``); "rest of step" is everything else (row ids,
+    per-slot gathers, history, turn, ends). The env steps a private core built for the
+    profile. Each timer adds about 0.1 us.
     """
+    from difficult_customer.envs import core as core_module
     from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 
     best = dict.fromkeys(STAGES, float("inf"))
     actions = np.random.default_rng(seed).integers(0, 6, (steps, n))
+    check_moves = core_module.check_moves
     for _ in range(repeats):
         totals = dict.fromkeys(STAGES, 0.0)
         env = CustomerVectorEnv(n)
         env.reset(seed=seed)
-        env._check_actions = _timer(env._check_actions, "check actions", totals)
-        env._observe = _timer(env._observe, "observation", totals)
-        env._flat = _Timed(env._flat, {"sample": "successor draw"}, totals)
-        env._sampler = _Timed(env._sampler, {"add_tones": "tone draw"}, totals)
+        core = core_module.build_core(env.tables, env.max_turns)
+        object.__setattr__(core, "flat", _Timed(core.flat, {"sample": "successor draw"}, totals))
+        object.__setattr__(core, "add_tones", _timer(core.add_tones, "tone draw", totals))
+        object.__setattr__(core, "observe", _timer(core.observe, "observation", totals))
+        env._core = core
         env.np_random = _Timed(env.np_random, {"random": "uniforms"}, totals)
+        core_module.check_moves = _timer(check_moves, "check actions", totals)
         gc_was_enabled = gc.isenabled()
         gc.disable()
-        start = time.perf_counter()
-        for row in actions:
-            env.step(row)
-        total = time.perf_counter() - start
-        if gc_was_enabled:
-            gc.enable()
+        try:
+            start = time.perf_counter()
+            for row in actions:
+                env.step(row)
+            total = time.perf_counter() - start
+        finally:
+            core_module.check_moves = check_moves
+            if gc_was_enabled:
+                gc.enable()
         totals["rest of step"] = total - sum(totals.values())
         for stage in STAGES:
             best[stage] = min(best[stage], totals[stage] / steps * 1e6)

@@ -125,7 +125,7 @@ def test_each_session_allocates_a_bounded_number_of_bytes():
 
 def test_sessions_of_one_setting_share_the_model_not_the_conversation():
     one, two = Session(persona="belligerent", seed=5), Session(persona="belligerent", seed=5)
-    assert one._shared is two._shared and one.env is not two.env
+    assert one._shared is two._shared and one._shared.core is two._shared.core
     one.move(0)
     assert two.turn == 0 and two.transcript == one.transcript[: len(two.transcript)]
     two.move(0)

@@ -187,6 +187,25 @@ def test_summary_after_the_end_matches_an_independent_computation():
         session.move(0)
 
 
+@pytest.mark.parametrize(("persona", "seed"), [("mixture", 0), ("mixture", 9), ("belligerent", 4), ("reasonable", 2)])
+def test_a_session_has_the_conversation_an_environment_seeded_alike_has(persona, seed):
+    session = Session(persona=persona, seed=seed)
+    env = CustomerEnv(persona, render_mode="ansi")
+    _, info = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    while not session.done:
+        assert session.hidden_state == info["hidden_state"] and session.turn == info["turn"]
+        shown = session.state()
+        assert (shown["tone"], shown["reaction"]) == (info["tone"], info["reaction"])
+        move = int(rng.integers(6))
+        session.move(move)
+        _, reward, terminated, truncated, info = env.step(move)
+        assert session.history[-1].reward == pytest.approx(reward)
+    assert terminated or truncated
+    assert session.transcript == env.render().splitlines()
+    assert session.summary()["outcome"] == info["outcome"]
+
+
 def test_following_the_advice_never_differs():
     session = Session(persona="mixture", seed=4)
     run_to_end(session, best_moves(session))

@@ -1,7 +1,13 @@
 """The teaching game: one conversation, played by a student or replayed from a policy.
 
-A :class:`Session` holds the environment, the exact Bayes filter's belief and the history
-of one conversation. The terminal screens (``difficult-customer play`` and ``watch``,
+A :class:`Session` holds one conversation (four integers of customer state, its random
+generator and its transcript), the exact Bayes filter's belief and the history of
+decisions; everything read-only (tables, the conversation core that steps the customer,
+the solved optimum) is a :class:`SharedModel`, built once per setting and shared by every
+session of it, so a session costs about 10 KB. The customer is stepped by
+:meth:`~difficult_customer.envs.core.ConversationCore.step_one` with the random stream
+``CustomerEnv.reset(seed=...)`` would use, so a session and an environment seeded alike
+have the same conversation. The terminal screens (``difficult-customer play`` and ``watch``,
 :mod:`difficult_customer.experiments.teaching.play`) and the web page (``difficult-customer serve``,
 :mod:`difficult_customer.experiments.teaching.serve`) only display what :meth:`Session.state` and
 :meth:`Session.summary` return, so both show the same thing.
@@ -32,7 +38,6 @@ Usage::
 
 from __future__ import annotations
 
-import copy
 import secrets
 import threading
 from collections import OrderedDict
@@ -47,9 +52,10 @@ from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.evaluation import oracle_value, random_value
 from difficult_customer.agents.exact.policies import BeliefPolicy
-from difficult_customer.customer_models import PERSONA_NAMES, Move
-from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS, CustomerEnv
-from difficult_customer.envs.observation import PARTIAL_SIZE
+from difficult_customer.customer_models import PERSONA_NAMES, Move, Reaction, Tone
+from difficult_customer.envs.core import ConversationCore, One, conversation_core, split_observation_code
+from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
+from difficult_customer.envs.transcript import turn_lines
 
 MOVE_NAMES: tuple[str, ...] = tuple(m.name for m in Move)
 """Move names in move-id order."""
@@ -61,6 +67,9 @@ TIE = 1e-9
 """Two move values closer than this are equally good."""
 BELIEF_DEPTHS = (0, 1, 2)
 """Depths of the belief-based optimum: 0 QMDP, 1 belief lookahead (default), 2 deeper."""
+
+_STATE, _CODE, _TURN = 0, 1, 2
+"""Fields of a conversation of the core (:data:`~difficult_customer.envs.core.One`): hidden state, shown code, turn."""
 
 MAX_SEED = 2**31 - 1
 """Largest conversation seed."""
@@ -169,9 +178,11 @@ def check_policy(policy: Any, allow_files: bool = True) -> str:
 class SharedModel:
     """What every session of one setting shares, read-only: built once, cached per key.
 
-    A session holds only its own conversation (the customer's state, the transcript, its
-    random generator) and belief; the compiled tables, the samplers, the solved optimum
-    with its caches and the environment's lookup tables live here, once per setting.
+    A session holds only its own conversation (the customer's state as four integers,
+    the transcript, its random generator), its belief and its decisions; the compiled
+    tables, the conversation core (:class:`~difficult_customer.envs.core.ConversationCore`,
+    which samples every step), the solved optimum with its caches and the exact reference
+    values live here, once per setting.
 
     Attributes:
         key: ``(persona, ablate, max_turns, depth)``.
@@ -179,12 +190,8 @@ class SharedModel:
         believer: the belief-based optimum (its oracle solution gives the oracle's values).
         random_value: J_random, the exact expected return of random moves.
         oracle_value: J_oracle, the oracle's exact expected return.
-        prototype: an environment of the setting that is never reset; a session's own
-            environment is a shallow copy of it, so the per-table lookup lists that
-            :class:`~difficult_customer.envs.customer_env.CustomerEnv` builds in its
-            constructor (about 6.8 MB of Python ints for the default turn limit) are
-            shared, and only the per-conversation attributes that ``reset`` and ``step``
-            rebind belong to the session.
+        core: the conversation core of the setting's tables and turn limit (shared by
+            every environment of those tables too).
     """
 
     key: tuple
@@ -192,16 +199,15 @@ class SharedModel:
     believer: BeliefPolicy
     random_value: float
     oracle_value: float
-    prototype: CustomerEnv
+    core: ConversationCore
+    _hidden: list[dict[str, int | str] | None] = field(repr=False)
 
-    def new_env(self) -> CustomerEnv:
-        """A fresh environment for one conversation, sharing this setting's read-only tables.
-
-        ``reset`` rebinds every per-conversation attribute (state, turn, moves, lines,
-        random generator), so copies never touch each other's conversation; what they
-        share is read-only or an idempotent cache of the tables.
-        """
-        return copy.copy(self.prototype)
+    def hidden_state(self, state: int) -> dict[str, int | str]:
+        """The hidden state ``state`` as named fields (a new dict: the cached one is never handed out)."""
+        hidden = self._hidden[state]
+        if hidden is None:  # filled on first use; a race writes equal dicts
+            hidden = self._hidden[state] = self.context.tables.hidden_state(state)
+        return dict(hidden)
 
 
 _SHARED: OrderedDict[tuple, SharedModel] = OrderedDict()
@@ -224,9 +230,15 @@ def shared_model(persona: str, ablate: tuple[str, ...], max_turns: int, depth: i
     with _SHARED_LOCK:
         if key not in _SHARED:
             context = PolicyContext.create(persona=persona, ablate=ablate, max_turns=max_turns)
-            prototype = CustomerEnv(**{**context.env_kwargs(), "observation": "full", "render_mode": "ansi"})
+            tables = context.tables
             _SHARED[key] = SharedModel(
-                key, context, BeliefPolicy(context, depth), random_value(context), oracle_value(context), prototype
+                key,
+                context,
+                BeliefPolicy(context, depth),
+                random_value(context),
+                oracle_value(context),
+                conversation_core(tables, context.max_turns),
+                [None] * tables.n_states,
             )
             while len(_SHARED) > SHARED_CACHE_SIZE:
                 _SHARED.popitem(last=False)
@@ -334,12 +346,15 @@ class Session:
             spec = agents.spec(self.policy)
             self._peeks = spec.needs_full_observation
             self._agent = spec.make(spec.context_for(self.context))
-        self.env = self._shared.new_env()
         self._lock = threading.RLock()
-        self._obs, self._info = self.env.reset(seed=self.seed)
+        # The same random stream as CustomerEnv.reset(seed=seed): the same conversation.
+        self._rng = np.random.default_rng(self.seed)
+        self._one: One = self._shared.core.reset_one(self._rng.random(), self._rng.random())
         self._return = 0.0
         self._done = False
         self._outcome: str | None = None
+        self._lines: list[str] = []
+        self._add_lines(None)
         self._memory: Any = None
         self._policy_start = np.ones(1, dtype=bool)
         self._belief_state: Any = None
@@ -354,12 +369,22 @@ class Session:
     @property
     def turn(self) -> int:
         """Moves made so far."""
-        return int(self._info["turn"])
+        return self._one[_TURN]
 
     @property
     def transcript(self) -> list[str]:
-        """The environment's transcript lines so far (hidden state not shown)."""
-        return self.env.render().splitlines()
+        """The transcript lines so far, as the environment's ``render_mode="ansi"`` shows them (hidden state not shown)."""
+        return list(self._lines)
+
+    @property
+    def hidden_state(self) -> dict[str, int | str]:
+        """The customer's hidden state now, as named fields (what only a teacher sees)."""
+        return self._shared.hidden_state(self._one[_STATE])
+
+    def _shown(self) -> tuple[str, str]:
+        """The names of the tone and the reaction the customer shows now."""
+        tone, reaction, _ = split_observation_code(self._one[_CODE])
+        return Tone(tone).name, Reaction(reaction).name
 
     def advice(self) -> dict[str, Any] | None:
         """The move values for the next decision (None once the conversation is over).
@@ -382,8 +407,8 @@ class Session:
 
     def teacher_view(self) -> dict[str, Any]:
         """What only a teacher sees: the hidden state, the belief and the optimum's advice."""
-        hidden = {k: (v if isinstance(v, str) else int(v)) for k, v in self._info["hidden_state"].items()}
-        belief = self._belief_state.belief(0, self.env.tables)
+        hidden = {k: (v if isinstance(v, str) else int(v)) for k, v in self.hidden_state.items()}
+        belief = self._belief_state.belief(0, self._shared.context.tables)
         return {
             "hidden": hidden,
             "persona_belief": {k: float(v) for k, v in belief.persona().items()},
@@ -411,6 +436,7 @@ class Session:
             return self._state(teacher)
 
     def _state(self, teacher: bool) -> dict[str, Any]:
+        tone, reaction = self._shown()
         return {
             "persona": self.persona,
             "seed": self.seed,
@@ -424,8 +450,8 @@ class Session:
                 for i, (key, name) in enumerate(zip(MOVE_KEYS, MOVE_NAMES, strict=True))
             ],
             "transcript": self.transcript,
-            "tone": self._info["tone"],
-            "reaction": self._info["reaction"],
+            "tone": tone,
+            "reaction": reaction,
             "played": [MOVE_NAMES[d.move] for d in self.history],
             "return": self._return,
             "teacher": self.teacher_view() if teacher else None,
@@ -468,7 +494,7 @@ class Session:
             "random_value": low,
             "oracle_value": high,
             "turns": self.turn,
-            "true_persona": str(self._info["hidden_state"]["persona"]),
+            "true_persona": str(self.hidden_state["persona"]),
             "player": "you" if self.policy is None else self.policy,
             "believer": self._shared.believer.name,
             "matches": sum(d.matches_belief for d in self.history),
@@ -510,33 +536,53 @@ class Session:
                 raise SessionStateError("this session has no policy to replay; the student moves")
             if self._done:
                 raise SessionStateError(f"the conversation is over ({self._outcome}); start a new one")
-            seen = self._obs[None] if self._peeks else self._obs[None, :PARTIAL_SIZE]
+            seen = self._shared.core.observe_one(self._one, full=self._peeks)[None]
             action, self._memory = self._agent.predict(seen, self._memory, self._policy_start, True)
             self._policy_start = np.zeros(1, dtype=bool)
             return self._apply(int(np.asarray(action).reshape(-1)[0])).as_dict()
 
     def _apply(self, move_id: int) -> Decision:
+        """Step the customer through the shared conversation core, then update the belief."""
         if self._done:
             raise SessionStateError(f"the conversation is over ({self._outcome}); start a new one")
         belief_q, oracle_q, turn = self._q_belief, self._q_oracle, self.turn
-        self._obs, reward, terminated, truncated, self._info = self.env.step(move_id)
+        rng = self._rng  # two uniforms per step, as CustomerEnv.step draws them
+        self._one, _, reward, terminated, truncated = self._shared.core.step_one(
+            self._one, move_id, rng.random(), rng.random()
+        )
         self._return += float(reward)
         decision = Decision(turn + 1, move_id, float(reward), belief_q, oracle_q)
         self.history.append(decision)
         if terminated or truncated:
             self._done = True
-            self._outcome = str(self._info["outcome"])
+            self._outcome = "timed_out" if truncated else str(self.hidden_state["status"])
+        self._add_lines(Move(move_id))
         self._observe(start=False)
         return decision
+
+    def _add_lines(self, move: Move | None) -> None:
+        """Add the transcript lines of the turn just taken (the opening for ``move=None``)."""
+        tone, reaction, _ = split_observation_code(self._one[_CODE])
+        self._lines += turn_lines(
+            0,
+            self._one[_TURN],
+            self.hidden_state,
+            Tone(tone),
+            Reaction(reaction),
+            move,
+            outcome=self._outcome,
+            episode_return=self._return,
+        )
 
     def _observe(self, start: bool) -> None:
         """Update the belief with the latest observation and compute the move values."""
         believer = self._shared.believer
         flags = np.array([start])
-        _, q_belief, self._belief_state = believer.step(self._obs[None, :PARTIAL_SIZE], self._belief_state, flags)
+        seen = self._shared.core.observe_one(self._one)[None]
+        _, q_belief, self._belief_state = believer.step(seen, self._belief_state, flags)
         self._q_belief = tuple(float(v) for v in q_belief[0])
         solution = believer.solution
-        q = solution.q[solution.moves_left(self.turn), self._info["state_index"]]
+        q = solution.q[solution.moves_left(self.turn), self._one[_STATE]]
         self._q_oracle = tuple(float(v) for v in q)
 
 

@@ -1,10 +1,12 @@
 """A rule-based policy that reacts to the customer's tone and reactions.
 
 It is the guides' advice made conditional, as an experienced agent would apply it:
-listen first (C1), empathize only once the customer has had a chance to be heard (C2),
-apologize once (C4), set a boundary only when the customer insults (C6), offer options
-once the customer sounds calmer (C3, C5), go back to feelings after a rejection, and
-follow up after the solution (C7). Reads only the observation.
+listen first (C1), empathize once the customer has had a chance to be heard (C2; the
+order is contested, D1, and early empathy patronizes only under our assumption A1),
+apologize once (C4), set a boundary only when the customer insults (C6 as guide 000
+says it; 004 would ignore abuse), offer options once the customer sounds calmer (C3,
+C5), go back to feelings after a rejection, and follow up after the solution (C7).
+Reads only the observation. It is not a guide's script: its conditions are ours.
 
 Against a customer who opens with insults it sets the boundary first, so it breaks R1
 (listen or empathize first) to keep R4 (answer abuse): the rules pull apart there, and
@@ -33,7 +35,7 @@ class ToneReader(ObservationPolicy):
         if counts[Move.listen] == 0:
             return Move.listen  # C1, R1
         if seen.reaction == Reaction.irritated and seen.last_move == Move.empathize:
-            return Move.listen  # C2: empathy came too early; let them talk
+            return Move.listen  # A1/D1: empathy came too early; let them talk
         if counts[Move.empathize] == 0:
             return Move.empathize  # C2, R2
         if seen.reaction == Reaction.rejects_offer:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -36,6 +36,7 @@ class Tables:
     """
 
     mixture: Mixture
+    """The population, with the weights the tables were compiled with (equal when A17 is off)."""
     ablate: frozenset[str]
     """Switches off: ``ablate``, the variant's and the mixture's own (claims, assumptions, D1)."""
     rewards: Rewards
@@ -239,7 +240,10 @@ def _compile(mixture: Mixture, ablate: frozenset[str], rewards: Rewards) -> Tabl
     initial_by_persona = np.zeros((len(personas), n_states))
     for pi, prob, s in starts:
         initial_by_persona[pi, s] += prob
-    initial = np.asarray(mixture.effective_weights(closed)) @ initial_by_persona
+    weights = mixture.effective_weights(closed)
+    if weights != mixture.weights:  # A17 off: the tables carry the weights they were compiled with
+        mixture = replace(mixture, weights=weights)
+    initial = np.asarray(weights) @ initial_by_persona
 
     tables = Tables(
         mixture=mixture,

@@ -27,6 +27,7 @@ import numpy as np
 from difficult_customer.customer_models.personas import (
     DEFAULT_MIXTURE,
     PERSONAS,
+    WEIGHT_RANGES,
     Mixture,
     Persona,
     model_fields,
@@ -36,9 +37,6 @@ from difficult_customer.customer_models.provenance import KINDS, param_info
 WEIGHT = "weight"
 """The :attr:`ParameterSpec.name` of a mixture weight."""
 
-_WEIGHT_RANGE = {"genuine_grievance": (0.1, 0.7), "naturally_difficult": (0.1, 0.7), "belligerent": (0.05, 0.5),
-                 "reasonable": (0.0, 0.3)}
-"""Mixture weights (A17) by persona, before normalizing: the reasonable customer may be absent (0)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ def sampled_parameters(
     if weights and "assumption" in kinds:
         defaults = dict(zip(DEFAULT_MIXTURE.persona_names, DEFAULT_MIXTURE.weights, strict=True))
         for name in personas:
-            lo, hi = _WEIGHT_RANGE[name]
+            lo, hi = WEIGHT_RANGES[name]
             specs.append(ParameterSpec(WEIGHT, name, lo, hi, "assumption", "A17", defaults.get(name, 0.0),
                                        what="share of the population (normalized over the personas)"))
     return specs

@@ -577,12 +577,22 @@ def effective_persona(p: Persona, off: frozenset[str]) -> Persona:
     return replace(p, **changes) if changes else p
 
 
+WEIGHT_RANGES: dict[str, tuple[float, float]] = {
+    "genuine_grievance": (0.1, 0.7),
+    "naturally_difficult": (0.1, 0.7),
+    "belligerent": (0.05, 0.5),
+    "reasonable": (0.0, 0.3),
+}
+"""A17: plausible weight of each built-in persona before normalizing (the reasonable customer may be absent)."""
+
+
 def _weights_field():
     return field(metadata={"param": ParamInfo(
         Support("assumption", "how often each persona comes to the desk",
                 why="no guide says how common each kind is; a population is needed to score a policy that cannot "
                     "see the kind"),
-        claims=(), switch="A17", off="equal", low=0.1, high=0.7, differs_by=None,
+        claims=(), switch="A17", off="equal", low=min(lo for lo, _ in WEIGHT_RANGES.values()),
+        high=max(hi for _, hi in WEIGHT_RANGES.values()), differs_by=None,
     )})
 
 
@@ -686,6 +696,7 @@ __all__ = [
     "PROBABILITY_FIELDS",
     "REASONABLE",
     "SHARED",
+    "WEIGHT_RANGES",
     "Mixture",
     "Persona",
     "effective_persona",

@@ -34,7 +34,15 @@ from difficult_customer.agents.guides import AFTER_REJECTION_RULE, GUIDE_SCRIPTS
 from difficult_customer.agents.rules import RULE_AUTOMATA
 from difficult_customer.customer_models import CLAIMS
 from difficult_customer.customer_models.dynamics import STRUCTURE
-from difficult_customer.customer_models.personas import PERSONAS, SHARED, Mixture, Persona, model_fields
+from difficult_customer.customer_models.personas import (
+    DEFAULT_MIXTURE,
+    PERSONAS,
+    SHARED,
+    WEIGHT_RANGES,
+    Mixture,
+    Persona,
+    model_fields,
+)
 from difficult_customer.customer_models.provenance import GUIDES, ParamInfo, Support, param_info
 from difficult_customer.customer_models.switches import (
     ASSUMPTIONS,
@@ -238,15 +246,25 @@ def render_main_tables(tables: Sequence[MainTable]) -> str:
 
 def assumptions_table() -> str:
     """Markdown: every assumption and contested reading, its parameters, range and off setting."""
-    out = ["| id | assumption | claim | parameters (shared value; range) | off means |", "|---|---|---|---|---|"]
-    params = _params_by_switch()
+    out = ["| id | assumption | claim | parameters (values; range) | off means |", "|---|---|---|---|---|"]
     for sid in (*ASSUMPTIONS, *CONTESTED):
         s = SWITCHES[sid]
-        cells = [f"`{name}` ({_value(SHARED.get(name))}; {_range_text(info)})" for name, info in params.get(sid, [])]
+        cells = []
+        for f in model_fields():
+            info = _info(f)
+            own = [f"{p.name} {_value(getattr(p, f.name))}" for p in PERSONAS.values()
+                   if info.differs_by == sid and getattr(p, f.name) != SHARED[f.name] and f.name not in p.defining]
+            if info.switch == sid:
+                cells.append(f"`{f.name}` (shared {_value(SHARED[f.name])}{''.join(', ' + o for o in own)}; "
+                             f"range {_range_text(info)})")
+            elif own and sid != "A12":
+                cells.append(f"`{f.name}` ({', '.join(own)}; range {_range_text(info)})")
         if sid == "A12":
             cells = ["every persona's difference from the shared values (see Personas)"]
         if sid == "A17":
-            cells = ["mixture weights (0.45, 0.35, 0.2; each 0.05-0.7, normalized)"]
+            cells = ["mixture weights (" + ", ".join(
+                f"{n} {dict(zip(DEFAULT_MIXTURE.persona_names, DEFAULT_MIXTURE.weights, strict=True)).get(n, 0):g} "
+                f"in {lo:g}-{hi:g}" for n, (lo, hi) in WEIGHT_RANGES.items()) + "; normalized)"]
         out.append(f"| {sid} | {s.title} | {s.claim or '—'} | {'; '.join(cells)} | {s.off} |")
     return "\n".join(out)
 
@@ -270,8 +288,9 @@ def render_section(default: MainTable, guide_only: MainTable) -> str:
         "",
         "### The main numbers, with and without our assumptions",
         "",
-        f"Exact values over {default.max_turns} turns on the `{default.persona}` population "
-        f"(guide-only: `{guide_only.persona}`); conformance from {default.episodes} sampled conversations.",
+        f"Exact values over {default.max_turns} turns on the `{default.persona}` population (guide-only: the same "
+        f"personas with every assumption off, so equal weights); conformance rates from {default.episodes} sampled "
+        f"conversations per policy; rule costs exact.",
         "",
         render_main_tables([default, guide_only]),
         "",
@@ -300,15 +319,6 @@ def _info(f: dataclasses.Field) -> ParamInfo:
     info = param_info(f)
     assert info is not None
     return info
-
-
-def _params_by_switch() -> dict[str, list[tuple[str, ParamInfo]]]:
-    out: dict[str, list[tuple[str, ParamInfo]]] = {}
-    for f in model_fields():
-        info = _info(f)
-        if info.switch:
-            out.setdefault(info.switch, []).append((f.name, info))
-    return out
 
 
 def _value(v: object) -> str:

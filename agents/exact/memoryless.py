@@ -1,0 +1,709 @@
+"""Memoryless policies: exact values, and a search for the best one.
+
+A *memoryless* policy picks its move from the current partial observation alone (tone,
+reaction, solved, turn fraction, last move, move counts clipped at 3; see
+``envs/observation.py``), deterministically. Every scripted policy is one, and so is an
+MLP trained on that observation (PPO, DQN) when it acts deterministically. The
+observation already carries the turn, the last move and the clipped counts, so
+"memoryless" means "a function of the current observation vector", not "blind".
+
+Because the policy remembers nothing else, conversations that show the same observation
+can be merged: the exact distribution over (observation, hidden state) pairs, turn by
+turn, is all there is to such a policy's value.
+
+- :func:`memoryless_value` values any such policy exactly: it enumerates the reachable
+  (observation, hidden state) pairs from the tables turn by turn and asks the policy for
+  a move once per turn, on one batch of that turn's distinct observations
+  (``policy.predict(batch, deterministic=True)``; reachability depends on the moves, so
+  the batches cannot all be formed up front).
+- :class:`TablePolicy` is a memoryless policy given as a table from observations to
+  moves, with a fallback policy for observations not in the table;
+  :class:`RandomTablePolicy` is a seeded random one.
+- :func:`search_memoryless` looks for the best memoryless policy by policy iteration
+  over the observation-to-move table, each sweep an exact improvement (see
+  :func:`improve`), from several starts. The value it returns is the exact value of the
+  policy it returns, so it is a certified *lower* bound on the memoryless optimum; the
+  bracket's upper bound (:func:`~agents.exact.bracket.certified_bracket`) is an upper
+  bound on it.
+
+Observations are handled as integer codes: ``turn * N_CODES + code`` with ``code`` the
+mixed-radix number of (tone, reaction, solved, last move, clipped counts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from difficult_customer.agents.base import Policy, PolicyContext, check_observation
+from difficult_customer.agents.exact.model import transition_index
+from difficult_customer.customer_models import Tables
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
+from difficult_customer.envs.observation import COUNT_CAP, decode, encode
+
+_COUNT_BASE = COUNT_CAP + 1
+N_COUNT_CODES = _COUNT_BASE**N_MOVES
+"""Clipped move counts as one base-4 number (digit ``m`` is move ``m``'s count)."""
+NO_MOVE = N_MOVES
+"""The last-move field before the first move."""
+N_CODES = N_TONES * N_REACTIONS * 2 * (N_MOVES + 1) * N_COUNT_CODES
+"""Distinct observation codes per turn."""
+_DIGIT = _COUNT_BASE ** np.arange(N_MOVES, dtype=np.int64)
+
+MoveFunction = Callable[[int, np.ndarray], np.ndarray]
+"""``moves(turn, codes)``: the policy's move for each observation code of a turn."""
+
+
+# ------------------------------------------------------------------ observation codes
+def pack(
+    tone: np.ndarray, reaction: np.ndarray, solved: np.ndarray, last: np.ndarray, counts_code: np.ndarray
+) -> np.ndarray:
+    """Observation code (turn apart) of arrays of fields; ``last`` is ``NO_MOVE`` at the opening."""
+    code = (np.asarray(tone, dtype=np.int64) * N_REACTIONS + np.asarray(reaction, dtype=np.int64)) * 2
+    code = (code + np.asarray(solved, dtype=np.int64)) * (N_MOVES + 1) + np.asarray(last, dtype=np.int64)
+    return code * N_COUNT_CODES + np.asarray(counts_code, dtype=np.int64)
+
+
+def unpack(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(tone, reaction, solved, last, counts code) of observation codes (turn apart)."""
+    code = np.asarray(code, dtype=np.int64)
+    counts_code = code % N_COUNT_CODES
+    rest = code // N_COUNT_CODES
+    last = rest % (N_MOVES + 1)
+    rest //= N_MOVES + 1
+    solved = rest % 2
+    rest //= 2
+    return rest // N_REACTIONS, rest % N_REACTIONS, solved, last, counts_code
+
+
+def counts_of(counts_code: np.ndarray) -> np.ndarray:
+    """(..., 6) clipped move counts of counts codes."""
+    return (np.asarray(counts_code, dtype=np.int64)[..., None] // _DIGIT) % _COUNT_BASE
+
+
+def observations(turn: int, codes: np.ndarray, max_turns: int) -> np.ndarray:
+    """Partial observation vectors (``envs.observation.encode``) of a turn's codes."""
+    tone, reaction, solved, last, counts_code = unpack(codes)
+    last = np.where(last == NO_MOVE, -1, last)
+    return encode(tone, reaction, solved, turn, max_turns, last, counts_of(counts_code))
+
+
+def observation_codes(observation: np.ndarray, max_turns: int) -> tuple[np.ndarray, np.ndarray]:
+    """(turn, code) of partial observation vectors (a batch, or one).
+
+    Raises:
+        ValueError: for an array that is not a batch of observations.
+    """
+    seen = decode(check_observation(observation))
+    turn = np.rint(np.asarray(seen.turn_fraction, dtype=np.float64) * max_turns).astype(np.int64)
+    last = np.where(seen.last_move < 0, NO_MOVE, seen.last_move)
+    counts_code = (np.minimum(seen.counts, COUNT_CAP) * _DIGIT).sum(-1)
+    return turn, pack(seen.tone, seen.reaction, seen.solved.astype(np.int64), last, counts_code)
+
+
+# ------------------------------------------------------------------ policies
+def _check_max_turns(max_turns: Any) -> int:
+    if isinstance(max_turns, bool) or not isinstance(max_turns, (int, np.integer)) or max_turns < 1:
+        raise ValueError(f"max_turns={max_turns!r}; allowed is an integer >= 1")
+    return int(max_turns)
+
+
+class RandomTablePolicy:
+    """A seeded random memoryless policy: a fixed pseudo-random move for every observation.
+
+    The move is a hash of (seed, turn, observation code), so the same observation always
+    gets the same move and every observation (reached or not) has one.
+    """
+
+    def __init__(self, max_turns: int, seed: int = 0) -> None:
+        self.max_turns = _check_max_turns(max_turns)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed={seed!r}; allowed is an integer >= 0")
+        self.seed = int(seed)
+        self.name = f"random_table_{self.seed}"
+
+    def moves(self, turn: int, codes: np.ndarray) -> np.ndarray:
+        """The move for each code of a turn."""
+        x = (np.asarray(codes, dtype=np.uint64) * np.uint64(64) + np.uint64(turn)) ^ np.uint64(
+            (self.seed * 0x9E3779B97F4A7C15) % 2**64
+        )
+        with np.errstate(over="ignore"):  # splitmix64: wrapping arithmetic is the point
+            x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            x = x ^ (x >> np.uint64(31))
+        return (x % np.uint64(N_MOVES)).astype(np.int64)
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """SB3-style predict on one observation or a batch."""
+        obs = check_observation(observation)
+        turn, code = observation_codes(obs.reshape(-1, obs.shape[-1]), self.max_turns)
+        out = np.zeros(code.shape[0], dtype=np.int64)
+        for t in np.unique(turn):
+            rows = turn == t
+            out[rows] = self.moves(int(t), code[rows])
+        return out.reshape(obs.shape[:-1]), state
+
+    def __repr__(self) -> str:
+        return f"RandomTablePolicy(max_turns={self.max_turns}, seed={self.seed})"
+
+
+class TablePolicy:
+    """A deterministic memoryless policy: a table from (turn, observation) to move.
+
+    Observations not in the table get the fallback policy's move (a policy with
+    ``predict``, a :class:`RandomTablePolicy`, or one move id for all). The table is
+    what :func:`search_memoryless` returns.
+
+    Args:
+        max_turns: the turn limit the codes' turn fraction is read with.
+        table: ``table[turn] = (codes, moves)``, sorted codes and their moves.
+        fallback: the move for observations not in the table.
+        name: for display.
+    """
+
+    def __init__(
+        self,
+        max_turns: int,
+        table: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
+        fallback: Policy | int = 0,
+        name: str = "table",
+    ) -> None:
+        self.max_turns = _check_max_turns(max_turns)
+        if isinstance(fallback, (int, np.integer)) and not isinstance(fallback, bool):
+            if not 0 <= fallback < N_MOVES:
+                raise ValueError(f"fallback={fallback!r}; allowed: a move id 0-{N_MOVES - 1} or a policy")
+        elif not hasattr(fallback, "predict"):
+            raise ValueError(f"fallback={fallback!r}; allowed: a move id 0-{N_MOVES - 1} or a policy")
+        self.fallback = fallback
+        self.name = name
+        self.table: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for turn, (codes, moves) in (table or {}).items():
+            self.set(int(turn), codes, moves)
+
+    def set(self, turn: int, codes: np.ndarray, moves: np.ndarray) -> None:
+        """Set the moves of some codes of a turn (others keep theirs)."""
+        codes = np.asarray(codes, dtype=np.int64).reshape(-1)
+        moves = np.asarray(moves, dtype=np.int64).reshape(-1)
+        if codes.shape != moves.shape:
+            raise ValueError(f"{codes.shape[0]} codes but {moves.shape[0]} moves; give one move per code")
+        if np.any((moves < 0) | (moves >= N_MOVES)):
+            raise ValueError(f"moves {moves[(moves < 0) | (moves >= N_MOVES)][:5]}; allowed: 0-{N_MOVES - 1}")
+        old_codes, old_moves = self.table.get(turn, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        all_codes = np.concatenate([codes, old_codes])
+        all_moves = np.concatenate([moves, old_moves])
+        unique, first = np.unique(all_codes, return_index=True)  # the new move wins
+        self.table[turn] = (unique, all_moves[first])
+
+    @property
+    def size(self) -> int:
+        """Number of (turn, observation) entries in the table."""
+        return sum(codes.shape[0] for codes, _ in self.table.values())
+
+    def moves(self, turn: int, codes: np.ndarray) -> np.ndarray:
+        """The move for each code of a turn: the table's, else the fallback's (then cached)."""
+        codes = np.asarray(codes, dtype=np.int64).reshape(-1)
+        known, moves = self.table.get(turn, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        at = np.minimum(np.searchsorted(known, codes), max(known.shape[0] - 1, 0))
+        found = known[at] == codes if known.shape[0] else np.zeros(codes.shape[0], dtype=bool)
+        out = np.where(found, moves[at] if known.shape[0] else 0, -1)
+        missing = np.flatnonzero(~found)
+        if missing.size:
+            new = _moves_of(self.fallback, turn, np.unique(codes[missing]), self.max_turns)
+            self.set(turn, np.unique(codes[missing]), new)
+            out[missing] = self.moves(turn, codes[missing])
+        return out
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """SB3-style predict on one observation or a batch."""
+        obs = check_observation(observation)
+        turn, code = observation_codes(obs.reshape(-1, obs.shape[-1]), self.max_turns)
+        out = np.zeros(code.shape[0], dtype=np.int64)
+        for t in np.unique(turn):
+            rows = turn == t
+            out[rows] = self.moves(int(t), code[rows])
+        return out.reshape(obs.shape[:-1]), state
+
+    def copy(self, name: str | None = None) -> TablePolicy:
+        """An independent copy (same fallback)."""
+        out = TablePolicy(self.max_turns, None, self.fallback, name or self.name)
+        out.table = {t: (c.copy(), m.copy()) for t, (c, m) in self.table.items()}
+        return out
+
+    def __repr__(self) -> str:
+        return f"TablePolicy(name={self.name!r}, entries={self.size}, fallback={self.fallback!r})"
+
+
+def _moves_of(policy: Policy | int, turn: int, codes: np.ndarray, max_turns: int) -> np.ndarray:
+    """A policy's moves on a turn's codes: one batched ``predict`` call."""
+    if isinstance(policy, (int, np.integer)):
+        return np.full(codes.shape[0], int(policy), dtype=np.int64)
+    if isinstance(policy, (TablePolicy, RandomTablePolicy)):
+        return policy.moves(turn, codes)
+    if codes.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    moves, _ = policy.predict(observations(turn, codes, max_turns), None, None, True)
+    moves = np.asarray(moves, dtype=np.int64).reshape(-1)
+    if moves.shape[0] != codes.shape[0] or np.any((moves < 0) | (moves >= N_MOVES)):
+        raise ValueError(f"policy {policy!r} returned invalid moves {moves[:10]} for a batch of {codes.shape[0]}")
+    return moves
+
+
+# ------------------------------------------------------------------ the engine
+class _Model:
+    """The tables as the engine needs them: successors with their next observation."""
+
+    def __init__(self, tables: Tables, max_turns: int) -> None:
+        self.tables = tables
+        self.max_turns = max_turns
+        self.ix = transition_index(tables)
+        self.n_states = tables.n_states
+        self.persona = tables.factor("persona").astype(np.int64)
+        self.n_personas = len(tables.persona_names)
+
+    def openings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(codes, states, probabilities) at turn 0, merged."""
+        t = self.tables
+        state = np.flatnonzero(t.initial > 0)
+        prob = t.initial[state][:, None] * t.tone_prob[state]
+        tone = np.broadcast_to(np.arange(N_TONES)[None, :], prob.shape)
+        states = np.broadcast_to(state[:, None], prob.shape)
+        code = pack(tone, t.opening_reaction[states], self.ix.solved[states], NO_MOVE, 0)
+        return _merge(code.ravel(), states.ravel(), prob.ravel(), self.n_states)[:3]
+
+    def successors(
+        self, codes: np.ndarray, states: np.ndarray, moves: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Successors of (code, state) pairs under ``moves``.
+
+        Returns:
+            ``(parent, reward_weight, reward, child_parent, child_code, child_state,
+            child_weight)`` flattened as: ``parent`` (E,) the pair each transition comes
+            from, its probability and reward, and for the transitions that continue, one
+            entry per tone with positive chance.
+        """
+        ix = self.ix
+        parent, entry = ix.expand(states, moves)
+        prob = ix.prob[entry]
+        reward = ix.reward[entry]
+        target = ix.target[entry]
+        alive = ~ix.terminal[target]
+        e_parent, e_entry, e_prob, e_target = parent[alive], entry[alive], prob[alive], target[alive]
+        move = moves[e_parent]
+        counts_code = codes[e_parent] % N_COUNT_CODES
+        digit = _DIGIT[move]
+        counts_code = counts_code + np.where((counts_code // digit) % _COUNT_BASE < COUNT_CAP, digit, 0)
+        tone_prob = self.tables.tone_prob[e_target]  # (E', T)
+        positive = tone_prob > 0
+        rows, tone = np.nonzero(positive)
+        child_code = pack(tone, ix.reaction[e_entry][rows], ix.solved[e_target][rows], move[rows], counts_code[rows])
+        return (
+            parent,
+            prob,
+            reward,
+            e_parent[rows],
+            child_code,
+            e_target[rows],
+            e_prob[rows] * tone_prob[rows, tone],
+        )
+
+
+def _merge(codes: np.ndarray, states: np.ndarray, prob: np.ndarray, n_states: int) -> tuple[np.ndarray, ...]:
+    """Sum duplicate (code, state) entries, sorted by code then state; and each entry's row."""
+    key, inverse = np.unique(codes * n_states + states, return_inverse=True)
+    return key // n_states, key % n_states, np.bincount(inverse, prob, minlength=key.shape[0]), inverse
+
+
+@dataclass(frozen=True)
+class MemorylessValue:
+    """The exact value of a memoryless policy.
+
+    Attributes:
+        value: expected return.
+        value_by_persona: expected return given each persona of the mixture.
+        observations: distinct (turn, observation) pairs the policy was asked about.
+        max_support: most (observation, hidden state) pairs alive at one turn.
+        seconds: wall time.
+    """
+
+    value: float
+    value_by_persona: dict[str, float]
+    observations: int
+    max_support: int
+    seconds: float
+
+
+def memoryless_value(policy: Policy, context: PolicyContext) -> MemorylessValue:
+    """The exact expected return of a deterministic memoryless policy in ``context``.
+
+    ``policy.predict(batch, None, None, True)`` must be a deterministic function of each
+    partial observation (scripted policies, :class:`TablePolicy`, an SB3 MLP acting
+    deterministically). It is called once per turn, on the batch of the distinct
+    observations reachable at that turn (with the moves of the turns before).
+
+    Raises:
+        ValueError: for a context whose observation is not ``"partial"``, or a policy
+            that returns something other than one move id per observation.
+    """
+    if context.observation != "partial":
+        raise ValueError(f"observation={context.observation!r}; memoryless_value needs 'partial'")
+    start = time.perf_counter()
+    model = _Model(context.tables, context.max_turns)
+
+    def moves(turn: int, codes: np.ndarray) -> np.ndarray:
+        return _moves_of(policy, turn, codes, context.max_turns)
+
+    value, by_persona, queried, support = _forward(model, moves)
+    return MemorylessValue(
+        value=value,
+        value_by_persona=by_persona,
+        observations=queried,
+        max_support=support,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _forward(model: _Model, moves_for: MoveFunction) -> tuple[float, dict[str, float], int, int]:
+    """Exact forward propagation of (observation, state) pairs under a move function."""
+    t = model.tables
+    codes, states, prob = model.openings()
+    by_persona = np.zeros(model.n_personas)
+    queried = support = 0
+    for turn in range(model.max_turns):
+        if codes.shape[0] == 0:
+            break
+        support = max(support, int(codes.shape[0]))
+        distinct, which = np.unique(codes, return_inverse=True)
+        queried += int(distinct.shape[0])
+        move = np.asarray(moves_for(turn, distinct), dtype=np.int64)[which]
+        parent, p, reward, c_parent, c_code, c_state, c_weight = model.successors(codes, states, move)
+        w = prob[parent] * p
+        by_persona += np.bincount(model.persona[states[parent]], w * reward, minlength=model.n_personas)
+        if turn + 1 == model.max_turns:
+            break
+        codes, states, prob, _ = _merge(c_code, c_state, prob[c_parent] * c_weight, model.n_states)
+    start = t.initial_by_persona.sum(-1) * np.asarray(t.mixture.weights)
+    persona_values = dict(zip(t.persona_names, (by_persona / start).tolist(), strict=True))
+    return float(by_persona.sum()), persona_values, queried, support
+
+
+# ------------------------------------------------------------------ policy improvement
+@dataclass
+class _Layer:
+    """One turn of the improvement sweep: the pairs whose value is needed."""
+
+    codes: np.ndarray
+    states: np.ndarray
+    prob: np.ndarray
+    """Probability under the current policy (0 for pairs reached only by a deviation)."""
+    move: np.ndarray
+    """The current policy's move at each pair's observation."""
+    open_rows: np.ndarray
+    """Pairs whose observation the current policy reaches: every move is expanded there."""
+    expansions: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    """Per move (then the current move at the other pairs): rows, moves and their successors."""
+    child_rows: list[np.ndarray] = field(default_factory=list)
+    """Per expansion, the row of the next layer each continuing successor merged into."""
+
+
+def improve(policy: TablePolicy, context: PolicyContext) -> tuple[float, float, int]:
+    """One exact policy-improvement sweep over every observation the policy reaches.
+
+    Forward, the pairs the current policy reaches (with their probabilities) and every
+    pair one changed move at a reached observation can lead to (followed by the current
+    policy) are enumerated. Backward from the last turn, each reached observation gets
+    the move with the highest exact expected return given the distribution of hidden
+    states behind it and the (already improved) policy for the later turns; its old move
+    is kept unless another is better by more than 1e-12. The moves at turn ``t`` do not
+    change the distribution at turn ``t``, so the sweep never lowers the value.
+
+    Args:
+        policy: changed in place.
+        context: the environment.
+
+    Returns:
+        ``(value before, value after, observations changed)``; both values are exact.
+    """
+    model = _Model(context.tables, context.max_turns)
+    n_states = model.n_states
+    layers: list[_Layer] = []
+    codes, states, prob = model.openings()
+    for turn in range(model.max_turns):
+        distinct, which = np.unique(codes, return_inverse=True)
+        move = policy.moves(turn, distinct)[which]
+        reached_obs = np.zeros(distinct.shape[0], dtype=bool)
+        reached_obs[which[prob > 0]] = True
+        open_rows = np.flatnonzero(reached_obs[which])
+        layer = _Layer(codes, states, prob, move, open_rows)
+        layers.append(layer)
+        if turn + 1 == model.max_turns:
+            break
+        # Every move at open pairs, the current move elsewhere.
+        children_code, children_state, children_prob = [], [], []
+        closed = np.flatnonzero(~reached_obs[which])
+        for a in range(N_MOVES + 1):
+            rows = closed if a == N_MOVES else open_rows
+            moves = move[rows] if a == N_MOVES else np.full(rows.shape[0], a)
+            parent, p, reward, c_parent, c_code, c_state, c_weight = model.successors(codes[rows], states[rows], moves)
+            layer.expansions.append((rows, moves, parent, p, reward, c_parent, c_weight))
+            children_code.append(c_code)
+            children_state.append(c_state)
+            current = moves == move[rows]
+            children_prob.append(np.where(current[c_parent], prob[rows][c_parent] * c_weight, 0.0))
+        codes, states, prob, inverse = _merge(
+            np.concatenate(children_code), np.concatenate(children_state), np.concatenate(children_prob), n_states
+        )
+        layer.child_rows = np.split(inverse, np.cumsum([c.shape[0] for c in children_code])[:-1])
+    # Backward: values of the needed pairs under the improved later policy.
+    before = 0.0
+    later = np.zeros(0)
+    changed = 0
+    for turn in range(len(layers) - 1, -1, -1):
+        layer = layers[turn]
+        n = layer.codes.shape[0]
+        q = np.full((n, N_MOVES), -np.inf)
+        if not layer.expansions:  # last turn: only the immediate reward counts
+            for a in range(N_MOVES):
+                parent, entry = model.ix.expand(layer.states, a)
+                q[:, a] = np.bincount(parent, model.ix.prob[entry] * model.ix.reward[entry], minlength=n)
+        else:
+            for (rows, moves, parent, p, reward, c_parent, c_weight), child in zip(
+                layer.expansions, layer.child_rows, strict=True
+            ):
+                child_value = later[child]
+                value = np.bincount(parent, p * reward, minlength=rows.shape[0]) + np.bincount(
+                    c_parent, c_weight * child_value, minlength=rows.shape[0]
+                )
+                q[rows, moves] = value
+        before += float(layer.prob @ _immediate(model, layer))
+        # Choose at each reached observation.
+        distinct, which = np.unique(layer.codes, return_inverse=True)
+        open_obs = np.zeros(distinct.shape[0], dtype=bool)
+        open_obs[which[layer.open_rows]] = True
+        rows = layer.open_rows
+        score = np.zeros((distinct.shape[0], N_MOVES))
+        np.add.at(score, which[rows], layer.prob[rows, None] * q[rows])
+        current = np.zeros(distinct.shape[0], dtype=np.int64)
+        current[which] = layer.move
+        index = np.arange(distinct.shape[0])
+        better = open_obs & (score[index, score.argmax(-1)] > score[index, current] + 1e-12)
+        new_move = np.where(better, score.argmax(-1), current)
+        if better.any():
+            policy.set(turn, distinct[better], new_move[better])
+            changed += int(better.sum())
+        later = q[np.arange(n), new_move[which]]
+    return before, float(layers[0].prob @ later), changed
+
+
+def _immediate(model: _Model, layer: _Layer) -> np.ndarray:
+    """Expected immediate reward of each pair of a layer under its current move."""
+    parent, entry = model.ix.expand(layer.states, layer.move)
+    return np.bincount(parent, model.ix.prob[entry] * model.ix.reward[entry], minlength=layer.codes.shape[0])
+
+
+# ------------------------------------------------------------------ search
+@dataclass(frozen=True)
+class SearchRun:
+    """One start of the search: its exact value after each sweep."""
+
+    start: str
+    values: tuple[float, ...]
+    """Exact value of the start, then after each sweep (never decreasing)."""
+    changed: tuple[int, ...]
+    """Observations whose move changed in each sweep."""
+    seconds: float
+
+
+@dataclass(frozen=True)
+class MemorylessSearch:
+    """The best memoryless policy found, with its exact value.
+
+    Attributes:
+        policy: the best table found (its fallback covers observations never reached).
+        value: its exact value (recomputed from scratch by :func:`memoryless_value`): a
+            certified lower bound on the best memoryless policy.
+        start: which start it came from.
+        runs: every start, in order.
+        seconds: wall time of the whole search.
+    """
+
+    policy: TablePolicy
+    value: float
+    start: str
+    runs: tuple[SearchRun, ...]
+    seconds: float
+
+
+def local_search(
+    policy: TablePolicy, context: PolicyContext, max_sweeps: int = 30, tolerance: float = 1e-9
+) -> tuple[list[float], list[int]]:
+    """Improvement sweeps (:func:`improve`) until none changes the value by more than ``tolerance``.
+
+    Returns:
+        The exact values (start, then after each sweep) and the moves changed per sweep.
+    """
+    values: list[float] = []
+    changed: list[int] = []
+    for _ in range(max_sweeps):
+        before, after, n = improve(policy, context)
+        if not values:
+            values.append(before)
+        values.append(after)
+        changed.append(n)
+        if n == 0 or after - before <= tolerance:
+            break
+    return values, changed
+
+
+def search_memoryless(
+    context: PolicyContext,
+    starts: Sequence[str | Policy] = ("tone_reader", "guide_000", "best_fixed_sequence"),
+    random_starts: int = 2,
+    kicks: int = 0,
+    kick_fraction: float = 0.1,
+    seed: int = 0,
+    max_sweeps: int = 30,
+) -> MemorylessSearch:
+    """Search deterministic memoryless policies for the best; exact values throughout.
+
+    From each start (a registered memoryless policy by name, a policy object, and
+    ``random_starts`` seeded :class:`RandomTablePolicy` tables), exact improvement
+    sweeps run to a local optimum: no single reached observation can change its move
+    for the better. Then ``kicks`` times the best table's moves at a random
+    ``kick_fraction`` of its entries are redrawn and the sweeps run again; a kicked
+    table that ends higher replaces the best. Everything is seeded by ``seed``.
+
+    Returns:
+        The best policy with its exact value (a lower bound on the memoryless optimum).
+
+    Raises:
+        ValueError: for a non-partial context, an unknown start name, negative counts,
+            or a kick fraction outside (0, 1].
+    """
+    from difficult_customer import agents
+
+    if context.observation != "partial":
+        raise ValueError(f"observation={context.observation!r}; the search needs 'partial'")
+    for name, value in (("random_starts", random_starts), ("kicks", kicks), ("max_sweeps", max_sweeps)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name}={value!r}; allowed is an integer >= 0")
+    if not 0 < kick_fraction <= 1:
+        raise ValueError(f"kick_fraction={kick_fraction!r}; allowed: a number in (0, 1]")
+    begin = time.perf_counter()
+    candidates: list[tuple[str, Policy | int]] = []
+    for item in starts:
+        if isinstance(item, str):
+            if item not in agents.names():
+                raise ValueError(f"start {item!r} is not a registered policy; allowed: {', '.join(agents.names())}")
+            candidates.append((item, agents.make(item, context)))
+        else:
+            candidates.append((getattr(item, "name", type(item).__name__), item))
+    for i in range(int(random_starts)):
+        candidates.append((f"random_table_{seed + i}", RandomTablePolicy(context.max_turns, seed + i)))
+    runs: list[SearchRun] = []
+    best: TablePolicy | None = None
+    best_value, best_start = -np.inf, ""
+    for name, fallback in candidates:
+        start = time.perf_counter()
+        table = TablePolicy(context.max_turns, None, fallback, name=f"search from {name}")
+        values, changed = local_search(table, context, max_sweeps)
+        runs.append(SearchRun(name, tuple(values), tuple(changed), time.perf_counter() - start))
+        if values[-1] > best_value:
+            best, best_value, best_start = table, values[-1], name
+    rng = np.random.default_rng(seed)
+    for k in range(int(kicks)):
+        if best is None:
+            break
+        start = time.perf_counter()
+        kicked = best.copy(name=f"{best.name}, kick {k + 1}")
+        for turn, (codes, _) in list(kicked.table.items()):
+            hit = rng.random(codes.shape[0]) < kick_fraction
+            if hit.any():
+                kicked.set(turn, codes[hit], rng.integers(0, N_MOVES, int(hit.sum())))
+        values, changed = local_search(kicked, context, max_sweeps)
+        runs.append(SearchRun(f"kick {k + 1}", tuple(values), tuple(changed), time.perf_counter() - start))
+        if values[-1] > best_value:
+            best, best_value, best_start = kicked, values[-1], f"{best_start} + kick {k + 1}"
+    if best is None:
+        raise ValueError("no start to search from; give starts or random_starts >= 1")
+    exact = memoryless_value(best, context).value
+    return MemorylessSearch(best, exact, best_start, tuple(runs), time.perf_counter() - begin)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Search the best memoryless policy and put it next to the certified bracket."""
+    from difficult_customer.agents.exact.bracket import PRECISE, certified_bracket
+
+    parser = argparse.ArgumentParser(
+        prog="python -m difficult_customer.agents.exact.memoryless", description=main.__doc__
+    )
+    parser.add_argument("--persona", default="mixture")
+    parser.add_argument("--max-turns", type=int, default=16)
+    parser.add_argument("--starts", nargs="*", default=["tone_reader", "guide_000", "best_fixed_sequence"])
+    parser.add_argument("--random-starts", type=int, default=2)
+    parser.add_argument("--kicks", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-sweeps", type=int, default=30)
+    args = parser.parse_args(argv)
+    context = PolicyContext.create(persona=args.persona, max_turns=args.max_turns)
+    result = search_memoryless(
+        context, args.starts, args.random_starts, args.kicks, seed=args.seed, max_sweeps=args.max_sweeps
+    )
+    bracket = certified_bracket(context, PRECISE["points"], PRECISE["depth"])
+    print(f"{args.persona}, max_turns={args.max_turns}: {bracket}")
+    print("| start | start value (norm.) | after sweeps (norm.) | sweeps | s |")
+    print("| --- | --- | --- | --- | --- |")
+    for run in result.runs:
+        print(
+            f"| {run.start} | {run.values[0]:.4f} ({bracket.normalize(run.values[0]):.3f}) | "
+            f"{run.values[-1]:.4f} ({bracket.normalize(run.values[-1]):.3f}) | {len(run.values) - 1} | {run.seconds:.1f} |"
+        )
+    print(
+        f"best memoryless policy found: {result.value:.4f} raw, {bracket.normalize(result.value):.3f} normalized "
+        f"(from {result.start}; {result.policy.size} table entries; {result.seconds:.0f} s)"
+    )
+    print(
+        f"memoryless optimum in [{result.value:.4f}, {bracket.upper:.4f}] raw, "
+        f"[{bracket.normalize(result.value):.3f}, {bracket.normalize(bracket.upper):.3f}] normalized"
+    )
+    print(bracket.locate(result.value))
+
+
+__all__ = [
+    "N_CODES",
+    "NO_MOVE",
+    "MemorylessSearch",
+    "MemorylessValue",
+    "RandomTablePolicy",
+    "SearchRun",
+    "TablePolicy",
+    "improve",
+    "local_search",
+    "main",
+    "memoryless_value",
+    "observation_codes",
+    "observations",
+    "pack",
+    "search_memoryless",
+    "unpack",
+]
+
+
+if __name__ == "__main__":
+    main()

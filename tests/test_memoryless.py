@@ -1,0 +1,187 @@
+"""Exact values of memoryless policies, and the search for the best one.
+
+Exact values are checked three ways: against the existing exact evaluation
+(``propagate``, an independent implementation), against conversations played in the
+real environment (``gym.make``), at z = 3.29 (a 99.9% interval), and for the search,
+against a fresh evaluation of the table it returns.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
+import difficult_customer.envs  # noqa: F401  (registers DifficultCustomer-v0)
+from difficult_customer import agents
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact import propagate
+from difficult_customer.agents.exact.bracket import certified_bracket
+from difficult_customer.agents.exact.evaluation import pomdp_value
+from difficult_customer.agents.exact.memoryless import (
+    N_CODES,
+    RandomTablePolicy,
+    TablePolicy,
+    improve,
+    local_search,
+    memoryless_value,
+    observation_codes,
+    observations,
+    search_memoryless,
+)
+
+Z = 3.29
+
+
+def env_mean(policy, context: PolicyContext, episodes: int, seed: int) -> tuple[float, float]:
+    """Mean return and its standard error over conversations in the registered environment."""
+    env = gym.make("DifficultCustomer-v0", **context.env_kwargs())
+    returns = np.zeros(episodes)
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            move, _ = policy.predict(obs[None], None, None, True)
+            obs, reward, terminated, truncated, _ = env.step(int(np.asarray(move).reshape(-1)[0]))
+            returns[i] += float(reward)
+            done = terminated or truncated
+    env.close()
+    return float(returns.mean()), float(returns.std(ddof=1) / math.sqrt(episodes))
+
+
+@pytest.mark.parametrize("name", ["guide_000", "guide_004", "best_fixed_sequence", "solution_first"])
+def test_exact_value_equals_the_existing_exact_evaluation(name):
+    context = PolicyContext.create(persona="mixture")
+    policy = agents.make(name, context)
+    ours = memoryless_value(policy, context)
+    theirs = propagate(policy, context)
+    assert ours.value == pytest.approx(theirs.value, abs=1e-12)
+    assert ours.max_support == theirs.max_support
+    for persona, value in theirs.value_by_persona.items():
+        assert ours.value_by_persona[persona] == pytest.approx(value, abs=1e-12)
+
+
+def test_random_table_equals_the_existing_exact_evaluation():
+    context = PolicyContext.create(persona="naturally_difficult", max_turns=8)
+    policy = RandomTablePolicy(8, seed=5)
+    assert memoryless_value(policy, context).value == pytest.approx(propagate(policy, context).value, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("make", "max_turns", "seed"),
+    [(lambda c: agents.make("tone_reader", c), 16, 100), (lambda c: RandomTablePolicy(c.max_turns, seed=7), 6, 200)],
+    ids=["tone_reader", "random_table"],
+)
+def test_exact_value_agrees_with_the_environment(make, max_turns, seed):
+    context = PolicyContext.create(persona="mixture", max_turns=max_turns)
+    policy = make(context)
+    exact = memoryless_value(policy, context).value
+    mean, stderr = env_mean(policy, context, 1500, seed)
+    assert stderr > 0
+    assert abs(mean - exact) <= Z * stderr, (mean, stderr, exact)
+
+
+def test_codes_round_trip_through_observation_vectors():
+    rng = np.random.default_rng(0)
+    policy = RandomTablePolicy(16, seed=1)
+    context = PolicyContext.create(persona="mixture")
+    tone_reader = agents.make("tone_reader", context)
+    # Codes of observations that really occur: those the exact evaluation queries.
+    seen: list[tuple[int, np.ndarray]] = []
+
+    class Recorder:
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            turn, codes = observation_codes(obs, 16)
+            seen.append((int(turn[0]), codes))
+            return tone_reader.predict(obs, state, episode_start, deterministic)
+
+    memoryless_value(Recorder(), context)
+    assert len(seen) >= 10
+    for turn, codes in seen:
+        assert np.all((codes >= 0) & (codes < N_CODES))
+        back_turn, back = observation_codes(observations(turn, codes, 16), 16)
+        assert np.array_equal(back, codes) and np.all(back_turn == turn)
+    turn, codes = seen[int(rng.integers(len(seen)))]
+    table = TablePolicy(16, {turn: (codes, policy.moves(turn, codes))}, fallback=3)
+    moves, _ = table.predict(observations(turn, codes, 16))
+    assert np.array_equal(moves, policy.moves(turn, codes))
+    unknown, _ = table.predict(observations(turn + 1, codes, 16))
+    assert np.all(unknown == 3)
+
+
+def test_improvement_sweep_is_exact_and_never_lowers_the_value():
+    context = PolicyContext.create(persona="mixture", max_turns=6)
+    table = TablePolicy(6, fallback=agents.make("tone_reader", context))
+    start = memoryless_value(table, context).value
+    before, after, changed = improve(table, context)
+    assert before == pytest.approx(start, abs=1e-12)
+    assert changed > 0 and after > before
+    assert memoryless_value(table, context).value == pytest.approx(after, abs=1e-12)
+
+
+def test_search_returns_the_exact_value_of_its_table_within_the_bounds():
+    context = PolicyContext.create(persona="mixture", max_turns=4)
+    result = search_memoryless(context, ("tone_reader", "guide_000"), random_starts=1, kicks=1, seed=3)
+    assert result.value == pytest.approx(memoryless_value(result.policy, context).value, abs=1e-12)
+    assert result.value == pytest.approx(max(run.values[-1] for run in result.runs), abs=1e-12)
+    for run in result.runs:
+        assert all(b >= a - 1e-12 for a, b in zip(run.values, run.values[1:], strict=False)), run
+    for name in ("tone_reader", "guide_000"):
+        policy = agents.make(name, context)
+        assert result.value >= memoryless_value(policy, context).value - 1e-12
+    # Memoryless policies are observation-history policies: below the exact optimum of those.
+    assert result.value <= pomdp_value(context) + 1e-12
+    assert result.value <= certified_bracket(context, points=8, depth=1).upper + 1e-12
+
+
+def test_search_is_reproducible_with_a_seed():
+    context = PolicyContext.create(persona="belligerent", max_turns=5)
+    runs = [search_memoryless(context, (), random_starts=2, kicks=2, seed=11) for _ in range(2)]
+    assert runs[0].value == runs[1].value
+    assert [r.values for r in runs[0].runs] == [r.values for r in runs[1].runs]
+    other = search_memoryless(context, (), random_starts=2, kicks=0, seed=12)
+    assert [r.start for r in other.runs] == ["random_table_12", "random_table_13"]
+
+
+def test_local_search_stops_at_a_local_optimum():
+    context = PolicyContext.create(persona="genuine_grievance", max_turns=5)
+    table = TablePolicy(5, fallback=0)
+    values, changed = local_search(table, context, max_sweeps=50)
+    assert changed[-1] == 0 or values[-1] - values[-2] <= 1e-9
+    _, after, n = improve(table, context)
+    assert after <= values[-1] + 1e-9
+
+
+def test_bad_input_is_named():
+    context = PolicyContext.create(persona="reasonable", max_turns=3)
+    with pytest.raises(ValueError, match="fallback=9"):
+        TablePolicy(3, fallback=9)
+    with pytest.raises(ValueError, match="fallback='listen'"):
+        TablePolicy(3, fallback="listen")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_turns=0"):
+        TablePolicy(0)
+    table = TablePolicy(3)
+    with pytest.raises(ValueError, match="2 codes but 1 moves"):
+        table.set(0, np.array([1, 2]), np.array([0]))
+    with pytest.raises(ValueError, match="allowed: 0-5"):
+        table.set(0, np.array([1]), np.array([6]))
+    with pytest.raises(ValueError, match="seed=-1"):
+        RandomTablePolicy(3, seed=-1)
+    with pytest.raises(ValueError, match="observation='full'"):
+        memoryless_value(table, PolicyContext.create(persona="reasonable", max_turns=3, observation="full"))
+    with pytest.raises(ValueError, match="kicks=-1"):
+        search_memoryless(context, kicks=-1)
+    with pytest.raises(ValueError, match="kick_fraction=0"):
+        search_memoryless(context, kick_fraction=0)
+    with pytest.raises(ValueError, match="start 'nobody'"):
+        search_memoryless(context, ("nobody",))
+
+    class Broken:
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            return np.full(len(obs), 7), state
+
+    with pytest.raises(ValueError, match="invalid moves"):
+        memoryless_value(Broken(), context)

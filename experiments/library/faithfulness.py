@@ -306,11 +306,15 @@ def changes_sentence(default: MainTable, guide_only: MainTable) -> str:
 
     spread_d = max(default.oracle_by_persona.values()) - min(default.oracle_by_persona.values())
     spread_g = max(guide_only.oracle_by_persona.values()) - min(guide_only.oracle_by_persona.values())
+    def bracket(pair: tuple[float, float]) -> str:
+        return f"[{_f(pair[0])}, {_f(pair[1])}]"
+
     return (
         f"With every assumption off, the guides rank {order(guide_only)} (default: {order(default)}), "
-        f"the oracle's value spread across personas goes from {_f(spread_d)} to {_f(spread_g)}, and the gap "
-        f"between the oracle and the best observation-only policy goes from {_range(default.observation_gap)} to "
-        f"{_range(guide_only.observation_gap)}."
+        f"the oracle's value spread across personas goes from {_f(spread_d)} to {_f(spread_g)}, the gap between "
+        f"the oracle and the best observation-only policy from {bracket(default.observation_gap)} to "
+        f"{bracket(guide_only.observation_gap)}, and the gap between the oracle and the best fixed sequence from "
+        f"{_f(default.oracle_over_fixed)} to {_f(guide_only.oracle_over_fixed)}."
     )
 
 

@@ -21,6 +21,11 @@ STRUCTURE: tuple[Support, ...] = (
         q(G003, "If necessary, offer a refund, exchange, or discount to satisfy the customer."),
         q(G001, "Once you have listened to the customer’s concerns and shown empathy, it’s time to offer a solution."),
     )),
+    Support("reading", "one offer move stands for a choice of remedies; no parameter for 'several beat one'", (
+        q(G000, "A crucial practice involves presenting multiple solutions to customers, which empowers them to "
+                "choose a course of action."),
+    ), why="the model has no single-solution move to compare with, so 'several options beat one' (C5) cannot be "
+           "tested; what it keeps is that an accepted offer solves the problem and eases anger (offer_relief)"),
     Support("reading", "a follow-up before the problem is solved achieves nothing", (
         q(G001, "After resolving the customer’s issue, follow up with them to ensure that they are satisfied with the "
                 "outcome."),

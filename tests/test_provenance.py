@@ -228,3 +228,17 @@ def test_a_zero_weight_leaves_the_persona_out_and_out_of_range_is_refused():
 def test_shared_values_are_the_field_defaults():
     for f in model_fields():
         assert SHARED[f.name] == f.default
+
+
+def test_switches_thread_through_gym_make_and_policy_contexts():
+    import gymnasium as gym
+
+    from difficult_customer import envs  # noqa: F401  (registers the env)
+    from difficult_customer.agents import PolicyContext
+
+    env = gym.make("DifficultCustomer-v0", persona="belligerent", ablate=["A8", "D1"])
+    assert env.unwrapped.tables.ablate == frozenset({"A8", "D1"})
+    assert gym.make("DifficultCustomer-v0", persona="guide_only").unwrapped.tables.ablate == frozenset(ASSUMPTIONS)
+    context = PolicyContext.create(persona="belligerent", ablate=["A9"])
+    assert context.tables.ablate == frozenset({"A9"})
+    assert context.env_kwargs()["ablate"] == ["A9"]

@@ -63,8 +63,8 @@ class Quote:
             raise ValueError(f"unknown guide {self.guide!r}; allowed: {', '.join(GUIDES)}")
 
     def render(self) -> str:
-        """``004 "sentence"`` for tables."""
-        return f'{self.guide[:3]} "{self.sentence}"'
+        """``004_cecb5b1397c8fba0.txt: "sentence"`` for tables."""
+        return f'{self.guide}: "{self.sentence}"'
 
 
 def q(guide: str, sentence: str) -> Quote:

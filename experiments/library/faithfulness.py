@@ -345,8 +345,10 @@ def _support_cell(s: Support) -> str:
     text = f"**{s.kind}**"
     if quotes:
         text += f": {quotes}"
+    if s.why and quotes:
+        text += " —"
     if s.why:
-        text += f". *{'Why' if s.kind == 'assumption' else 'Reading'}:* {s.why}"
+        text += f"{'' if quotes else '.'} *{'Why' if s.kind == 'assumption' else 'Reading'}:* {s.why}"
     if s.against:
         text += ". *Other side:* " + "; ".join(x.render() for x in s.against)
     return text.replace("|", "\\|")
@@ -445,7 +447,7 @@ def render_claims_doc() -> str:
     weights_info = param_info(next(f for f in dataclasses.fields(Mixture) if f.name == "weights"))
     assert weights_info is not None
     out += ["", f"Mixture weights (`mixture`: genuine grievance 0.45, naturally difficult 0.35, belligerent 0.2): "
-            f"{_support_cell(weights_info.support)} Switch `A17` → equal weights.", ""]
+            f"{_support_cell(weights_info.support)}. Switch `A17` → equal weights.", ""]
     out += ["## Guide scripts", "", f"- {UNNAMED_STEPS_RULE}", f"- {AFTER_REJECTION_RULE}", "",
             "| script | move | source | note |", "|---|---|---|---|"]
     for script in GUIDE_SCRIPTS.values():

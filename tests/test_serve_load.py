@@ -49,7 +49,7 @@ What a session owns: its transcript (a few lines of about 100 characters per tur
 most 16 turns), its decisions (per turn two tuples of six floats), the belief (a sparse
 distribution over the hidden states consistent with what was seen, a few hundred
 entries), the environment's per-conversation attributes and a random generator: about
-10 KB measured after two moves. 64 KB leaves room for longer conversations and
+7 KB measured after two moves. 64 KB leaves room for longer conversations and
 interpreter overhead, and is 100 times below the 7 MB a session held when it built its
 own environment tables: a regression to per-session tables fails here at once.
 """

@@ -30,11 +30,11 @@ what is allowed):
 - ``DELETE /api/sessions/<id>``.
 
 Sessions live in memory (at most :data:`MAX_SESSIONS`, ``--max-sessions``; the least
-recently used goes first). Each holds only its own conversation, belief and lock (about
-10 KB); the tables, the solved optimum and the environment's lookups are built once per
+recently used goes first). Each holds only its own conversation, belief and lock (under
+10 KB); the tables, the conversation core and the solved optimum are built once per
 setting and shared read-only
 (:class:`~difficult_customer.experiments.teaching.session.SharedModel`), so a server with
-5000 sessions needs about 50 MB more than an idle one. Requests are served by threads;
+5000 sessions needs about 30 MB more than an idle one. Requests are served by threads;
 moves on one session are applied one at a time, in the order they arrive.
 """
 
@@ -63,7 +63,7 @@ WEB_DIR = Path(__file__).with_name("web")
 """The page's static files."""
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 MAX_SESSIONS = 5000
-"""Conversations kept in memory at once (about 10 KB each: a server holding 5000 grows by about 50 MB)."""
+"""Conversations kept in memory at once (under 10 KB each: a server holding 5000 grows by about 30 MB)."""
 
 
 class BadRequest(ValueError):
@@ -291,7 +291,7 @@ class Config:
     """log every request to stderr"""
     max_sessions: int = MAX_SESSIONS
     """conversations kept in memory at once, at least 1 (the least recently used is forgotten first; each
-    holds about 10 KB)"""
+    holds under 10 KB)"""
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -4,7 +4,7 @@ A :class:`Session` holds one conversation (four integers of customer state, its 
 generator and its transcript), the exact Bayes filter's belief and the history of
 decisions; everything read-only (tables, the conversation core that steps the customer,
 the solved optimum) is a :class:`SharedModel`, built once per setting and shared by every
-session of it, so a session costs about 10 KB. The customer is stepped by
+session of it, so a session costs under 10 KB. The customer is stepped by
 :meth:`~difficult_customer.envs.core.ConversationCore.step_one` with the random stream
 ``CustomerEnv.reset(seed=...)`` would use, so a session and an environment seeded alike
 have the same conversation. The terminal screens (``difficult-customer play`` and ``watch``,

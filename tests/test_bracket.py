@@ -117,7 +117,7 @@ def test_points_curve_times_and_bounds_each_setting():
     bracket = certified_bracket(context, points=16, depth=0)
     assert curve[1].lower == pytest.approx(bracket.lower, abs=1e-12)
     for c in curve:
-        assert c.lower <= bracket.upper + 1e-12 and c.seconds >= 0 and c.alphas >= 1
+        assert c.lower <= bracket.upper + 1e-12 and c.seconds >= 0 and c.cpu_seconds >= 0 and c.alphas >= 1
 
 
 @pytest.mark.parametrize(
@@ -147,6 +147,6 @@ def test_bad_context_and_values_are_named():
     for bad in (math.nan, "0.5", None, np.inf):
         with pytest.raises(ValueError, match="value="):
             locate(bad, bracket)  # type: ignore[arg-type]
-    flat = Bracket(0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 1, 0, 0, 4, 0.0)
+    flat = Bracket(0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 1, 0, 0, 4, 0.0, 0.0)
     with pytest.raises(ValueError, match="J_oracle=0.5"):
         flat.normalize(0.1)

@@ -41,7 +41,6 @@ import numpy as np
 
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.belief import SparseBeliefs, merge
-from difficult_customer.agents.exact.evaluation import _random_values
 from difficult_customer.agents.exact.fib import solve_fib
 from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
 from difficult_customer.agents.exact.oracle import solve_oracle
@@ -115,6 +114,8 @@ class Bracket:
         lower_depth: expectimax depth in front of the lower bound.
         max_turns: the turn limit.
         seconds: wall time (PBVI, FIB, expectimax; compiling the tables excluded).
+        cpu_seconds: processor time of the same (what the wall time would be on an idle
+            core; the two differ when other processes share the machine).
     """
 
     lower: float
@@ -128,6 +129,7 @@ class Bracket:
     lower_depth: int
     max_turns: int
     seconds: float
+    cpu_seconds: float
 
     @property
     def width(self) -> float:
@@ -235,9 +237,9 @@ def certified_bracket(
             raise ValueError(f"{name}={value!r}; allowed: an integer from 0 to {MAX_DEPTH}")
     if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 1:
         raise ValueError(f"points={points!r}; allowed is an integer >= 1")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     oracle = solve_oracle(tables, horizon)
-    random = float(tables.initial @ _random_values(tables, horizon))
+    random = _random_value(tables, horizon)
     pbvi = solve_pbvi(tables, horizon, int(points), int(seed))
     fib_q = solve_fib(tables, horizon)
     openings = opening_beliefs(tables)
@@ -247,7 +249,7 @@ def certified_bracket(
     fib = float(upper_leaf(openings, moves_left).sum())
     upper = float(expectimax(tables, openings, moves_left, int(depth), upper_leaf).sum())
     lower = float(expectimax(tables, openings, moves_left, int(lower_depth), lower_leaf).sum())
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return Bracket(
         lower=lower,
         upper=min(upper, fib),
@@ -260,7 +262,21 @@ def certified_bracket(
         lower_depth=int(lower_depth),
         max_turns=horizon,
         seconds=seconds,
+        cpu_seconds=cpu,
     )
+
+
+def _random_value(tables: Tables, max_turns: int) -> float:
+    """J_random from the tables: uniform moves, Bellman backups averaged over moves."""
+    ix = transition_index(tables)
+    live = ~ix.terminal[ix.source] & ~ix.terminal[ix.target]
+    source, target, prob = ix.source[live], ix.target[live], ix.prob[live] / N_MOVES
+    immediate = ix.expected_reward.mean(-1)
+    v = np.zeros(tables.n_states)
+    for _ in range(max_turns):
+        v = immediate + np.bincount(source, prob * v[target], minlength=tables.n_states)
+        v[tables.terminal] = 0.0
+    return float(tables.initial @ v)
 
 
 def _tables_and_horizon(context: PolicyContext | Tables, max_turns: int | None) -> tuple[Tables, int]:
@@ -349,6 +365,7 @@ class CurvePoint:
     alphas: int
     """Alpha vectors at the opening (distinct plans kept)."""
     seconds: float
+    cpu_seconds: float
 
 
 def points_curve(
@@ -365,10 +382,10 @@ def points_curve(
     for p in points:
         if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 1:
             raise ValueError(f"points={p!r}; allowed are integers >= 1")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         solution = solve_pbvi(context.tables, context.max_turns, int(p), seed, cache=False)
-        seconds = time.perf_counter() - start
-        out.append(CurvePoint(int(p), solution.lower_bound, int(solution.alphas[-1].shape[0]), seconds))
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        out.append(CurvePoint(int(p), solution.lower_bound, int(solution.alphas[-1].shape[0]), seconds, cpu))
     return out
 
 
@@ -392,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         dict(PRECISE) if args.precise else {"points": args.points, "depth": args.depth, "lower_depth": args.lower_depth}
     )
     print(f"setting: {setting}; seconds exclude compiling the tables")
-    print("| model | oracle | random | FIB | lower | upper | normalized | width | s |")
+    print("| model | oracle | random | FIB | lower | upper | normalized | width | s (cpu s) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for persona in args.personas:
         context = PolicyContext.create(persona=persona, max_turns=args.max_turns)
@@ -401,16 +418,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         low, high = b.normalized
         print(
             f"| {persona} | {b.oracle:.4f} | {b.random:.4f} | {b.fib:.4f} | {b.lower:.4f} | "
-            f"{b.upper:.4f} | [{low:.3f}, {high:.3f}] | {b.width:.4f} | {b.seconds:.2f} |"
+            f"{b.upper:.4f} | [{low:.3f}, {high:.3f}] | {b.width:.4f} | {b.seconds:.2f} ({b.cpu_seconds:.2f}) |"
         )
     if args.curve:
         context = PolicyContext.create(persona="mixture", max_turns=args.max_turns)
         print("\npoints curve (mixture): PBVI's certified lower bound")
-        print("| points | lower | normalized | alpha vectors at the opening | s |")
+        print("| points | lower | normalized | alpha vectors at the opening | s (cpu s) |")
         print("| --- | --- | --- | --- | --- |")
         bracket = certified_bracket(context, 1, 0)
         for c in points_curve(context, args.curve):
-            print(f"| {c.points} | {c.lower:.4f} | {bracket.normalize(c.lower):.3f} | {c.alphas} | {c.seconds:.2f} |")
+            print(
+                f"| {c.points} | {c.lower:.4f} | {bracket.normalize(c.lower):.3f} | {c.alphas} | "
+                f"{c.seconds:.2f} ({c.cpu_seconds:.2f}) |"
+            )
 
 
 __all__ = [

@@ -233,7 +233,7 @@ class ContextConfig:
     max_turns: int = DEFAULT_MAX_TURNS
     """turn limit, 1 to 64"""
     ablate: tuple[str, ...] = ()
-    """claim ids to switch off, of C1 ... C10 (e.g. --ablate C4 C7)"""
+    """claims (C1-C10) or other switches of the customer model (A1-A17, D1) to turn off, e.g. --ablate C4 C7"""
     teacher: bool = False
     """after every turn show the hidden anger and trust, the belief over persona and the optimum's advice"""
     depth: Literal[0, 1] = 1

@@ -135,3 +135,17 @@ def test_resumed_scores_are_read_back_not_recomputed(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluation, "policy_value", no_values)
     monkeypatch.setattr(evaluation, "run_episodes", no_values)
     assert run_benchmark(config)["rows"] == first
+
+
+def test_the_shared_grid_scores_only_what_it_is_asked_to(tmp_path):
+    from difficult_customer.experiments.library.evaluation import evaluate_grid
+
+    grid = evaluate_grid(["random", "guide_000"], ["reasonable", "belligerent"], range(12), tmp_path,
+                         score=["guide_000"], progress=False)
+    assert set(grid.episodes) == {(p, n) for p in ("reasonable", "belligerent") for n in ("random", "guide_000")}
+    assert set(grid.scores) == {("reasonable", "guide_000"), ("belligerent", "guide_000")}
+    assert all(len(eps) == 12 for eps in grid.episodes.values())
+    pooled = grid.pooled("reasonable", ["random", "guide_000"])
+    assert pooled == grid.episodes[("reasonable", "random")] + grid.episodes[("reasonable", "guide_000")]
+    refs = grid.references["belligerent"]
+    assert refs["random"] < refs["oracle"] and grid.contexts["belligerent"].persona == "belligerent"

@@ -18,20 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from difficult_customer.agents import PolicyContext
 from difficult_customer.customer_models import CLAIMS, check_ablate
 from difficult_customer.experiments.library import plots
 from difficult_customer.experiments.library.budgets import BudgetName, budget, eval_seeds
 from difficult_customer.experiments.library.conformance import RULES, conformance
-from difficult_customer.experiments.library.evaluation import evaluate_cell, returns, score_policy, score_seeds
+from difficult_customer.experiments.library.evaluation import evaluate_grid, returns, score_seeds
 from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
-from difficult_customer.experiments.library.scores import reference_values
 from difficult_customer.experiments.library.training import train_all
 
 OPTIMUM = "belief_lookahead"
 """The exact policy shown as the optimum under each ablation (reads only observations)."""
 LEARNER = "ppo"
 """The learner retrained under each ablation (its steps and seeds come from the budget)."""
+PERSONA = "mixture"
+"""The customer every setting is trained and evaluated on."""
 
 
 @dataclass
@@ -74,24 +74,24 @@ def run_ablations(config: Config) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for claim in ["none", *config.claims]:
         ablate = [] if claim == "none" else [claim]
-        trained = train_all(plan, out=config.out, seed=config.seed, ablate=ablate, workers=config.workers,
-                            progress=config.progress)
-        context = PolicyContext.create(persona="mixture", ablate=ablate, seed=config.seed)
-        refs = reference_values(context)
-        learned_eps = [evaluate_cell(r["policy"], context, seeds, cells) for r in trained[LEARNER]]
-        learned = score_seeds([float(returns(e).mean()) for e in learned_eps], refs, seed=config.seed)
-        optimum_eps = evaluate_cell(OPTIMUM, context, seeds, cells)
-        optimum = score_policy(OPTIMUM, context, refs, optimum_eps, plan.mc_episodes, cells)
-        oracle_eps = evaluate_cell("oracle", context, seeds, cells)
+        trained = train_all(plan, out=config.out, seed=config.seed, persona=PERSONA, ablate=ablate,
+                            workers=config.workers, progress=config.progress)
+        names = [r["policy"] for r in trained[LEARNER]]
+        grid = evaluate_grid([*names, OPTIMUM, "oracle"], [PERSONA], seeds, cells, ablate=ablate, seed=config.seed,
+                             mc_episodes=plan.mc_episodes, score=[OPTIMUM], progress=config.progress)
+        refs = grid.references[PERSONA]
+        learned = score_seeds([float(returns(grid.episodes[(PERSONA, n)]).mean()) for n in names], refs,
+                              seed=config.seed)
+        optimum = grid.scores[(PERSONA, OPTIMUM)]
         settings[claim] = {
             "ablate": ablate,
             "references": refs,
             "ppo": {"normalized": learned["normalized"], "low": learned["normalized_low"],
                     "high": learned["normalized_high"], "per_seed": learned["per_seed"],
-                    "conformance": conformance([e for eps in learned_eps for e in eps])},
+                    "conformance": conformance(grid.pooled(PERSONA, names))},
             "optimum": {"normalized": optimum["normalized"], "low": optimum["normalized_low"],
-                        "high": optimum["normalized_high"], "conformance": conformance(optimum_eps)},
-            "oracle": {"conformance": conformance(oracle_eps)},
+                        "high": optimum["normalized_high"], "conformance": conformance(grid.pooled(PERSONA, [OPTIMUM]))},
+            "oracle": {"conformance": conformance(grid.pooled(PERSONA, ["oracle"]))},
         }
     return {"config": {**asdict(config), "steps": plan.learners[LEARNER][0], "seeds": plan.learners[LEARNER][1]},
             "settings": settings, "wall_seconds": time.perf_counter() - started}

@@ -18,14 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from difficult_customer import agents
-from difficult_customer.agents import PolicyContext
 from difficult_customer.customer_models import PERSONA_NAMES, check_ablate
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
 from difficult_customer.experiments.library.budgets import benchmark_seeds
-from difficult_customer.experiments.library.evaluation import evaluate_cell, score_policy, summarize
+from difficult_customer.experiments.library.evaluation import evaluate_grid, summarize
 from difficult_customer.experiments.library.io import atomic_write_csv, atomic_write_json
-from difficult_customer.experiments.library.progress import progress_bar
-from difficult_customer.experiments.library.scores import reference_values
 
 DEFAULT_PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent", "reasonable")
 
@@ -83,22 +80,12 @@ def run_benchmark(config: Config) -> dict[str, Any]:
     config.validate()
     policies = config.policies or agents.names()
     out = Path(config.out)
-    seeds = benchmark_seeds(config.seed, config.episodes)
     started = time.perf_counter()
-    bar = progress_bar(len(policies) * len(config.personas) * config.episodes, enabled=config.progress, unit="ep")
-    rows = []
-    try:
-        for persona in config.personas:
-            context = PolicyContext.create(persona=persona, ablate=config.ablate, max_turns=config.max_turns,
-                                           seed=config.seed)
-            refs = reference_values(context)
-            for policy in policies:
-                bar.set_description(f"{persona} / {policy}")
-                episodes = evaluate_cell(policy, context, seeds, out / "cells", config.resume, progress=bar.update)
-                score = score_policy(policy, context, refs, episodes, config.mc_episodes, out / "cells")
-                rows.append({"persona": persona, "policy": policy, **summarize(episodes), **score})
-    finally:
-        bar.close()
+    grid = evaluate_grid(policies, config.personas, benchmark_seeds(config.seed, config.episodes), out / "cells",
+                         ablate=config.ablate, max_turns=config.max_turns, seed=config.seed,
+                         mc_episodes=config.mc_episodes, resume=config.resume, progress=config.progress)
+    rows = [{"persona": persona, "policy": policy, **summarize(grid.episodes[(persona, policy)]),
+             **grid.scores[(persona, policy)]} for persona in config.personas for policy in policies]
     result = {"config": asdict(config), "rows": rows, "wall_seconds": time.perf_counter() - started}
     atomic_write_json(out / "benchmark.json", result)
     atomic_write_csv(out / "benchmark.csv", rows)

@@ -28,16 +28,14 @@ from difficult_customer.experiments.library.budgets import BudgetName, budget, e
 from difficult_customer.experiments.library.conformance import RULES, conformance
 from difficult_customer.experiments.library.evaluation import (
     KS,
-    evaluate_cell,
+    evaluate_grid,
     move_by_turn,
     reliability,
     returns,
-    score_policy,
     score_seeds,
 )
 from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
-from difficult_customer.experiments.library.progress import progress_bar
-from difficult_customer.experiments.library.scores import normalize, reference_values
+from difficult_customer.experiments.library.scores import normalize
 from difficult_customer.experiments.library.training import train_all, versions
 
 PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent")
@@ -105,38 +103,27 @@ def build_results(config: Config) -> dict[str, Any]:
     fixed = [n for n in agents.names() if not agents.spec(n).learned]
     learned = {learner: [r["policy"] for r in runs] for learner, runs in trained.items()}
     seeds = eval_seeds(config.seed, plan.eval_episodes)
-    cells = Path(config.out) / "cells"
-
-    scores: dict[str, dict[str, Any]] = {}
-    reliabilities: dict[str, dict[str, Any]] = {}
-    references: dict[str, dict[str, float]] = {}
-    episodes_by: dict[tuple[str, str], list] = {}
     all_names = fixed + [n for names in learned.values() for n in names]
-    bar = progress_bar(len(all_names) * len(config.personas), "evaluating", enabled=config.progress)
+    grid = evaluate_grid(all_names, config.personas, seeds, Path(config.out) / "cells", ablate=config.ablate,
+                         max_turns=config.max_turns, seed=config.seed, mc_episodes=plan.mc_episodes, score=fixed,
+                         progress=config.progress)
+    references = grid.references
+    scores: dict[str, dict[str, Any]] = {persona: {} for persona in config.personas}
+    reliabilities: dict[str, dict[str, Any]] = {persona: {} for persona in config.personas}
     for persona in config.personas:
-        context = PolicyContext.create(persona=persona, ablate=config.ablate, max_turns=config.max_turns,
-                                       seed=config.seed)
-        refs = references[persona] = reference_values(context)
-        scores[persona], reliabilities[persona] = {}, {}
-        for name in all_names:
-            bar.set_description(f"{persona} / {agents.spec(name).description[:40]}")
-            episodes_by[(persona, name)] = evaluate_cell(name, context, seeds, cells)
-            bar.update(1)
         for name in fixed:
-            eps = episodes_by[(persona, name)]
-            scores[persona][name] = score_policy(name, context, refs, eps, plan.mc_episodes, cells)
-            reliabilities[persona][name] = reliability(eps)
+            scores[persona][name] = grid.scores[(persona, name)]
+            reliabilities[persona][name] = reliability(grid.episodes[(persona, name)])
         for learner, names in learned.items():
-            per_seed = [float(returns(episodes_by[(persona, n)]).mean()) for n in names]
-            scores[persona][learner] = score_seeds(per_seed, refs, seed=config.seed)
-            reliabilities[persona][learner] = reliability([e for n in names for e in episodes_by[(persona, n)]])
-    bar.close()
+            per_seed = [float(returns(grid.episodes[(persona, n)]).mean()) for n in names]
+            scores[persona][learner] = score_seeds(per_seed, references[persona], seed=config.seed)
+            reliabilities[persona][learner] = reliability(grid.pooled(persona, names))
 
     main_persona = config.train_persona if config.train_persona in config.personas else config.personas[0]
     groups = {name: [name] for name in fixed} | learned
-    conf = {g: conformance([e for n in names for e in episodes_by[(main_persona, n)]]) for g, names in groups.items()}
-    strategies = {g: move_by_turn([e for n in names for e in episodes_by[(main_persona, n)]],
-                                  config.max_turns).tolist() for g, names in groups.items()}
+    conf = {g: conformance(grid.pooled(main_persona, names)) for g, names in groups.items()}
+    strategies = {g: move_by_turn(grid.pooled(main_persona, names), config.max_turns).tolist()
+                  for g, names in groups.items()}
     curves = {}
     for learner, runs in trained.items():
         refs = references[main_persona]

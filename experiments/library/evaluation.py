@@ -9,6 +9,8 @@ cell into a normalized score, the one way every command scores a policy (exact w
 tables allow, else Monte Carlo with an interval; stored in the cell file too);
 :func:`score_seeds` scores a learner trained on several seeds (IQM with a stratified
 bootstrap interval). :func:`summarize` and :func:`reliability` give the rates.
+:func:`evaluate_grid` does all of it for policies x personas, the loop the benchmark,
+the report and the ablations share.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +28,11 @@ import numpy as np
 from difficult_customer import agents
 from difficult_customer.agents import PolicyContext
 from difficult_customer.customer_models import Move
+from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
 from difficult_customer.experiments.library.io import atomic_write_json, read_json
+from difficult_customer.experiments.library.progress import progress_bar
 from difficult_customer.experiments.library.rollouts import Episode, run_episodes
-from difficult_customer.experiments.library.scores import iqm_ci, normalize, pass_hat_k
+from difficult_customer.experiments.library.scores import iqm_ci, normalize, pass_hat_k, reference_values
 from difficult_customer.experiments.library.stats import mean_ci, wilson_ci
 
 _COMPACT = ("seed", "persona", "outcome", "ret", "turns", "moves", "reactions", "tones", "solved_before")
@@ -254,3 +259,72 @@ def score_seeds(per_seed_returns: Sequence[float], refs: dict[str, float], seed:
         "source": "iqm",
         "interval": f"IQM over {len(per_seed)} seeds, 95% stratified bootstrap",
     }
+
+
+@dataclass
+class Grid:
+    """Policies x personas evaluated on the same seeds: episodes, scores and the references they are normalized by."""
+
+    personas: list[str]
+    policies: list[str]
+    seeds: list[int]
+    contexts: dict[str, PolicyContext] = field(default_factory=dict)
+    """Persona -> the context its cells were played in."""
+    references: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Persona -> exact expected returns of random and the oracle (:func:`reference_values`)."""
+    episodes: dict[tuple[str, str], list[Episode]] = field(default_factory=dict)
+    """(persona, policy) -> the cell's episodes."""
+    scores: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(persona, policy) -> :func:`score_policy` (for the policies that were scored)."""
+
+    def pooled(self, persona: str, policies: Sequence[str]) -> list[Episode]:
+        """The episodes of several policies on one persona, one after the other (e.g. a learner's seeds)."""
+        return [e for policy in policies for e in self.episodes[(persona, policy)]]
+
+
+def evaluate_grid(
+    policies: Sequence[str],
+    personas: Sequence[str],
+    seeds: Sequence[int],
+    folder: str | Path,
+    *,
+    ablate: Sequence[str] = (),
+    max_turns: int = DEFAULT_MAX_TURNS,
+    seed: int = 0,
+    mc_episodes: int = 0,
+    score: Sequence[str] | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> Grid:
+    """Play (or read back) every cell of ``policies`` x ``personas`` and score them.
+
+    Args:
+        policies: registered names or model paths.
+        personas: personas or mixtures.
+        seeds: the environment seeds of every cell (common random numbers).
+        folder: where the cell files live (resumable).
+        ablate, max_turns: the customer model.
+        seed: the policies' own random seed.
+        mc_episodes: see :func:`policy_value`.
+        score: the policies to score (None: all of them); the others keep only episodes.
+        resume: reuse stored cells.
+        progress: show a bar counting episodes.
+    """
+    seeds = [int(s) for s in seeds]
+    grid = Grid(list(personas), list(policies), seeds)
+    scored = set(policies if score is None else score)
+    bar = progress_bar(len(policies) * len(personas) * len(seeds), enabled=progress, unit="ep")
+    try:
+        for persona in personas:
+            context = PolicyContext.create(persona=persona, ablate=ablate, max_turns=max_turns, seed=seed)
+            grid.contexts[persona] = context
+            refs = grid.references[persona] = reference_values(context)
+            for policy in policies:
+                bar.set_description(f"{persona} / {agents.spec(policy).name[-40:]}")
+                episodes = evaluate_cell(policy, context, seeds, folder, resume, progress=bar.update)
+                grid.episodes[(persona, policy)] = episodes
+                if policy in scored:
+                    grid.scores[(persona, policy)] = score_policy(policy, context, refs, episodes, mc_episodes, folder)
+    finally:
+        bar.close()
+    return grid

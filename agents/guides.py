@@ -115,7 +115,8 @@ GUIDE_SCRIPTS: dict[str, GuideScript] = {
             boundary_on_abuse=Step(Move.set_boundary, q(
                 G000, "Additionally, if a conversation escalates into belligerence, it is acceptable to inform the "
                       "customer that continued disrespect will result in the termination of the dialogue."),
-                note="an insult is the belligerence"),
+                note="an insult is the belligerence; 000's limits on requests apply to a request outside company "
+                     "policy, which the model has no event for"),
             summary="Listen and show concern, acknowledge feelings, paraphrase; offer several options; answer "
             "belligerence with a boundary; follow up.",
         ),

@@ -26,7 +26,9 @@ from difficult_customer.customer_models.provenance import Switch
 
 CLAIM_SWITCHES: tuple[Switch, ...] = (
     Switch("C1", "claim", "Listening makes the customer feel heard and calms them",
-           "listen does nothing; the customer can still come to feel heard through empathy (C2, guide 001)"),
+           "listen does nothing; the customer can still come to feel heard through empathy (C2, guide 001). With C2 "
+           "off too nobody feels heard (the guides name no third way), so C3's factor for an unheard customer "
+           "always applies"),
     Switch("C2", "claim", "Empathy calms and builds trust (it must be genuine)",
            "empathize does nothing (no calm, no trust, no heard, no patronizing), and trust no longer helps an "
            "offer"),

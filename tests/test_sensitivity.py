@@ -94,7 +94,8 @@ def test_robustness_word_refuses_an_interval_that_does_not_contain_the_share():
 
 
 def _record(**guides):
-    r = {"oracle": 1.0, "random": 0.0, "bracket_lower": 0.6, "bracket_upper": 0.8, "fixed_sequence": 0.3}
+    r = {"oracle": 1.0, "random": 0.0, "bracket_lower": 0.6, "bracket_upper": 0.8, "fixed_sequence": 0.3,
+         "fixed_sequence_bound": 0.3}
     r.update({g: 0.1 for g in sens.GUIDES})
     r.update(guides)
     r.update({f"cost_R{i}": 0.0 for i in range(1, 7)})
@@ -106,7 +107,7 @@ def test_conclusions_hold_exactly_where_their_numbers_say():
     first = _record(guide_000=0.5, guide_001=0.4)
     assert by_id["guide_000_first"].holds(first) and not by_id["guide_001_first"].holds(first)
     assert by_id["adapting_worth"].holds(first)  # 0.6 - 0.3 > 0.2
-    assert not by_id["adapting_worth"].holds({**first, "fixed_sequence": 0.45})  # 0.15
+    assert not by_id["adapting_worth"].holds({**first, "fixed_sequence_bound": 0.45})  # 0.15
     assert by_id["hidden_information_costs"].holds(first)  # 1 - 0.8 > 0.05
     assert not by_id["hidden_information_costs"].holds({**first, "bracket_upper": 0.97})
     assert by_id["guides_beat_random"].holds(first)

@@ -31,11 +31,11 @@ class Config:
     out: Path = Path("results/sensitivity")
     """Folder for sensitivity.json, sensitivity.md, the plots and the solved samples (for resuming)."""
     quick: bool = False
-    """A small design that finishes in about two minutes (shares from 12 models; 2 Morris trajectories)."""
+    """A small design that finishes in about two minutes (shares from 8 models, 2 Morris trajectories, coarser solves)."""
     variants: tuple[Literal["default", "guide_only"], ...] = VARIANTS
     """Model variants to study: the default model, and the guide-only one (every assumption off)."""
     lhs_samples: int | None = None
-    """Latin-hypercube models for the shares (default 64; 12 with --quick)."""
+    """Latin-hypercube models for the shares (default 64; 8 with --quick)."""
     index_method: Literal["morris", "sobol"] = "morris"
     """Indices: grouped Morris elementary effects, or grouped Sobol total indices (needs many more models)."""
     index_trajectories: int | None = None
@@ -54,7 +54,7 @@ class Config:
 
 def designs(config: Config) -> Design:
     """The design the options ask for."""
-    lhs = config.lhs_samples if config.lhs_samples is not None else (12 if config.quick else 64)
+    lhs = config.lhs_samples if config.lhs_samples is not None else (8 if config.quick else 64)
     r = config.index_trajectories if config.index_trajectories is not None else (2 if config.quick else 4)
     return Design(lhs_samples=lhs, index_method=config.index_method, index_trajectories=r, seed=config.seed)
 
@@ -73,7 +73,8 @@ def main(config: Config) -> int:
         seed=config.seed,
     )
     if config.quick:
-        settings = replace(settings, conformance_episodes=min(settings.conformance_episodes, 100))
+        settings = replace(settings, conformance_episodes=min(settings.conformance_episodes, 50),
+                           bracket_points=min(settings.bracket_points, 16), fixed_sequence_nodes=200)
     workers = config.workers if config.workers > 0 else (os.cpu_count() or 1)
     config.out.mkdir(parents=True, exist_ok=True)
     results = {}

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("difficult_customer.experiments.commands.explain", "a conversation annotated with oracle and belief Q-values"),
     "play": ("difficult_customer.experiments.teaching.play", "be the agent: talk to a difficult customer in the terminal"),
     "report": ("difficult_customer.experiments.commands.report", "the research report: train, evaluate, compare with the guides"),
+    "sensitivity": ("difficult_customer.experiments.commands.sensitivity", "sample every assumption over its range; how often the findings hold"),
     "serve": ("difficult_customer.experiments.teaching.serve", "the teaching game as a local web page (play, teacher view, replays)"),
     "solve-times": ("difficult_customer.experiments.commands.solve_times", "time the exact solvers on every persona and ablation"),
     "speed": ("difficult_customer.experiments.commands.speed", "steps per second against gymnasium's CartPole"),

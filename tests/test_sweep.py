@@ -232,3 +232,18 @@ def test_sweep_command_refuses_bad_input_with_status_2(tmp_path: Path, capsys: p
     assert main(Config(study=str(good), store=str(tmp_path / "st"), num_cpus=0)) == 2
     assert main(Config(study=str(good), store=str(tmp_path / "st"), dry_run=True)) == 0
     assert "2 runs, 0 done" in capsys.readouterr().out
+
+
+def test_normalized_iqm_uses_the_exact_references_of_each_rows_persona() -> None:
+    from difficult_customer.agents import PolicyContext
+    from difficult_customer.experiments.library.scores import normalize, reference_values
+
+    rows = [{"run_id": str(s), "study": "s", "kind": "train", "wall_seconds": 1.0, "host": "h", "algo": "ppo",
+             "persona": "belligerent", "ablate": "none", "max_turns": 16, "seed": s, "final_return": r}
+            for s, r in enumerate([-0.2, 0.1, 0.3, 0.9])]
+    refs = reference_values(PolicyContext.create(persona="belligerent", ablate=[], max_turns=16))
+    (group,) = summarize(rows, normalized=True)
+    expected = sorted(normalize(r["final_return"], refs["random"], refs["oracle"]) for r in rows)
+    assert group["n"] == 4
+    assert group["mean"] == pytest.approx(sum(expected) / 4)
+    assert group["iqm"] == pytest.approx((expected[1] + expected[2]) / 2)  # the middle two of four

@@ -166,7 +166,8 @@ def run_study(study: Study, store: Store | str | Path, address: str | None = Non
         max_in_flight: runs submitted to Ray at once; by default the cluster's CPUs,
             re-read as nodes come and go (so ``running`` counts runs that are running).
             Raise it on an autoscaling cluster, so that queued runs ask for more nodes.
-        progress: show a progress bar (done, running, failed, ETA) on stderr.
+        progress: show a progress bar (done, running, failed, ETA) on stderr, or, when
+            stderr is not a terminal, a line per finished run.
         on_result: called after each run is stored or has failed.
 
     Returns:
@@ -184,7 +185,8 @@ def run_study(study: Study, store: Store | str | Path, address: str | None = Non
     if max_retries < 0:
         raise ValueError(f"max_retries={max_retries}; allowed is an integer >= 0")
 
-    bar = _bar(study.name, state) if progress else None
+    bar = _bar(study.name, state) if progress and sys.stderr.isatty() else None
+    lines = progress and bar is None  # a log, not a terminal: one line per finished run
     with ray_session(address, num_cpus):
         import ray
 
@@ -223,6 +225,8 @@ def run_study(study: Study, store: Store | str | Path, address: str | None = Non
                                  host=out["host"], node_id=out["node_id"])
                     state.done += 1
                 state.running = len(in_flight)
+                if lines:
+                    print(f"{study.name}: {state.line()}", file=sys.stderr, flush=True)
                 if on_result is not None:
                     on_result(run, state)
             _show(bar, state)

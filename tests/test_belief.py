@@ -171,10 +171,14 @@ def test_belief_policy_follows_sb3_recurrent_convention():
     context = PolicyContext.create(persona="mixture")
     policy = agents.make("belief_lookahead", context)
     env = CustomerEnv(**context.env_kwargs())
-    obs, _ = env.reset(seed=1)
-    move, state = policy.predict(obs)  # one observation: a scalar move
+    for seed in range(1, 50):  # a conversation that goes on after the first move
+        obs, _ = env.reset(seed=seed)
+        move, state = policy.predict(obs)  # one observation: a scalar move
+        obs2, _, terminated, truncated, _ = env.step(int(move))
+        if not (terminated or truncated):
+            break
     assert np.ndim(move) == 0 and len(state) == 1
-    obs2, *_ = env.step(int(move))
+    assert not (terminated or truncated)
     move2, state2 = policy.predict(obs2[None], state, np.array([False]))
     assert state2.turns.tolist() == [1]
     # a batch with one new episode and one continuing

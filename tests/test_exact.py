@@ -273,20 +273,20 @@ def test_bad_arguments_raise_value_error():
 
 
 def test_explain_cli_prints_annotated_transcript(capsys):
-    from difficult_customer.experiments.commands.explain import main
+    from difficult_customer.experiments.cli import main
 
-    assert main(["--policy", "guide_004", "--seed", "3"]) == 0
+    assert main(["explain", "--policy", "guide_004", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "(best" in out and "belief: genuine_grievance" in out and "oracle:" in out
     assert "-> guide_004 plays" in out
-    assert main(["--policy", "oracle", "--persona", "belligerent", "--seed", "1", "--max-turns", "4"]) == 0
-    assert main(["--policy", "no_such_policy"]) == 2
+    assert main(["explain", "--policy", "oracle", "--persona", "belligerent", "--seed", "1", "--max-turns", "4"]) == 0
+    assert main(["explain", "--policy", "no_such_policy"]) == 2
 
 
 def test_solve_times_smoke(capsys):
-    from difficult_customer.experiments.commands.solve_times import main
+    from difficult_customer.experiments.cli import main
 
-    assert main(["--personas", "reasonable", "--ablations", "none", "C4", "--episodes", "20"]) == 0
+    assert main(["solve-times", "--personas", "reasonable", "--ablations", "none", "C4", "--episodes", "20"]) == 0
     out = capsys.readouterr().out
     assert "reasonable" in out and "total solve seconds" in out
 

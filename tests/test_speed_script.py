@@ -48,7 +48,7 @@ def measurements(table: str) -> list[str]:
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("speed") / "speed.json"
     result = subprocess.run(
-        [sys.executable, "-m", "difficult_customer.experiments.commands.speed", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "difficult_customer.experiments", "speed", "--quick", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -88,12 +88,23 @@ def test_printed_table_has_every_row(rich_output, capsys):
 
 
 def test_profile_prints_the_step(capsys):
-    assert speed.main(["--profile", "32", "--quick"]) == 0
+    assert speed.main(speed.Config(profile=32, quick=True)) == 0
     out = capsys.readouterr().out
     assert "customer_vector_env.py" in out and "(step)" in out
+    stages = re.findall(r"^  (.+?)\s+[\d.]+ us", out, flags=re.MULTILINE)
+    assert stages[: len(speed.STAGES)] == list(speed.STAGES)
 
 
-@pytest.mark.parametrize("argv", [["--repeats", "0"], ["--profile", "0"]])
-def test_bad_options_exit_with_2(argv, capsys):
-    assert speed.main(argv) == 2
+@pytest.mark.parametrize("config", [speed.Config(repeats=0), speed.Config(profile=0)])
+def test_bad_options_exit_with_2(config, capsys):
+    assert speed.main(config) == 2
     assert "allowed" in capsys.readouterr().err
+
+
+def test_command_line_options_reach_the_config(capsys):
+    from difficult_customer.experiments.cli import main as cli_main
+
+    assert cli_main(["speed", "--repeats", "0"]) == 2
+    assert "--repeats=0" in capsys.readouterr().err
+    assert cli_main(["speed", "--profile", "16", "--quick"]) == 0
+    assert "N=16" in capsys.readouterr().out

@@ -27,6 +27,7 @@ import numpy as np
 
 from difficult_customer.agents.exact.model import TransitionIndex, transition_index
 from difficult_customer.customer_models import FACTORS, Move, Reaction, Tables, Tone
+from difficult_customer.envs.core import observation_code, opening_distribution
 from difficult_customer.envs.observation import decode
 
 
@@ -105,7 +106,7 @@ class BeliefFilter:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
         self.index: TransitionIndex = transition_index(tables)
-        self._start = np.flatnonzero(tables.initial > 0)
+        self._opening = opening_distribution(tables)
 
     # ------------------------------------------------------------ batched core
     def reset_batch(self, tone: np.ndarray, reaction: np.ndarray, solved: np.ndarray | None = None) -> SparseBeliefs:
@@ -126,16 +127,12 @@ class BeliefFilter:
         reaction = np.asarray(reaction, dtype=np.int64).reshape(-1)
         solved = np.zeros_like(tone) if solved is None else np.asarray(solved, dtype=np.int64).reshape(-1)
         n = tone.shape[0]
-        row = np.repeat(np.arange(n), self._start.shape[0])
-        state = np.tile(self._start, n)
-        t = self.tables
-        weight = (
-            t.initial[state]
-            * (t.opening_reaction[state] == reaction[row])
-            * t.tone_prob[state, tone[row]]
-            * (self.index.solved[state] == solved[row])
-        )
-        out = merge(row, state, weight, n, t.n_states)
+        opening = self._opening  # every (first observation, start state) with its chance
+        entries = opening.code.shape[0]
+        row = np.repeat(np.arange(n), entries)
+        seen = np.repeat(observation_code(tone, reaction, solved), entries)
+        weight = np.tile(opening.prob, n) * (np.tile(opening.code, n) == seen)
+        out = merge(row, np.tile(opening.state, n), weight, n, self.tables.n_states)
         return self._normalize(out, "reset", tone, reaction, solved)
 
     def recover_batch(

@@ -17,9 +17,13 @@ Exact values:
   :func:`fib_value`, an upper bound on it for any horizon.
 
 Monte Carlo: :func:`monte_carlo` plays the policy in many conversations drawn from the
-same tables (in lockstep, batched, with the environment's sampler) and returns the mean
-return with a 95% confidence interval. :func:`env_returns` plays the real
-:class:`~envs.customer_env.CustomerEnv` instead (slower; used to cross-check).
+same tables (in lockstep, through the conversation core, :func:`~envs.rollout.rollout`)
+and returns the mean return with a 95% confidence interval. :func:`env_returns` plays
+the single env's conversations, seed by seed (used to cross-check).
+
+Exact propagation numbers observations with the core's codes (what the customer shows,
+:func:`~envs.core.observation_code`, and the agent's history) and builds the observations
+the policy reads with the core's lookups, so it shows the policy what the env would.
 
 Normalized score: :func:`normalized` maps J to ``(J - J_random) / (J_oracle - J_random)``.
 """
@@ -37,14 +41,20 @@ from difficult_customer.agents.baselines import RandomPolicy
 from difficult_customer.agents.exact.belief import merge
 from difficult_customer.agents.exact.fib import solve_fib
 from difficult_customer.agents.exact.lookahead import MAX_DEPTH, belief_q_values
-from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
+from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, transition_index
 from difficult_customer.agents.exact.open_loop import BestFixedSequence
 from difficult_customer.agents.exact.oracle import OracleValueIteration, solve_oracle
 from difficult_customer.agents.exact.policies import BeliefPolicy
 from difficult_customer.customer_models import Tables
-from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
-from difficult_customer.envs.observation import COUNT_CAP, encode, hidden_one_hot
-from difficult_customer.envs.sampling import sampler_for
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
+from difficult_customer.envs.core import (
+    N_HISTORIES,
+    START_HISTORY,
+    conversation_core,
+    observation_code,
+    opening_distribution,
+)
+from difficult_customer.envs.rollout import rollout
 
 Z95 = 1.959963984540054
 """Two-sided 95% normal quantile."""
@@ -138,23 +148,19 @@ def history_tree_value(policy: BeliefPolicy, context: PolicyContext, max_histori
     """
     t = context.tables
     ix = transition_index(t)
+    core = conversation_core(t, context.max_turns)
     n_states = t.n_states
-    # Opening: one history per (tone, reaction) with positive chance.
-    state = np.flatnonzero(t.initial > 0)
-    key = observation_key(t.opening_reaction[state][:, None], np.arange(N_TONES)[None, :], 0)
-    weight = t.initial[state][:, None] * t.tone_prob[state]
-    state = np.broadcast_to(state[:, None], weight.shape)
-    positive = weight > 0
-    histories, entry_row = np.unique(key[positive], return_inverse=True)
-    state, weight = state[positive], weight[positive]
-    reaction, tone, solved = _split_key(histories)
+    # Opening: one history per first observation with positive chance.
+    opening = opening_distribution(t)
+    histories, entry_row = np.unique(opening.code, return_inverse=True)
+    state, weight = opening.state, opening.prob
+    code = histories
     n = histories.shape[0]
-    counts = np.zeros((n, N_MOVES), dtype=np.int64)
-    last = np.full(n, -1, dtype=np.int64)
+    history = np.full(n, START_HISTORY, dtype=np.intp)  # the agent's moves, as the core codes them
     memory, start = None, np.ones(n, dtype=bool)
     total = 0.0
     for turn in range(context.max_turns):
-        obs = encode(tone, reaction, solved, turn, context.max_turns, last, counts)
+        obs = core.observe_codes(code, np.full(n, turn), history)
         moves, memory = policy.predict(obs, memory, start, True)
         moves = np.asarray(moves, dtype=np.int64).reshape(-1)
         parent, entry = ix.expand(state, moves[entry_row])
@@ -166,8 +172,8 @@ def history_tree_value(policy: BeliefPolicy, context: PolicyContext, max_histori
             break
         parent, entry, w, target = parent[alive], entry[alive], w[alive], target[alive]
         row = entry_row[parent]
-        child = row[:, None] * N_OBSERVATION_KEYS + observation_key(
-            ix.reaction[entry][:, None], np.arange(N_TONES)[None, :], ix.solved[target][:, None]
+        child = row[:, None] * N_OBSERVATION_KEYS + observation_code(
+            np.arange(N_TONES)[None, :], ix.reaction[entry][:, None], ix.solved[target][:, None]
         )
         w = w[:, None] * t.tone_prob[target]
         positive = w > 0
@@ -180,18 +186,12 @@ def history_tree_value(policy: BeliefPolicy, context: PolicyContext, max_histori
         weight = np.bincount(inverse, w[positive], minlength=pair.shape[0])
         entry_row, state = pair // n_states, pair % n_states
         previous = keys // N_OBSERVATION_KEYS
-        reaction, tone, solved = _split_key(keys % N_OBSERVATION_KEYS)
-        last = moves[previous]
-        counts = counts[previous]
-        counts[np.arange(keys.shape[0]), last] += 1
+        code = keys % N_OBSERVATION_KEYS
+        history = core.lookup.next_history[history[previous] * (N_MOVES + 1) + moves[previous]]
+        n = keys.shape[0]
         memory = memory.select(previous)
-        start = np.zeros(keys.shape[0], dtype=bool)
+        start = np.zeros(n, dtype=bool)
     return total
-
-
-def _split_key(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(reaction, tone, solved) of observation keys."""
-    return key // (2 * N_TONES), (key // 2) % N_TONES, key % 2
 
 
 def pomdp_value(context: PolicyContext) -> float:
@@ -208,14 +208,9 @@ def pomdp_value(context: PolicyContext) -> float:
         raise ValueError(f"max_turns={context.max_turns}; pomdp_value allows at most {MAX_DEPTH + 1}")
     t = context.tables
     solution = solve_oracle(t, context.max_turns)
-    state = np.flatnonzero(t.initial > 0)
-    key = observation_key(t.opening_reaction[state][:, None], np.arange(N_TONES)[None, :], 0)
-    weight = t.initial[state][:, None] * t.tone_prob[state]
-    positive = weight > 0
-    rows, row = np.unique(key[positive], return_inverse=True)
-    beliefs = merge(
-        row, np.broadcast_to(state[:, None], weight.shape)[positive], weight[positive], rows.shape[0], t.n_states
-    )
+    opening = opening_distribution(t)
+    rows, row = np.unique(opening.code, return_inverse=True)
+    beliefs = merge(row, opening.state, opening.prob, rows.shape[0], t.n_states)
     moves_left = np.full(rows.shape[0], context.max_turns)
     q = belief_q_values(solution, beliefs, moves_left, context.max_turns - 1)
     return float(q.max(-1).sum())
@@ -229,13 +224,11 @@ def fib_value(context: PolicyContext) -> float:
     """
     t = context.tables
     q = solve_fib(t, context.max_turns)[context.max_turns]
-    state = np.flatnonzero(t.initial > 0)
-    key = observation_key(t.opening_reaction[state][:, None], np.arange(N_TONES)[None, :], 0)
-    weight = t.initial[state][:, None] * t.tone_prob[state]
+    opening = opening_distribution(t)
     total = 0.0
-    for k in np.unique(key[weight > 0]):
-        w = np.where(key == k, weight, 0.0).sum(-1)
-        total += float((w @ q[state]).max())
+    for code in np.unique(opening.code):
+        first = opening.code == code
+        total += float((opening.prob[first] @ q[opening.state[first]]).max())
     return total
 
 
@@ -254,25 +247,6 @@ class Propagation:
     max_support: int
 
 
-# Observation key: tone, reaction, solved, last move, six clipped counts.
-_RADIX = (N_TONES, N_REACTIONS, 2, N_MOVES + 1, *([COUNT_CAP + 1] * N_MOVES))
-
-
-def _pack(fields: list[np.ndarray]) -> np.ndarray:
-    key = np.zeros(fields[0].shape, dtype=np.int64)
-    for value, radix in zip(fields, _RADIX, strict=True):
-        key = key * radix + value
-    return key
-
-
-def _unpack(key: np.ndarray) -> list[np.ndarray]:
-    out = []
-    for radix in reversed(_RADIX):
-        out.append(key % radix)
-        key = key // radix
-    return out[::-1]
-
-
 def propagate(policy: Policy, context: PolicyContext) -> Propagation:
     """Exact joint distribution of (observation, hidden state), turn by turn.
 
@@ -284,25 +258,15 @@ def propagate(policy: Policy, context: PolicyContext) -> Propagation:
         raise ValueError("propagate needs a deterministic policy; use random_value for the random policy")
     t = context.tables
     ix = transition_index(t)
+    core = conversation_core(t, context.max_turns)
     n_states = t.n_states
     full = context.observation == "full"
     n_personas = len(t.persona_names)
     persona = t.factor("persona").astype(np.int64)
-    # Entries: (observation key, state, probability); the last move is N_MOVES at reset.
-    state = np.flatnonzero(t.initial > 0)
-    tone = np.arange(N_TONES)
-    prob = (t.initial[state][:, None] * t.tone_prob[state]).ravel()
-    state = np.repeat(state, N_TONES)
-    zeros = np.zeros(state.shape[0], dtype=np.int64)
-    obs_key = _pack(
-        [
-            np.tile(tone, prob.shape[0] // N_TONES),
-            t.opening_reaction[state].astype(np.int64),
-            ix.solved[state],
-            zeros + N_MOVES,
-            *([zeros] * N_MOVES),
-        ]
-    )
+    # Entries: (observation key, state, probability); the key is the core's codes of
+    # what the customer shows and of the agent's history, code * N_HISTORIES + history.
+    opening = opening_distribution(t)
+    obs_key, state, prob = opening.code * N_HISTORIES + START_HISTORY, opening.state, opening.prob
     value_by_persona = np.zeros(n_personas)
     max_support = 0
     for turn in range(context.max_turns):
@@ -316,11 +280,8 @@ def propagate(policy: Policy, context: PolicyContext) -> Propagation:
             break
         # One policy call per distinct observation (per pair when the hidden state shows).
         distinct, which = (obs_key, np.arange(obs_key.shape[0])) if full else np.unique(obs_key, return_inverse=True)
-        tone_, reaction, solved, last, *counts = _unpack(distinct)
-        last = np.where(last == N_MOVES, -1, last)
-        obs = encode(tone_, reaction, solved, turn, context.max_turns, last, np.stack(counts, -1))
-        if full:
-            obs = np.concatenate([obs, hidden_one_hot(t.factors[state], n_personas)], -1)
+        code, history = np.divmod(distinct, N_HISTORIES)
+        obs = core.observe_codes(code, np.full(code.shape, turn), history, state if full else None)
         moves, _ = policy.predict(obs, None, None, True)
         moves = np.asarray(moves, dtype=np.int64).reshape(-1)
         if moves.shape[0] != distinct.shape[0] or np.any((moves < 0) | (moves >= N_MOVES)):
@@ -336,10 +297,9 @@ def propagate(policy: Policy, context: PolicyContext) -> Propagation:
         if turn + 1 == context.max_turns or not alive.any():
             break
         parent, entry, weight, target = parent[alive], entry[alive], weight[alive], target[alive]
-        old = _unpack(obs_key[parent])
-        counts = [np.minimum(c + (move[parent] == m), COUNT_CAP) for m, c in enumerate(old[4:])]
-        base = [ix.reaction[entry], ix.solved[target], move[parent], *counts]
-        obs_key = np.concatenate([_pack([np.full(target.shape[0], k), *base]) for k in range(N_TONES)])
+        history = core.lookup.next_history[(obs_key[parent] % N_HISTORIES) * (N_MOVES + 1) + move[parent]]
+        shown = observation_code(0, ix.reaction[entry], ix.solved[target])  # the tone is added below
+        obs_key = np.concatenate([(shown + k) * N_HISTORIES + history for k in range(N_TONES)])
         prob = np.concatenate([weight * t.tone_prob[target, k] for k in range(N_TONES)])
         state = np.tile(target, N_TONES)
     start = t.initial_by_persona.sum(-1) * np.asarray(t.mixture.weights)
@@ -386,60 +346,25 @@ class MonteCarloResult:
 def rollout_returns(policy: Policy, context: PolicyContext, episodes: int, seed: int = 0) -> np.ndarray:
     """Returns of ``episodes`` conversations played in lockstep, one per batch row.
 
-    Draws from the environment's own sampler (``difficult_customer.envs.sampling``) on the context's
-    tables. Rows whose conversation has ended are fed fresh opening observations with
-    ``episode_start`` set (their moves are ignored), so a recurrent policy always sees
-    a consistent stream.
+    Runs :func:`difficult_customer.envs.rollout.rollout` with one generator seeded ``seed`` on the
+    context's tables, turn limit and observation mode. Rows whose conversation has ended
+    are fed fresh opening observations with ``episode_start`` set (their moves are
+    ignored), so a recurrent policy always sees a consistent stream.
 
     Raises:
         ValueError: if ``episodes`` < 1.
     """
-    if not isinstance(episodes, (int, np.integer)) or episodes < 1:
+    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
         raise ValueError(f"episodes={episodes!r}; allowed is an integer >= 1")
-    t = context.tables
-    sampler = sampler_for(t)
-    rng = np.random.default_rng(seed)
-    n = int(episodes)
-    n_personas = len(t.persona_names)
-    solved = transition_index(t).solved
-
-    def opening(rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        s = sampler.sample_initial_batch(rng, rows)
-        return s, sampler.sample_tone_batch(rng, s), t.opening_reaction[s].astype(np.int64)
-
-    state, tone, reaction = opening(n)
-    turn = np.zeros(n, dtype=np.int64)
-    counts = np.zeros((n, N_MOVES), dtype=np.int64)
-    last = np.full(n, -1, dtype=np.int64)
-    returns = np.zeros(n)
-    running = np.ones(n, dtype=bool)
-    episode_start = np.ones(n, dtype=bool)
-    memory = None
-    while running.any():
-        obs = encode(tone, reaction, solved[state], turn, context.max_turns, last, counts)
-        if context.observation == "full":
-            obs = np.concatenate([obs, hidden_one_hot(t.factors[state], n_personas)], -1)
-        moves, memory = policy.predict(obs, memory, episode_start, True)
-        moves = np.asarray(moves, dtype=np.int64).reshape(-1)
-        k = sampler.sample_successor_batch(rng, state, moves)
-        nxt = t.next_state[state, moves, k].astype(np.int64)
-        returns += np.where(running, t.reward[state, moves, k], 0.0)
-        reaction = t.next_reaction[state, moves, k].astype(np.int64)
-        state = nxt
-        tone = sampler.sample_tone_batch(rng, state)
-        turn += 1
-        counts[np.arange(n), moves] += 1
-        last = moves
-        done = t.terminal[state] | (turn >= context.max_turns)
-        running &= ~done
-        episode_start = done
-        if done.any():  # finished rows restart (ignored) so that recurrent state stays consistent
-            rows = np.flatnonzero(done)
-            state[rows], tone[rows], reaction[rows] = opening(rows.shape[0])
-            turn[rows] = 0
-            counts[rows] = 0
-            last[rows] = -1
-    return returns
+    played = rollout(
+        policy,
+        context.tables,
+        episodes=int(episodes),
+        seed=seed,
+        max_turns=context.max_turns,
+        observation=context.observation,
+    )
+    return played.returns
 
 
 def monte_carlo(policy: Policy, context: PolicyContext, episodes: int = 4000, seed: int = 0) -> MonteCarloResult:
@@ -449,25 +374,25 @@ def monte_carlo(policy: Policy, context: PolicyContext, episodes: int = 4000, se
 
 
 def env_returns(policy: Policy, context: PolicyContext, episodes: int, seed: int = 0) -> np.ndarray:
-    """Returns of ``episodes`` conversations played one at a time in :class:`CustomerEnv`.
+    """Returns of ``episodes`` conversations of :class:`~envs.customer_env.CustomerEnv`, seeded one by one.
 
-    Episode ``i`` is reset with seed ``seed + i``; the policy gets SB3's recurrent
-    arguments (state, episode_start).
+    Conversation ``i`` is ``CustomerEnv.reset(seed=seed + i)``'s under the policy's
+    moves (a :func:`~envs.rollout.rollout` with per-conversation seeds, which replays
+    the single env exactly); the policy gets SB3's recurrent arguments.
+
+    Raises:
+        ValueError: if ``episodes`` < 1.
     """
-    from difficult_customer.envs.customer_env import CustomerEnv
-
-    env = CustomerEnv(**context.env_kwargs())
-    out = np.zeros(episodes)
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        memory, start, done = None, np.ones(1, dtype=bool), False
-        while not done:
-            move, memory = policy.predict(obs[None], memory, start, True)
-            start = np.zeros(1, dtype=bool)
-            obs, reward, terminated, truncated, _ = env.step(int(np.asarray(move).reshape(-1)[0]))
-            out[i] += reward
-            done = terminated or truncated
-    return out
+    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
+        raise ValueError(f"episodes={episodes!r}; allowed is an integer >= 1")
+    played = rollout(
+        policy,
+        context.tables,
+        seeds=range(seed, seed + int(episodes)),
+        max_turns=context.max_turns,
+        observation=context.observation,
+    )
+    return played.returns
 
 
 def _summarize(returns: np.ndarray) -> MonteCarloResult:

@@ -1,7 +1,8 @@
 """Annotated conversations: why each move is good or bad, turn by turn.
 
-:func:`explain_conversation` plays one conversation with any registered policy and
-records, at every turn, the value of every move under the oracle (which sees the true
+:func:`explain_conversation` plays one conversation with any registered policy (through
+:func:`difficult_customer.envs.rollout.rollout`, so it is ``CustomerEnv.reset(seed=seed)``'s
+conversation) and records, at every turn, the value of every move under the oracle (which sees the true
 hidden state) and under a belief-based policy (which sees only what the agent sees),
 together with the Bayes filter's belief over persona and its expected anger and trust.
 :func:`format_explanation` prints it next to the environment's transcript.
@@ -17,8 +18,10 @@ from difficult_customer.agents.base import Policy, PolicyContext
 from difficult_customer.agents.exact.oracle import OracleValueIteration, solve_oracle
 from difficult_customer.agents.exact.policies import BeliefPolicy
 from difficult_customer.agents.registry import make, spec
-from difficult_customer.customer_models import Move
+from difficult_customer.customer_models import Move, Outcome, Reaction, Tone
 from difficult_customer.envs.observation import PARTIAL_SIZE
+from difficult_customer.envs.rollout import rollout
+from difficult_customer.envs.transcript import turn_lines
 
 
 @dataclass(frozen=True)
@@ -79,71 +82,74 @@ def explain_conversation(
     Returns:
         The :class:`Explanation`.
     """
-    from difficult_customer.envs.customer_env import CustomerEnv
-
     name = policy if isinstance(policy, str) else getattr(policy, "name", type(policy).__name__)
     peeks = spec(policy).kind == "oracle" if isinstance(policy, str) else isinstance(policy, OracleValueIteration)
     agent = make(policy, context) if isinstance(policy, str) else policy
     if peeks and isinstance(policy, str):
         agent = make(policy, replace(context, observation="full"))
-    kwargs = {**context.env_kwargs(), "observation": "full", "render_mode": "ansi"}
-    env = CustomerEnv(**kwargs)
+    tables = context.tables
     believer = BeliefPolicy(context, belief_depth)
-    solution = solve_oracle(env.tables, context.max_turns)
+    solution = solve_oracle(tables, context.max_turns)
     moves = [m.name for m in Move]
 
-    obs, info = env.reset(seed=seed)
-    shown = 0
-    memory, belief_state, start = None, None, np.ones(1, dtype=bool)
+    # The conversation, through the one rollout loop; then the annotations, turn by turn.
+    played = rollout(
+        agent, tables, seeds=[seed], max_turns=context.max_turns, observation="full" if peeks else "partial"
+    )
+    end = int(played.turns[0])
+    seen = played.observations(0)[:, :PARTIAL_SIZE]
+    states, tones, reactions = played.states[0], played.tones[0], played.reactions[0]
+    outcome = played.outcome_names()[0]
+    terminated = outcome != Outcome.timed_out.name
+    total, running = float(played.returns[0]), 0.0
+    belief_state, start = None, np.ones(1, dtype=bool)
     turns: list[TurnExplanation] = []
-    total, done, outcome = 0.0, False, "ongoing"
-    while True:
-        lines = env.render().splitlines()
-        new_lines, shown = lines[shown:], len(lines)
-        _, q_belief, belief_state = believer.step(obs[None, :PARTIAL_SIZE], belief_state, start)
-        belief = belief_state.belief(0, env.tables)
-        s = info["state_index"]
-        oracle_q = solution.q[solution.moves_left(info["turn"]), s] if not done else None
-        move, reward = None, None
-        if not done:
-            seen = obs[None] if peeks else obs[None, :PARTIAL_SIZE]
-            action, memory = agent.predict(seen, memory, start, True)
-            move = int(np.asarray(action).reshape(-1)[0])
+    for turn in range(end + 1):
+        hidden = tables.hidden_state(int(states[turn]))
+        move = int(played.moves[0, turn]) if turn < end else None
+        if turn > 0:
+            running += float(played.rewards[0, turn - 1])
+        transcript = turn_lines(
+            0,
+            turn,
+            hidden,
+            Tone(int(tones[turn])),
+            Reaction(int(reactions[turn])),
+            None if turn == 0 else Move(int(played.moves[0, turn - 1])),
+            outcome=outcome if turn == end else None,
+            episode_return=running,
+        )
+        if turn == end and terminated:  # no decision after the end: the closing lines only
+            previous = turns[-1]
+            turns.append(
+                TurnExplanation(
+                    turn=turn,
+                    transcript=transcript,
+                    hidden=dict(hidden),
+                    persona_belief=previous.persona_belief,
+                    expected_anger=previous.expected_anger,
+                    expected_trust=previous.expected_trust,
+                )
+            )
+            break
+        _, q_belief, belief_state = believer.step(seen[turn][None], belief_state, start)
+        start = np.zeros(1, dtype=bool)
+        belief = belief_state.belief(0, tables)
+        oracle_q = None if move is None else solution.q[solution.moves_left(turn), int(states[turn])]
         turns.append(
             TurnExplanation(
-                turn=int(info["turn"]),
-                transcript=new_lines,
-                hidden=dict(info["hidden_state"]),
+                turn=turn,
+                transcript=transcript,
+                hidden=dict(hidden),
                 persona_belief=belief.persona(),
                 expected_anger=belief.expected("anger"),
                 expected_trust=belief.expected("trust"),
                 oracle_q={} if oracle_q is None else dict(zip(moves, oracle_q.tolist(), strict=True)),
-                belief_q={} if done else dict(zip(moves, q_belief[0].tolist(), strict=True)),
+                belief_q={} if move is None else dict(zip(moves, q_belief[0].tolist(), strict=True)),
                 move=None if move is None else moves[move],
+                reward=None if move is None else float(played.rewards[0, turn]),
             )
         )
-        if done:
-            break
-        obs, reward, terminated, truncated, info = env.step(move)
-        turns[-1] = TurnExplanation(**{**turns[-1].__dict__, "reward": float(reward)})
-        total += float(reward)
-        start = np.zeros(1, dtype=bool)
-        done = terminated or truncated
-        if done:
-            outcome = info["outcome"]
-            if terminated:  # no decision after the end: show the closing lines and stop
-                lines = env.render().splitlines()
-                turns.append(
-                    TurnExplanation(
-                        turn=int(info["turn"]),
-                        transcript=lines[shown:],
-                        hidden=dict(info["hidden_state"]),
-                        persona_belief=turns[-1].persona_belief,
-                        expected_anger=turns[-1].expected_anger,
-                        expected_trust=turns[-1].expected_trust,
-                    )
-                )
-                break
     return Explanation(name, context, seed, believer.name, turns, outcome, total)
 
 

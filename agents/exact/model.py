@@ -7,7 +7,8 @@ few numpy operations and no Python loop over states. Built once per
 :class:`~customer_models.Tables` and cached.
 
 An *observation key* numbers what the agent sees after a move, apart from what it
-already knows (turn, its own moves): reaction, tone and the solved flag.
+already knows (turn, its own moves): reaction, tone and the solved flag. It is the
+conversation core's :func:`~envs.core.observation_code`, the one such code in the project.
 """
 
 from __future__ import annotations
@@ -18,16 +19,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from difficult_customer.customer_models import FACTORS, Tables
-from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
+from difficult_customer.customer_models.vocabulary import N_MOVES
+from difficult_customer.envs.core import N_OBSERVATION_CODES, observation_code
 
-N_OBSERVATION_KEYS = N_REACTIONS * N_TONES * 2
+N_OBSERVATION_KEYS = N_OBSERVATION_CODES
 """Number of distinct (reaction, tone, solved) observations after a move."""
 
 
 def observation_key(reaction: np.ndarray | int, tone: np.ndarray | int, solved: np.ndarray | int) -> np.ndarray:
-    """Integer key in ``[0, N_OBSERVATION_KEYS)`` of a (reaction, tone, solved) observation."""
-    return (np.asarray(reaction, dtype=np.int64) * N_TONES + np.asarray(tone, dtype=np.int64)) * 2 + np.asarray(
-        solved, dtype=np.int64
+    """Integer key in ``[0, N_OBSERVATION_KEYS)`` of a (reaction, tone, solved) observation.
+
+    The core's :func:`~envs.core.observation_code` (note the argument order, kept for
+    the solvers that call this), as int64 arrays.
+    """
+    return observation_code(
+        np.asarray(tone, dtype=np.int64), np.asarray(reaction, dtype=np.int64), np.asarray(solved, dtype=np.int64)
     )
 
 

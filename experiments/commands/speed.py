@@ -16,7 +16,6 @@ fresh process. See ``docs/speed.md``.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import multiprocessing
 import sys
@@ -34,7 +33,7 @@ MEMORY_SIZE = 16384
 
 
 @dataclass
-class SpeedConfig:
+class Config:
     """Options of ``difficult-customer speed``."""
 
     quick: bool = False
@@ -49,6 +48,10 @@ class SpeedConfig:
     """Leave out the PPO rows (they need stable-baselines3 and take the longest)."""
     profile: int | None = None
     """Instead of the table, profile the batched env's step at this N: time by stage, and a cProfile."""
+
+
+SpeedConfig = Config
+"""The name of :class:`Config` before the commands' ``Config`` contract."""
 
 
 @dataclass(frozen=True)
@@ -318,7 +321,7 @@ def measure_memory(budget: Budget, seed: int) -> list[Row]:
     ]
 
 
-def run_speed(config: SpeedConfig, log: Callable[[str], None] = lambda _: None) -> list[Row]:
+def run_speed(config: Config, log: Callable[[str], None] = lambda _: None) -> list[Row]:
     """All measurements of the table."""
     budget = QUICK if config.quick else FULL
     repeats = 2 if config.quick else config.repeats
@@ -397,7 +400,7 @@ def print_table(rows: Sequence[Row], quick: bool = False, rich_output: bool | No
         console.print(QUICK_NOTE)
 
 
-def to_json(rows: Sequence[Row], config: SpeedConfig) -> dict[str, Any]:
+def to_json(rows: Sequence[Row], config: Config) -> dict[str, Any]:
     import platform
 
     import gymnasium
@@ -529,48 +532,8 @@ def profile_step(n: int, steps: int, seed: int, top: int = 12) -> str:
     return out.getvalue()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="difficult-customer speed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    defaults, helps = SpeedConfig(), _field_docs(SpeedConfig)
-    parser.add_argument("--quick", action="store_true", help=helps["quick"])
-    parser.add_argument("--json", metavar="PATH", default=None, help=helps["json"])
-    parser.add_argument("--repeats", type=int, default=defaults.repeats, help=helps["repeats"])
-    parser.add_argument("--seed", type=int, default=defaults.seed, help=helps["seed"])
-    parser.add_argument("--skip-sb3", action="store_true", help=helps["skip_sb3"])
-    parser.add_argument("--profile", type=int, metavar="N", default=None, help=helps["profile"])
-    return parser
-
-
-def _field_docs(cls: type) -> dict[str, str]:
-    """The attribute docstrings of a dataclass's fields, by field name ("" where missing)."""
-    import ast
-    import inspect
-
-    docs = {f.name: "" for f in fields(cls)}
-    try:
-        body = ast.parse(inspect.getsource(cls)).body[0].body  # type: ignore[attr-defined]
-    except (OSError, TypeError):  # no source (e.g. a frozen build): plain --help
-        return docs
-    for node, after in zip(body, body[1:], strict=False):
-        name = getattr(getattr(node, "target", None), "id", None)
-        if name in docs and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
-            docs[name] = str(after.value.value)
-    return docs
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Measure and print the table; ``--json PATH`` also writes it. Returns the exit code."""
-    args = build_parser().parse_args(argv)
-    config = SpeedConfig(
-        quick=args.quick,
-        json=args.json,
-        repeats=args.repeats,
-        seed=args.seed,
-        skip_sb3=args.skip_sb3,
-        profile=args.profile,
-    )
+def main(config: Config) -> int:
+    """Measure and print the table; ``--json PATH`` also writes it. Returns the exit code (2 on bad options)."""
     if config.repeats < 1:
         print(f"error: --repeats={config.repeats}; allowed is an integer >= 1", file=sys.stderr)
         return 2
@@ -593,5 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m difficult_customer.experiments.commands.speed [options]
+    from difficult_customer.experiments.cli import main as cli_main
+
+    sys.exit(cli_main(["speed", *sys.argv[1:]]))

@@ -2,7 +2,10 @@
 
 Every policy (scripted, exact, oracle, learned) goes through :func:`run_episodes`, which
 uses SB3's ``predict`` convention (``state`` and ``episode_start``), so the numbers of
-the benchmark, the report and the tests are comparable.
+the benchmark, the report and the tests are comparable. It is a thin layer over
+:func:`difficult_customer.envs.rollout.rollout`: all seeds are played in lockstep through the
+conversation core, episode ``i`` being exactly ``CustomerEnv.reset(seed=seeds[i])``'s
+conversation under the policy's moves.
 """
 
 from __future__ import annotations
@@ -11,12 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
 from difficult_customer import agents
 from difficult_customer.agents import Policy, PolicyContext
-from difficult_customer.customer_models import Reaction, Tone
-from difficult_customer.envs.customer_env import CustomerEnv
+from difficult_customer.customer_models import Abuse
+from difficult_customer.envs.rollout import Rollout, rollout
 
 
 @dataclass
@@ -59,7 +60,12 @@ def run_episodes(
     deterministic: bool = True,
     progress: Any = None,
 ) -> list[Episode]:
-    """Play one episode per seed with the policy ``policy_name``.
+    """Play one episode per seed with the policy ``policy_name``, all seeds in lockstep.
+
+    Episode ``i`` is the conversation of ``CustomerEnv.reset(seed=seeds[i])`` under the
+    policy's moves; the policy is called once per turn on the batch of all seeds (a
+    policy that draws random numbers draws them in another order than it would one
+    conversation at a time).
 
     Args:
         policy_name: a registered policy name (see ``difficult_customer.agents.names()``), a prefix path
@@ -78,34 +84,48 @@ def run_episodes(
         policy = agents.make(policy_name, context)
     else:
         policy = policy_name
-    env = CustomerEnv(**context.env_kwargs())
+    seeds = [int(seed) for seed in seeds]
+    if not seeds:
+        return []
+    played = rollout(
+        policy,
+        context.tables,
+        seeds=seeds,
+        max_turns=context.max_turns,
+        observation=context.observation,
+        deterministic=deterministic,
+        progress=progress,
+    )
+    return episodes_of(played)
+
+
+def episodes_of(played: Rollout) -> list[Episode]:
+    """The :class:`Episode` records of a rollout's conversations (seeds -1 when it had none)."""
+    persona_names = played.tables.persona_names
+    persona = played.hidden("persona")[:, 0]
+    outcomes = played.outcome_names()
+    reactions, tones = played.reactions.tolist(), played.tones.tolist()
+    anger, trust = played.hidden("anger").tolist(), played.hidden("trust").tolist()
+    abuse, solved = played.hidden("abuse").tolist(), played.hidden("solved").tolist()
+    moves, returns, turns = played.moves.tolist(), played.returns.tolist(), played.turns.tolist()
+    seeds = [-1] * played.n if played.seeds is None else played.seeds.tolist()
     episodes = []
-    for seed in seeds:
-        obs, info = env.reset(seed=int(seed))
-        state = None
-        start = np.ones((1,), dtype=bool)
-        hidden = info["hidden_state"]
-        ep = Episode(seed=int(seed), persona=str(hidden["persona"]), outcome="", ret=0.0, turns=0)
-        while True:
-            ep.reactions.append(int(Reaction[info["reaction"]]))
-            ep.tones.append(int(Tone[info["tone"]]))
-            ep.anger.append(int(hidden["anger"]))
-            ep.trust.append(int(hidden["trust"]))
-            ep.abusive.append(hidden["abuse"] == "abusive")
-            ep.solved_before.append(bool(hidden["solved"]))
-            if ep.outcome:
-                break
-            action, state = policy.predict(obs[None], state=state, episode_start=start, deterministic=deterministic)
-            start = np.zeros((1,), dtype=bool)
-            move = int(np.asarray(action).reshape(-1)[0])
-            obs, reward, terminated, truncated, info = env.step(move)
-            hidden = info["hidden_state"]
-            ep.moves.append(move)
-            ep.ret += float(reward)
-            ep.turns += 1
-            if terminated or truncated:
-                ep.outcome = info["outcome"]
-        episodes.append(ep)
-        if progress is not None:
-            progress(1)
+    for i in range(played.n):
+        end = turns[i] + 1
+        episodes.append(
+            Episode(
+                seed=seeds[i],
+                persona=persona_names[persona[i]],
+                outcome=outcomes[i],
+                ret=returns[i],
+                turns=turns[i],
+                moves=moves[i][: turns[i]],
+                reactions=reactions[i][:end],
+                tones=tones[i][:end],
+                anger=anger[i][:end],
+                trust=trust[i][:end],
+                abusive=[a == Abuse.abusive for a in abuse[i][:end]],
+                solved_before=[bool(v) for v in solved[i][:end]],
+            )
+        )
     return episodes

@@ -1,0 +1,260 @@
+"""The conversation core: batched and scalar steps agree, codes are the one code, the step is pure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from difficult_customer.agents.exact.model import observation_key
+from difficult_customer.customer_models import FACTORS, Outcome, compile_model
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
+from difficult_customer.envs import CustomerEnv, CustomerVectorEnv
+from difficult_customer.envs import observation as layout
+from difficult_customer.envs.core import (
+    N_HISTORIES,
+    N_OBSERVATION_CODES,
+    START_HISTORY,
+    Conversations,
+    check_moves,
+    conversation_core,
+    history_counts,
+    history_last_move,
+    observation_code,
+    opening_distribution,
+    split_observation_code,
+    uniforms,
+)
+
+CORES = {
+    "mixture": conversation_core(compile_model("mixture"), 16),
+    "belligerent_short": conversation_core(compile_model("belligerent", ["C4"]), 4),
+}
+
+
+def _boundaries(core) -> list[float]:
+    """Uniforms on and just below slot boundaries of the flat table and the tone rows: the draws' edge cases."""
+    rng = np.random.default_rng(0)
+    cum = core.flat.cum[np.isfinite(core.flat.cum)]
+    tones = np.concatenate([c[np.isfinite(c)] for c in core.tone_columns])
+    picked = np.concatenate([rng.choice(cum, 300), rng.choice(tones, 100)])
+    return sorted({float(x) for x in picked} | {float(np.nextafter(x, 0.0)) for x in picked} | {0.0})
+
+
+UNIFORM = st.one_of(
+    st.floats(0.0, 1.0, exclude_max=True),
+    st.sampled_from(_boundaries(CORES["mixture"]) + _boundaries(CORES["belligerent_short"])),
+)
+
+
+def _batched_one(core, conv: Conversations) -> tuple:
+    return tuple(int(a[0]) for a in conv[:4])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(sorted(CORES)),
+    opening=st.tuples(UNIFORM, UNIFORM),
+    steps=st.lists(st.tuples(st.integers(0, N_MOVES - 1), UNIFORM, UNIFORM), min_size=1, max_size=20),
+)
+def test_scalar_step_is_the_batched_step_for_the_same_uniforms(name, opening, steps):
+    """Same uniforms: same slot, next state, code, history, turn, reward and ends, and the same observation."""
+    core = CORES[name]
+    one = core.reset_one(*opening)
+    conv = core.reset(np.array(opening)[:, None])
+    assert one == _batched_one(core, conv)
+    for full in (False, True):
+        np.testing.assert_array_equal(core.observe_one(one, full), core.observe(conv, full)[0])
+    for move, u0, u1 in steps:
+        one, slot, reward, terminated, truncated = core.step_one(one, move, u0, u1)
+        conv, step = core.step(conv, np.array([move]), np.array([[u0], [u1]]))
+        assert one == _batched_one(core, conv)
+        assert (slot, reward, terminated, truncated) == (
+            int(step.slot[0]),
+            float(step.reward[0]),
+            bool(step.terminated[0]),
+            bool(step.truncated[0]),
+        )
+        np.testing.assert_array_equal(core.observe_one(one), core.observe(conv)[0])
+        if terminated or truncated:
+            assert bool(conv.done[0])
+            break
+
+
+def test_each_row_of_a_batch_steps_as_it_would_alone():
+    """A batched step is the scalar step row by row, restarts included (a done row restarts like reset_one)."""
+    core = CORES["mixture"]
+    rng = np.random.default_rng(3)
+    n = 400
+    u = uniforms(rng, n)
+    conv = core.reset(u)
+    ones = [core.reset_one(*u[:, i]) for i in range(n)]
+    assert ones == [tuple(int(x) for x in row) for row in np.stack(conv[:4], 1)]
+    restarts = 0
+    for _ in range(30):
+        moves = rng.integers(0, N_MOVES, n)
+        u = uniforms(rng, n)
+        done_before = conv.done.copy()
+        conv, step = core.step(conv, moves, u)
+        for i in range(n):
+            if done_before[i]:
+                expected, reward, terminated, truncated = core.reset_one(*u[:, i]), 0.0, False, False
+                restarts += 1
+            else:
+                expected, _, reward, terminated, truncated = core.step_one(ones[i], int(moves[i]), *u[:, i])
+            ones[i] = expected
+            assert expected == tuple(int(a[i]) for a in conv[:4])
+            assert (reward, terminated, truncated, bool(done_before[i])) == (
+                step.reward[i],
+                step.terminated[i],
+                step.truncated[i],
+                step.restarted[i],
+            )
+    assert restarts > 100
+
+
+def test_the_step_is_pure():
+    """State in, state out: the input arrays are never written to; the same inputs give the same outputs."""
+    core = CORES["mixture"]
+    rng = np.random.default_rng(1)
+    conv = core.reset(uniforms(rng, 64))
+    for _ in range(5):
+        conv, _ = core.step(conv, rng.integers(0, N_MOVES, 64), uniforms(rng, 64))
+    before = Conversations(*(a.copy() for a in conv))
+    moves, u = rng.integers(0, N_MOVES, 64), uniforms(rng, 64)
+    a, step_a = core.step(conv, moves, u)
+    b, step_b = core.step(conv, moves, u)
+    for old, kept in zip(before, conv, strict=True):
+        np.testing.assert_array_equal(old, kept)
+    for x, y in zip((*a, *step_a), (*b, *step_b), strict=True):
+        np.testing.assert_array_equal(x, y)
+    mask = np.zeros(64, dtype=bool)
+    mask[[3, 10]] = True
+    restarted = core.reset_rows(conv, mask, uniforms(rng, 2))
+    for old, kept, new in zip(before, conv, restarted, strict=True):
+        np.testing.assert_array_equal(old, kept)
+        np.testing.assert_array_equal(new[~mask], old[~mask])
+    assert (restarted.turn[mask] == 0).all() and (restarted.history[mask] == START_HISTORY).all()
+
+
+def test_single_and_vector_env_give_identical_results_from_the_same_state_and_uniforms():
+    """Put both envs in the same state and random stream mid-run: the next steps agree, value by value."""
+    single = CustomerEnv(persona="mixture")
+    vector = CustomerVectorEnv(1, persona="mixture", info_keys="all")
+    vector.reset(seed=123)
+    for seed in range(50):  # a conversation that goes on after listen, empathize
+        single.reset(seed=seed)
+        if not any(single.step(0)[2:4]) and not any(single.step(1)[2:4]):
+            break
+    # The vector env takes the single env's conversation and generator state.
+    one = single._one
+    vector._conv = Conversations(*(np.array([x], dtype=np.intp) for x in one), np.zeros(1, dtype=bool))
+    vector.np_random.bit_generator.state = single.np_random.bit_generator.state
+    vector._return = np.array([single._return])
+    for move in [3, 0, 1, 3, 5, 4, 2] * 3:  # 2 + 21 moves: the turn limit (16) ends it at the latest
+        obs, reward, terminated, truncated, info = single.step(move)
+        v_obs, v_reward, v_terminated, v_truncated, v_info = vector.step(np.array([move]))
+        np.testing.assert_array_equal(obs, v_obs[0])
+        assert (reward, terminated, truncated) == (v_reward[0], v_terminated[0], v_truncated[0])
+        assert info["state_index"] == v_info["state_index"][0] and info["turn"] == v_info["turn"][0]
+        assert info["outcome"] == Outcome(v_info["outcome"][0]).name
+        assert info["return"] == v_info["return"][0]
+        assert info["reward_terms"] == {k: float(v[0]) for k, v in v_info["reward_terms"].items() if k[0] != "_"}
+        if terminated or truncated:
+            break
+    assert terminated or truncated  # the moves lead to an end within the limit
+
+
+# ------------------------------------------------------------------ codes
+def test_observation_code_is_the_one_code():
+    tone, reaction, solved = np.meshgrid(np.arange(N_TONES), np.arange(N_REACTIONS), np.arange(2), indexing="ij")
+    code = observation_code(tone, reaction, solved)
+    assert sorted(code.ravel().tolist()) == list(range(N_OBSERVATION_CODES))
+    back = split_observation_code(code)
+    for a, b in zip(back, (tone, reaction, solved), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the exact solvers' key is this code
+    np.testing.assert_array_equal(observation_key(reaction, tone, solved), code)
+    # and the observation lookup reads it: head[code] is the encoded (tone, reaction, solved)
+    lookup = CORES["mixture"].lookup
+    no_counts = np.zeros((code.size, N_MOVES), dtype=np.int64)
+    encoded = layout.encode(tone.ravel(), reaction.ravel(), solved.ravel(), 0, 16, -1, no_counts)
+    np.testing.assert_array_equal(lookup.head[code.ravel()], encoded[:, : layout.TURN])
+
+
+def test_history_codes_count_the_moves():
+    core = CORES["mixture"]
+    rng = np.random.default_rng(2)
+    history, counts, last = START_HISTORY, np.zeros(N_MOVES, dtype=np.int64), -1
+    for move in rng.integers(0, N_MOVES, 40).tolist():
+        history = int(core.lookup.next_history[history * (N_MOVES + 1) + move])
+        counts[move] += 1
+        last = move
+        np.testing.assert_array_equal(history_counts(history), np.minimum(counts, layout.COUNT_CAP))
+        assert history_last_move(history) == last
+    assert 0 <= history < N_HISTORIES
+    assert int(core.lookup.next_history[history * (N_MOVES + 1) + N_MOVES]) == START_HISTORY
+
+
+@pytest.mark.parametrize("persona", ["mixture", "belligerent", "reasonable"])
+def test_opening_distribution_is_the_first_observation_and_state(persona):
+    t = compile_model(persona)
+    opening = opening_distribution(t)
+    assert opening.prob.sum() == pytest.approx(1.0)
+    assert (opening.prob > 0).all()
+    tone, reaction, solved = split_observation_code(opening.code)
+    np.testing.assert_array_equal(reaction, t.opening_reaction[opening.state])
+    np.testing.assert_array_equal(solved, t.factor("solved")[opening.state])
+    np.testing.assert_allclose(opening.prob, t.initial[opening.state] * t.tone_prob[opening.state, tone])
+    # the same distribution, empirically, from the core's reset
+    core = conversation_core(t, 16)
+    conv = core.reset(uniforms(np.random.default_rng(0), 40_000))
+    pairs, counts = np.unique(conv.code * t.n_states + conv.state, return_counts=True)
+    expected = dict(zip((opening.code * t.n_states + opening.state).tolist(), opening.prob.tolist(), strict=True))
+    assert set(pairs.tolist()) <= set(expected)
+    for pair, count in zip(pairs.tolist(), counts.tolist(), strict=True):
+        p = expected[pair]
+        assert abs(count / 40_000 - p) <= 5 * np.sqrt(p * (1 - p) / 40_000) + 1e-4
+
+
+@pytest.mark.parametrize("persona", ["mixture", "belligerent"])
+def test_factor_sizes_come_from_the_vocabulary_and_cover_the_tables(persona):
+    t = compile_model(persona)
+    assert tuple(layout.FACTOR_SIZES) == FACTORS
+    for column, (name, size) in enumerate(layout.FACTOR_SIZES.items()):
+        limit = len(t.persona_names) if size is None else size
+        assert int(t.factors[:, column].max()) < limit, name
+    core = conversation_core(t, 16)
+    np.testing.assert_array_equal(
+        core.hidden_observation(np.arange(t.n_states)), layout.hidden_one_hot(t.factors, len(t.persona_names))
+    )
+
+
+# ------------------------------------------------------------------ errors
+@pytest.mark.parametrize(
+    ("moves", "message"),
+    [
+        (np.array([0, 6]), "action 6 is outside"),
+        (np.array([-1, 0]), "action -1 is outside"),
+        (np.array([0.0, 1.0]), "dtype float64"),
+        (np.array([0, 1, 2]), r"shape \(3,\)"),
+    ],
+)
+def test_bad_moves_raise_value_error_naming_them(moves, message):
+    core = CORES["mixture"]
+    conv = core.reset(uniforms(np.random.default_rng(0), 2))
+    with pytest.raises(ValueError, match=message):
+        core.step(conv, moves, uniforms(np.random.default_rng(1), 2))
+    with pytest.raises(ValueError, match=message):
+        check_moves(moves, 2)
+
+
+def test_bad_scalar_move_and_uniforms_raise_value_error():
+    core = CORES["mixture"]
+    with pytest.raises(ValueError, match="action 6 is outside"):
+        core.step_one(core.reset_one(0.5, 0.5), 6, 0.5, 0.5)
+    with pytest.raises(ValueError, match=r"uniforms of shape \(3, 2\)"):
+        core.reset(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="max_turns=0"):
+        conversation_core(compile_model("mixture"), 0)

@@ -137,7 +137,7 @@ def test_run_trainings_trains_once_through_the_store(embedded_ray: None, tmp_pat
     results = run_trainings(configs, tmp_path / "store", progress=False)
     assert [r["config"]["seed"] for r in results] == [0, 1, 0]
     assert results[0]["run_id"] == results[2]["run_id"] != results[1]["run_id"]
-    assert Path(results[0]["model"]).exists() and results[0]["policy_name"].startswith("ppo:")
+    assert Path(results[0]["model"]).exists() and results[0]["policy"] == results[0]["model"]
     assert all(isinstance(r["final_return"], float) for r in results)
     rows = Store(tmp_path / "store").rows()
     assert len(rows) == 2

@@ -278,7 +278,8 @@ def run_trainings(configs: Sequence[Any], store: str | Path | Store, address: st
     is not in the store yet. ``config.out`` is ignored: artifacts live in the store.
 
     Args:
-        configs: ``experiments.commands.train.TrainConfig`` objects (duplicates are trained once).
+        configs: :class:`~difficult_customer.experiments.library.training.TrainConfig` objects (duplicates are
+            trained once).
         store: the results store (or its folder), e.g. ``<report out>/runs``.
         address, num_cpus, max_retries, progress: as :func:`run_study`.
         study: the study name recorded in the store's rows.
@@ -286,8 +287,8 @@ def run_trainings(configs: Sequence[Any], store: str | Path | Store, address: st
     Returns:
         One dict per config, shaped as ``train()``'s result: ``final_return``, ``curve``,
         ``key``, ``config`` (the ``TrainConfig`` as a dict), ``model`` (path of
-        ``model.zip`` in the store), ``policy_name`` (``"<algo>:<model path>"``, for
-        ``agents.make_policy``), ``wall_seconds``, plus ``run_id``.
+        ``model.zip`` in the store), ``policy`` (the same path: ``agents.make`` takes it, the
+        algorithm is read from the ``config.json`` beside it), ``wall_seconds``, plus ``run_id``.
 
     Raises:
         RuntimeError: if some runs failed, with their errors (the others are stored; calling
@@ -307,5 +308,5 @@ def run_trainings(configs: Sequence[Any], store: str | Path | Store, address: st
         row = rows[run.run_id]
         model = store.artifact_dir(run.run_id) / "model.zip"
         out.append({**row["result"], "run_id": run.run_id, "config": asdict(config), "model": str(model),
-                    "policy_name": f"{config.algo}:{model}", "wall_seconds": row["wall_seconds"]})
+                    "policy": str(model), "wall_seconds": row["wall_seconds"]})
     return out

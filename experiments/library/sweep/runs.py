@@ -68,20 +68,11 @@ def get_kind(name: str) -> RunKind:
 
 
 def training() -> Any:
-    """The module with ``TrainConfig``, ``train``, ``run_dir`` and ``load_hyperparameters``.
+    """The module with ``TrainConfig``, ``train``, ``run_dir`` and ``load_hyperparameters`` (imported on use:
+    it needs the ``train`` extra)."""
+    from difficult_customer.experiments.library import training as module
 
-    ``experiments.library.training`` where it exists, else ``experiments.commands.train``
-    (where they lived before the library/commands split).
-    """
-    import importlib
-
-    try:
-        module = importlib.import_module("difficult_customer.experiments.library.training")
-        if all(hasattr(module, n) for n in ("TrainConfig", "train", "run_dir", "load_hyperparameters")):
-            return module
-    except ImportError:
-        pass
-    return importlib.import_module("difficult_customer.experiments.commands.train")
+    return module
 
 
 _TRAIN_EXCLUDED = ("out", "tensorboard")
@@ -130,7 +121,7 @@ TRAIN = register(RunKind(
     validate=_train_validate,
     run=_train_run,
     metric="final_return",
-    description="train an SB3 algorithm on a persona (experiments/commands/train.py), then evaluate it",
+    description="train an SB3 algorithm on a persona (experiments/library/training.py), then evaluate it",
 ))
 
 

@@ -80,11 +80,14 @@ def _split(branches: list[_Branch], prob_of, change) -> list[_Branch]:
     """Split every branch in two: with ``prob_of(state)`` apply ``change(state)``."""
     out = []
     for b in branches:
-        p = min(max(prob_of(b.state), 0.0), 1.0)
-        if p > 0.0:
-            s = dict(b.state)
-            accepted = change(s)
-            out.append(_Branch(b.prob * p, s, b.accepted if accepted is None else accepted))
+        p = prob_of(b.state)
+        if p <= 0.0:
+            out.append(b)
+            continue
+        p = min(p, 1.0)
+        s = dict(b.state)
+        accepted = change(s)
+        out.append(_Branch(b.prob * p, s, b.accepted if accepted is None else accepted))
         if p < 1.0:
             out.append(_Branch(b.prob * (1.0 - p), b.state, b.accepted))
     return out
@@ -194,7 +197,8 @@ def step_outcomes(
     # follow_up before a solution achieves nothing (C7, our reading).
 
     # A11: a move that raised anger also costs trust.
-    branches = _split(branches, lambda s: p.escalation_trust if s["anger"] > state.anger else 0.0, _trust_down)
+    if p.escalation_trust > 0.0:
+        branches = _split(branches, lambda s: p.escalation_trust if s["anger"] > state.anger else 0.0, _trust_down)
 
     # A10 and C9: an angry customer may turn abusive, and an escalation may turn into belligerence.
     def onset(s: dict) -> float:
@@ -205,10 +209,11 @@ def step_outcomes(
             chance += p.escalation_abuse
         return chance
 
-    branches = _split(branches, onset, lambda s: s.update(abuse=Abuse.abusive))
+    if p.abuse_onset > 0.0 or p.escalation_abuse > 0.0:
+        branches = _split(branches, onset, lambda s: s.update(abuse=Abuse.abusive))
 
     # A9: continued abuse (ignored, or a boundary that failed and was not enforced) may end the dialogue.
-    if abusive:
+    if abusive and p.abuse_ends_dialogue > 0.0:
         branches = _split(
             branches,
             lambda s: p.abuse_ends_dialogue if s["abuse"] == Abuse.abusive and s["status"] == Outcome.ongoing else 0.0,
@@ -233,13 +238,14 @@ def step_outcomes(
             if s["patience"] <= 0:
                 s["patience"] = 0
                 s["status"] = Outcome.walked_away
-    branches = _split(
-        branches,
-        lambda s: p.furious_walkout
-        if s["status"] == Outcome.ongoing and s["anger"] == Anger.furious and not s["solved"]
-        else 0.0,
-        lambda s: s.update(status=Outcome.walked_away),
-    )
+    if p.furious_walkout > 0.0:
+        branches = _split(
+            branches,
+            lambda s: p.furious_walkout
+            if s["status"] == Outcome.ongoing and s["anger"] == Anger.furious and not s["solved"]
+            else 0.0,
+            lambda s: s.update(status=Outcome.walked_away),
+        )
 
     return [(b.prob, State(**b.state), _reaction(state, b, move)) for b in branches]
 

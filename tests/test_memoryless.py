@@ -24,7 +24,10 @@ from difficult_customer.agents.exact.evaluation import pomdp_value
 from difficult_customer.agents.exact.memoryless import (
     N_CODES,
     RandomTablePolicy,
+    SequencePolicy,
     TablePolicy,
+    TooLarge,
+    exact_memoryless_optimum,
     improve,
     local_search,
     memoryless_value,
@@ -143,16 +146,39 @@ def test_search_is_reproducible_with_a_seed():
     assert runs[0].value == runs[1].value
     assert [r.values for r in runs[0].runs] == [r.values for r in runs[1].runs]
     other = search_memoryless(context, (), random_starts=2, kicks=0, seed=12)
-    assert [r.start for r in other.runs] == ["random_table_12", "random_table_13"]
+    assert [r.start for r in other.runs] == ["random_sequence_12", "random_sequence_13"]
 
 
 def test_local_search_stops_at_a_local_optimum():
     context = PolicyContext.create(persona="genuine_grievance", max_turns=5)
     table = TablePolicy(5, fallback=0)
-    values, changed = local_search(table, context, max_sweeps=50)
+    values, changed, stopped = local_search(table, context, max_sweeps=50)
+    assert stopped == ""
     assert changed[-1] == 0 or values[-1] - values[-2] <= 1e-9
     _, after, n = improve(table, context)
     assert after <= values[-1] + 1e-9
+
+
+def test_a_sweep_too_large_stops_the_run_and_keeps_its_value():
+    context = PolicyContext.create(persona="mixture", max_turns=5)
+    table = TablePolicy(5, fallback=agents.make("tone_reader", context))
+    with pytest.raises(TooLarge, match="max_children=100"):
+        improve(table, context, max_children=100)
+    values, changed, stopped = local_search(table, context, max_children=100)
+    assert "max_children=100" in stopped and changed == []
+    assert values == [pytest.approx(memoryless_value(agents.make("tone_reader", context), context).value)]
+    result = search_memoryless(context, ("tone_reader",), random_starts=0, max_children=100)
+    assert result.runs[0].stopped and result.value == pytest.approx(values[0])
+
+
+def test_a_sequence_policy_is_valued_like_the_best_fixed_sequence():
+    context = PolicyContext.create(persona="mixture")
+    fixed = agents.make("best_fixed_sequence", context)
+    sequence = SequencePolicy([int(m) for m in fixed.plan.moves])
+    assert memoryless_value(sequence, context).value == pytest.approx(memoryless_value(fixed, context).value, abs=1e-12)
+    drawn = [SequencePolicy.random(16, seed) for seed in (1, 1, 2)]
+    assert np.array_equal(drawn[0].sequence, drawn[1].sequence)
+    assert not np.array_equal(drawn[0].sequence, drawn[2].sequence)
 
 
 def test_bad_input_is_named():
@@ -170,6 +196,8 @@ def test_bad_input_is_named():
         table.set(0, np.array([1]), np.array([6]))
     with pytest.raises(ValueError, match="seed=-1"):
         RandomTablePolicy(3, seed=-1)
+    with pytest.raises(ValueError, match="moves=\\[7\\]"):
+        SequencePolicy([7])
     with pytest.raises(ValueError, match="observation='full'"):
         memoryless_value(table, PolicyContext.create(persona="reasonable", max_turns=3, observation="full"))
     with pytest.raises(ValueError, match="kicks=-1"):
@@ -185,3 +213,20 @@ def test_bad_input_is_named():
 
     with pytest.raises(ValueError, match="invalid moves"):
         memoryless_value(Broken(), context)
+
+
+@pytest.mark.parametrize(("persona", "max_turns"), [("mixture", 1), ("mixture", 2), ("naturally_difficult", 2)])
+def test_exact_optimum_on_short_horizons_bounds_the_search(persona, max_turns):
+    context = PolicyContext.create(persona=persona, max_turns=max_turns)
+    optimum, table = exact_memoryless_optimum(context)
+    assert memoryless_value(table, context).value == pytest.approx(optimum, abs=1e-12)
+    found = search_memoryless(context, ("tone_reader",), random_starts=1, seed=0)
+    assert found.value <= optimum + 1e-12
+    for name in ("tone_reader", "guide_000", "solution_first", "best_fixed_sequence"):
+        assert memoryless_value(agents.make(name, context), context).value <= optimum + 1e-12
+    assert optimum <= pomdp_value(context) + 1e-12
+
+
+def test_exact_optimum_refuses_long_horizons():
+    with pytest.raises(ValueError, match="max_turns=3"):
+        exact_memoryless_optimum(PolicyContext.create(persona="mixture", max_turns=3))

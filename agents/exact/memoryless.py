@@ -158,6 +158,49 @@ class RandomTablePolicy:
         return f"RandomTablePolicy(max_turns={self.max_turns}, seed={self.seed})"
 
 
+class SequencePolicy:
+    """A fixed sequence of moves, one per turn, whatever the customer shows (memoryless).
+
+    ``SequencePolicy.random(max_turns, seed)`` draws one; the search starts from such
+    sequences: unlike a random table, a sequence reaches few distinct observations, so
+    improving it stays cheap.
+    """
+
+    def __init__(self, moves: Sequence[int] | np.ndarray, name: str = "sequence") -> None:
+        moves = np.asarray(moves, dtype=np.int64).reshape(-1)
+        if moves.size == 0 or np.any((moves < 0) | (moves >= N_MOVES)):
+            raise ValueError(f"moves={moves.tolist()!r}; allowed: a non-empty sequence of move ids 0-{N_MOVES - 1}")
+        self.sequence = moves
+        self.max_turns = int(moves.shape[0])
+        self.name = name
+
+    @classmethod
+    def random(cls, max_turns: int, seed: int) -> SequencePolicy:
+        """A uniformly random sequence of ``max_turns`` moves, seeded."""
+        max_turns = _check_max_turns(max_turns)
+        return cls(np.random.default_rng(seed).integers(0, N_MOVES, max_turns), name=f"random_sequence_{seed}")
+
+    def moves(self, turn: int, codes: np.ndarray) -> np.ndarray:
+        """The turn's move for every code."""
+        return np.full(np.asarray(codes).shape[0], self.sequence[min(turn, self.max_turns - 1)], dtype=np.int64)
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """SB3-style predict on one observation or a batch."""
+        obs = check_observation(observation)
+        turn, _ = observation_codes(obs.reshape(-1, obs.shape[-1]), self.max_turns)
+        moves = self.sequence[np.clip(turn, 0, self.max_turns - 1)]
+        return moves.reshape(obs.shape[:-1]), state
+
+    def __repr__(self) -> str:
+        return f"SequencePolicy({self.sequence.tolist()}, name={self.name!r})"
+
+
 class TablePolicy:
     """A deterministic memoryless policy: a table from (turn, observation) to move.
 
@@ -254,7 +297,7 @@ def _moves_of(policy: Policy | int, turn: int, codes: np.ndarray, max_turns: int
     """A policy's moves on a turn's codes: one batched ``predict`` call."""
     if isinstance(policy, (int, np.integer)):
         return np.full(codes.shape[0], int(policy), dtype=np.int64)
-    if isinstance(policy, (TablePolicy, RandomTablePolicy)):
+    if isinstance(policy, (TablePolicy, RandomTablePolicy, SequencePolicy)):
         return policy.moves(turn, codes)
     if codes.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
@@ -422,7 +465,17 @@ class _Layer:
     """Per expansion, the row of the next layer each continuing successor merged into."""
 
 
-def improve(policy: TablePolicy, context: PolicyContext) -> tuple[float, float, int]:
+class TooLarge(ValueError):
+    """An improvement sweep would need more successor entries than allowed."""
+
+
+DEFAULT_MAX_CHILDREN = 60_000_000
+"""Successor entries one sweep may hold (about 16 bytes each)."""
+
+
+def improve(
+    policy: TablePolicy, context: PolicyContext, max_children: int | None = DEFAULT_MAX_CHILDREN
+) -> tuple[float, float, int]:
     """One exact policy-improvement sweep over every observation the policy reaches.
 
     Forward, the pairs the current policy reaches (with their probabilities) and every
@@ -436,13 +489,19 @@ def improve(policy: TablePolicy, context: PolicyContext) -> tuple[float, float, 
     Args:
         policy: changed in place.
         context: the environment.
+        max_children: most successor entries held at once (None: no limit).
 
     Returns:
         ``(value before, value after, observations changed)``; both values are exact.
+
+    Raises:
+        TooLarge: (a ValueError) if the sweep needs more than ``max_children`` entries;
+            the policy is then unchanged.
     """
     model = _Model(context.tables, context.max_turns)
     n_states = model.n_states
     layers: list[_Layer] = []
+    held = 0
     codes, states, prob = model.openings()
     for turn in range(model.max_turns):
         distinct, which = np.unique(codes, return_inverse=True)
@@ -461,7 +520,10 @@ def improve(policy: TablePolicy, context: PolicyContext) -> tuple[float, float, 
             rows = closed if a == N_MOVES else open_rows
             moves = move[rows] if a == N_MOVES else np.full(rows.shape[0], a)
             parent, p, reward, c_parent, c_code, c_state, c_weight = model.successors(codes[rows], states[rows], moves)
-            layer.expansions.append((rows, moves, parent, p, reward, c_parent, c_weight))
+            held += c_code.shape[0]
+            if max_children is not None and held > max_children:
+                raise TooLarge(f"the sweep needs more than max_children={max_children} successor entries")
+            layer.expansions.append((rows, moves, parent, p, reward, c_parent.astype(np.int32), c_weight))
             children_code.append(c_code)
             children_state.append(c_state)
             current = moves == move[rows]
@@ -469,7 +531,7 @@ def improve(policy: TablePolicy, context: PolicyContext) -> tuple[float, float, 
         codes, states, prob, inverse = _merge(
             np.concatenate(children_code), np.concatenate(children_state), np.concatenate(children_prob), n_states
         )
-        layer.child_rows = np.split(inverse, np.cumsum([c.shape[0] for c in children_code])[:-1])
+        layer.child_rows = np.split(inverse.astype(np.int32), np.cumsum([c.shape[0] for c in children_code])[:-1])
     # Backward: values of the needed pairs under the improved later policy.
     before = 0.0
     later = np.zeros(0)
@@ -517,6 +579,97 @@ def _immediate(model: _Model, layer: _Layer) -> np.ndarray:
     return np.bincount(parent, model.ix.prob[entry] * model.ix.reward[entry], minlength=layer.codes.shape[0])
 
 
+# ------------------------------------------------------------------ exact optimum, short horizons
+MAX_EXACT_TURNS = 2
+"""Longest turn limit :func:`exact_memoryless_optimum` solves."""
+
+
+def exact_memoryless_optimum(context: PolicyContext, max_openings: int = 12) -> tuple[float, TablePolicy]:
+    """The exact best memoryless policy for ``max_turns`` <= 2, and its value.
+
+    With one move, each opening observation simply gets its best move. With two, the
+    second observation shows the first move (last move and counts) but not the opening
+    observation, so openings that chose the same first move share their second-turn
+    decisions. For each first move ``a`` and each subset ``U`` of openings choosing it,
+    ``G_a(U)`` (their first-turn reward plus the best second move at every second
+    observation they lead to) is exact; the best split of the openings among the six
+    first moves is a dynamic programme over subsets (``6 · 3^k`` steps for ``k``
+    openings).
+
+    Raises:
+        ValueError: for ``max_turns`` > 2, a non-partial context, or more than
+            ``max_openings`` distinct opening observations.
+    """
+    if context.observation != "partial":
+        raise ValueError(f"observation={context.observation!r}; the exact optimum needs 'partial'")
+    if context.max_turns > MAX_EXACT_TURNS:
+        raise ValueError(
+            f"max_turns={context.max_turns}; the exact memoryless optimum allows at most {MAX_EXACT_TURNS}"
+        )
+    model = _Model(context.tables, context.max_turns)
+    ix = model.ix
+    codes, states, prob = model.openings()
+    openings, which = np.unique(codes, return_inverse=True)
+    k = openings.shape[0]
+    if k > max_openings:
+        raise ValueError(f"{k} opening observations; max_openings={max_openings} allows fewer")
+    n_subsets = 1 << k
+    immediate = np.zeros((k, N_MOVES))
+    for a in range(N_MOVES):
+        parent, entry = ix.expand(states, a)
+        immediate[:, a] = np.bincount(which[parent], prob[parent] * ix.prob[entry] * ix.reward[entry], minlength=k)
+    if context.max_turns == 1:
+        best = immediate.argmax(-1)
+        policy = TablePolicy(1, {0: (openings, best)}, fallback=0, name="exact memoryless optimum")
+        return float(immediate.max(-1).sum()), policy
+    gain = np.zeros((N_MOVES, n_subsets))
+    second: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    members = (np.arange(n_subsets)[:, None] >> np.arange(k)[None, :]) & 1  # (subsets, k)
+    for a in range(N_MOVES):
+        parent, _, _, c_parent, c_code, c_state, c_weight = model.successors(codes, states, np.full(codes.shape[0], a))
+        del parent
+        o1, o1_index = np.unique(c_code, return_inverse=True)
+        reward_next = ix.expected_reward[c_state]  # (C, A)
+        # score[i, o1, a'] for opening i.
+        score = np.zeros((k, o1.shape[0], N_MOVES))
+        np.add.at(score, (which[c_parent], o1_index), (prob[c_parent] * c_weight)[:, None] * reward_next)
+        pooled = np.einsum("uk,kom->uom", members, score)  # (subsets, o1, A)
+        gain[a] = members @ immediate[:, a] + pooled.max(-1).sum(-1)
+        for u in range(n_subsets):
+            second[a, u] = (o1, pooled[u].argmax(-1))
+    # Best split of the openings among first moves: F[a][U] over subsets U.
+    value = gain[0].copy()
+    split = [np.arange(n_subsets)]
+    for a in range(1, N_MOVES):
+        new_value = np.full(n_subsets, -np.inf)
+        choice = np.zeros(n_subsets, dtype=np.int64)
+        for u in range(n_subsets):
+            sub = u
+            while True:  # every subset v of u, v given to move a
+                candidate = gain[a, sub] + value[u ^ sub]
+                if candidate > new_value[u]:
+                    new_value[u], choice[u] = candidate, sub
+                if sub == 0:
+                    break
+                sub = (sub - 1) & u
+        value = new_value
+        split.append(choice)
+    # Recover the assignment.
+    first = np.zeros(k, dtype=np.int64)
+    table = TablePolicy(2, fallback=0, name="exact memoryless optimum")
+    rest = n_subsets - 1
+    for a in range(N_MOVES - 1, -1, -1):
+        mine = split[a][rest] if a > 0 else rest
+        chosen = np.flatnonzero((mine >> np.arange(k)) & 1)
+        first[chosen] = a
+        if chosen.size:
+            o1, moves = second[a, mine]
+            table.set(1, o1, moves)
+        rest ^= mine
+    table.set(0, openings, first)
+    return float(value[n_subsets - 1]), table
+
+
 # ------------------------------------------------------------------ search
 @dataclass(frozen=True)
 class SearchRun:
@@ -529,6 +682,8 @@ class SearchRun:
     """Observations whose move changed in each sweep."""
     seconds: float
     cpu_seconds: float
+    stopped: str = ""
+    """Why the run ended early ("" if it reached a local optimum or its sweep limit)."""
 
 
 @dataclass(frozen=True)
@@ -554,24 +709,35 @@ class MemorylessSearch:
 
 
 def local_search(
-    policy: TablePolicy, context: PolicyContext, max_sweeps: int = 30, tolerance: float = 1e-9
-) -> tuple[list[float], list[int]]:
+    policy: TablePolicy,
+    context: PolicyContext,
+    max_sweeps: int = 30,
+    tolerance: float = 1e-9,
+    max_children: int | None = None,
+) -> tuple[list[float], list[int], str]:
     """Improvement sweeps (:func:`improve`) until none changes the value by more than ``tolerance``.
 
     Returns:
-        The exact values (start, then after each sweep) and the moves changed per sweep.
+        The exact values (start, then after each sweep), the moves changed per sweep,
+        and why it stopped early ("" at a local optimum or after ``max_sweeps``). A sweep
+        too large for ``max_children`` leaves the policy as the previous sweep left it.
     """
     values: list[float] = []
     changed: list[int] = []
     for _ in range(max_sweeps):
-        before, after, n = improve(policy, context)
+        try:
+            before, after, n = improve(policy, context, max_children)
+        except TooLarge as error:
+            if not values:
+                values.append(memoryless_value(policy, context).value)
+            return values, changed, str(error)
         if not values:
             values.append(before)
         values.append(after)
         changed.append(n)
         if n == 0 or after - before <= tolerance:
             break
-    return values, changed
+    return values, changed, ""
 
 
 def search_memoryless(
@@ -582,15 +748,20 @@ def search_memoryless(
     kick_fraction: float = 0.1,
     seed: int = 0,
     max_sweeps: int = 30,
+    max_children: int = DEFAULT_MAX_CHILDREN,
+    progress: Callable[[SearchRun], None] | None = None,
 ) -> MemorylessSearch:
     """Search deterministic memoryless policies for the best; exact values throughout.
 
     From each start (a registered memoryless policy by name, a policy object, and
-    ``random_starts`` seeded :class:`RandomTablePolicy` tables), exact improvement
+    ``random_starts`` seeded random move sequences, :class:`SequencePolicy`), exact improvement
     sweeps run to a local optimum: no single reached observation can change its move
     for the better. Then ``kicks`` times the best table's moves at a random
     ``kick_fraction`` of its entries are redrawn and the sweeps run again; a kicked
-    table that ends higher replaces the best. Everything is seeded by ``seed``.
+    table that ends higher replaces the best. Everything is seeded by ``seed``. A start
+    whose sweep would hold more than ``max_children`` successor entries (memory) stops
+    there, keeping the value it reached (see :class:`SearchRun`). ``progress`` is called
+    with each run as it ends.
 
     Returns:
         The best policy with its exact value (a lower bound on the memoryless optimum).
@@ -618,17 +789,22 @@ def search_memoryless(
         else:
             candidates.append((getattr(item, "name", type(item).__name__), item))
     for i in range(int(random_starts)):
-        candidates.append((f"random_table_{seed + i}", RandomTablePolicy(context.max_turns, seed + i)))
+        sequence = SequencePolicy.random(context.max_turns, seed + i)
+        candidates.append((sequence.name, sequence))
     runs: list[SearchRun] = []
     best: TablePolicy | None = None
     best_value, best_start = -np.inf, ""
     for name, fallback in candidates:
         start, cpu = time.perf_counter(), time.process_time()
         table = TablePolicy(context.max_turns, None, fallback, name=f"search from {name}")
-        values, changed = local_search(table, context, max_sweeps)
+        values, changed, stopped = local_search(table, context, max_sweeps, max_children=max_children)
         runs.append(
-            SearchRun(name, tuple(values), tuple(changed), time.perf_counter() - start, time.process_time() - cpu)
+            SearchRun(
+                name, tuple(values), tuple(changed), time.perf_counter() - start, time.process_time() - cpu, stopped
+            )
         )
+        if progress is not None:
+            progress(runs[-1])
         if values[-1] > best_value:
             best, best_value, best_start = table, values[-1], name
     rng = np.random.default_rng(seed)
@@ -641,12 +817,19 @@ def search_memoryless(
             hit = rng.random(codes.shape[0]) < kick_fraction
             if hit.any():
                 kicked.set(turn, codes[hit], rng.integers(0, N_MOVES, int(hit.sum())))
-        values, changed = local_search(kicked, context, max_sweeps)
+        values, changed, stopped = local_search(kicked, context, max_sweeps, max_children=max_children)
         runs.append(
             SearchRun(
-                f"kick {k + 1}", tuple(values), tuple(changed), time.perf_counter() - start, time.process_time() - cpu
+                f"kick {k + 1}",
+                tuple(values),
+                tuple(changed),
+                time.perf_counter() - start,
+                time.process_time() - cpu,
+                stopped,
             )
         )
+        if progress is not None:
+            progress(runs[-1])
         if values[-1] > best_value:
             best, best_value, best_start = kicked, values[-1], f"{best_start} + kick {k + 1}"
     if best is None:
@@ -659,7 +842,7 @@ def search_memoryless(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Search the best memoryless policy and put it next to the certified bracket."""
-    from difficult_customer.agents.exact.bracket import PRECISE, certified_bracket
+    from difficult_customer.agents.exact.bracket import PRECISE, certified_bracket  # upper bound as precise
 
     parser = argparse.ArgumentParser(
         prog="python -m difficult_customer.agents.exact.memoryless", description=main.__doc__
@@ -673,18 +856,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-sweeps", type=int, default=30)
     args = parser.parse_args(argv)
     context = PolicyContext.create(persona=args.persona, max_turns=args.max_turns)
-    result = search_memoryless(
-        context, args.starts, args.random_starts, args.kicks, seed=args.seed, max_sweeps=args.max_sweeps
-    )
-    bracket = certified_bracket(context, PRECISE["points"], PRECISE["depth"])
-    print(f"{args.persona}, max_turns={args.max_turns}: {bracket}")
-    print("| start | start value (norm.) | after sweeps (norm.) | sweeps | s (cpu s) |")
-    print("| --- | --- | --- | --- | --- |")
-    for run in result.runs:
+    bracket = certified_bracket(context, depth=PRECISE["depth"])
+    print(f"{args.persona}, max_turns={args.max_turns}: {bracket}", flush=True)
+    print("| start | start value (norm.) | after sweeps (norm.) | sweeps | s (cpu s) | note |")
+    print("| --- | --- | --- | --- | --- | --- |", flush=True)
+
+    def show(run: SearchRun) -> None:
         print(
             f"| {run.start} | {run.values[0]:.4f} ({bracket.normalize(run.values[0]):.3f}) | "
-            f"{run.values[-1]:.4f} ({bracket.normalize(run.values[-1]):.3f}) | {len(run.values) - 1} | {run.seconds:.1f} ({run.cpu_seconds:.1f}) |"
+            f"{run.values[-1]:.4f} ({bracket.normalize(run.values[-1]):.3f}) | {len(run.values) - 1} | "
+            f"{run.seconds:.1f} ({run.cpu_seconds:.1f}) | {run.stopped} |",
+            flush=True,
         )
+
+    result = search_memoryless(
+        context,
+        args.starts,
+        args.random_starts,
+        args.kicks,
+        seed=args.seed,
+        max_sweeps=args.max_sweeps,
+        progress=show,
+    )
     print(
         f"best memoryless policy found: {result.value:.4f} raw, {bracket.normalize(result.value):.3f} normalized "
         f"(from {result.start}; {result.policy.size} table entries; {result.seconds:.0f} s, cpu {result.cpu_seconds:.0f} s)"
@@ -703,7 +896,11 @@ __all__ = [
     "MemorylessValue",
     "RandomTablePolicy",
     "SearchRun",
+    "SequencePolicy",
+    "TooLarge",
     "TablePolicy",
+    "MAX_EXACT_TURNS",
+    "exact_memoryless_optimum",
     "improve",
     "local_search",
     "main",

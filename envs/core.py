@@ -401,13 +401,35 @@ class ConversationCore:
 
     # ------------------------------------------------------------ scalar
     # reset_one, step_one and observe_one are closures over the tables as Python lists
-    # (see _scalar_step), built with the core: fields, so that a call reads no attributes.
-    reset_one: Callable[[float, float], One] = field(repr=False)
-    """``reset_one(u0, u1) -> (state, code, turn, history)``: :meth:`reset` of one column ``(u0, u1)``."""
-    step_one: Callable[[One, int, float, float], tuple[One, int, float, bool, bool]] = field(repr=False)
-    """``step_one(one, move, u0, u1) -> (one, slot, reward, terminated, truncated)``: :meth:`step` of a batch of one."""
-    observe_one: Callable[..., np.ndarray] = field(repr=False)
-    """``observe_one(one, full=False) -> obs``: :meth:`observe` of a batch of one (float32, writable)."""
+    # (see _scalar_step), built on first use (batched users do not pay their memory) and
+    # then plain attributes, so that a call reads no attributes of the core.
+    @functools.cached_property
+    def _scalar(self) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+        hidden_rows = layout.hidden_one_hot(self.tables.factors, len(self.tables.persona_names))
+        return _scalar_step(
+            self.flat, self.slot_code, self.slot_reward, self.slot_terminal, self.tone_columns, self.lookup,
+            self.max_turns, hidden_rows,
+        )
+
+    @functools.cached_property
+    def reset_one(self) -> Callable[[float, float], One]:
+        """``reset_one(u0, u1) -> (state, code, turn, history)``: :meth:`reset` of one column ``(u0, u1)``."""
+        return self._scalar[0]
+
+    @functools.cached_property
+    def step_one(self) -> Callable[[One, int, float, float], tuple[One, int, float, bool, bool]]:
+        """``step_one(one, move, u0, u1) -> (one, slot, reward, terminated, truncated)``: :meth:`step` of a batch of one.
+
+        ``one`` is ``(state, code, turn, history)`` from ``reset_one`` or a previous step,
+        of a conversation that has not ended; ``move`` a move id 0-5 (a ``ValueError``
+        otherwise); ``u0`` and ``u1`` the successor's and the tone's uniforms.
+        """
+        return self._scalar[1]
+
+    @functools.cached_property
+    def observe_one(self) -> Callable[..., np.ndarray]:
+        """``observe_one(one, full=False) -> obs``: :meth:`observe` of a batch of one (float32, writable)."""
+        return self._scalar[2]
 
     def slot_terms(self, slot: int) -> dict[str, float]:
         """Unweighted reward terms of a slot, by name (zeros for a start slot or ``slot=-1``); a new dict."""
@@ -419,14 +441,17 @@ class ConversationCore:
 
         Do not modify the dicts; copy them (a step's caller may, as the single env does).
         """
-        return self._cache["terms"]
+        terms = self._cache.get("terms")
+        if terms is None:
+            terms = self._cache["terms"] = [None] * (self.flat.source.shape[0] + 1)
+        return terms
 
     def _slot_terms(self, slot: int) -> dict[str, float]:
         source = -1 if slot in (-1, self.flat.source.shape[0]) else int(self.flat.source[slot])
         values = [0.0] * len(REWARD_TERMS)
         if source >= 0:
             values = self.tables.reward_terms.reshape(-1, len(REWARD_TERMS))[source].tolist()
-        terms = self._cache["terms"][slot] = dict(zip(REWARD_TERMS, values, strict=True))
+        terms = self.terms_by_slot[slot] = dict(zip(REWARD_TERMS, values, strict=True))
         return terms
 
 
@@ -484,11 +509,7 @@ def build_core(tables: Tables, max_turns: int) -> ConversationCore:
     }
     for array in (slot_reward, slot_terminal, slot_code, *tone_columns):
         array.setflags(write=False)
-    hidden_rows = layout.hidden_one_hot(t.factors, n_personas)
-    scalar = _scalar_step(flat, slot_code, slot_reward, slot_terminal, tone_columns, lookup, max_turns, hidden_rows)
-    return ConversationCore(
-        t, max_turns, flat, slot_reward, slot_terminal, slot_code, tone_columns, lookup, rows, {"terms": [None] * (flat.source.shape[0] + 1)}, *scalar
-    )
+    return ConversationCore(t, max_turns, flat, slot_reward, slot_terminal, slot_code, tone_columns, lookup, rows, {})
 
 
 def _scalar_step(

@@ -115,6 +115,16 @@ def test_codes_round_trip_through_observation_vectors():
     assert np.all(unknown == 3)
 
 
+def test_a_saved_table_plays_the_same(tmp_path):
+    context = PolicyContext.create(persona="belligerent", max_turns=6)
+    result = search_memoryless(context, ("guide_000",), random_starts=0)
+    path = str(tmp_path / "table.npz")
+    result.policy.save(path)
+    loaded = TablePolicy.load(path, fallback=result.policy.fallback)
+    assert loaded.size == result.policy.size
+    assert memoryless_value(loaded, context).value == pytest.approx(result.value, abs=1e-12)
+
+
 def test_improvement_sweep_is_exact_and_never_lowers_the_value():
     context = PolicyContext.create(persona="mixture", max_turns=6)
     table = TablePolicy(6, fallback=agents.make("tone_reader", context))

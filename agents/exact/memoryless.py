@@ -283,6 +283,27 @@ class TablePolicy:
             out[rows] = self.moves(int(t), code[rows])
         return out.reshape(obs.shape[:-1]), state
 
+    def save(self, path: str) -> None:
+        """Write the table (turn, code, move arrays and the turn limit) to an ``.npz`` file."""
+        turns = sorted(self.table)
+        np.savez_compressed(
+            path,
+            max_turns=np.int64(self.max_turns),
+            turn=np.concatenate([np.full(self.table[t][0].shape[0], t) for t in turns] or [np.zeros(0, np.int64)]),
+            code=np.concatenate([self.table[t][0] for t in turns] or [np.zeros(0, np.int64)]),
+            move=np.concatenate([self.table[t][1] for t in turns] or [np.zeros(0, np.int64)]),
+        )
+
+    @classmethod
+    def load(cls, path: str, fallback: Policy | int = 0, name: str = "table") -> TablePolicy:
+        """A table written by :meth:`save`, with ``fallback`` for observations not in it."""
+        with np.load(path) as data:
+            out = cls(int(data["max_turns"]), None, fallback, name)
+            for t in np.unique(data["turn"]):
+                rows = data["turn"] == t
+                out.set(int(t), data["code"][rows], data["move"][rows])
+        return out
+
     def copy(self, name: str | None = None) -> TablePolicy:
         """An independent copy (same fallback)."""
         out = TablePolicy(self.max_turns, None, self.fallback, name or self.name)
@@ -854,6 +875,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--kicks", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-sweeps", type=int, default=30)
+    parser.add_argument("--save", default=None, help="write the best table to this .npz file")
     args = parser.parse_args(argv)
     context = PolicyContext.create(persona=args.persona, max_turns=args.max_turns)
     bracket = certified_bracket(context, depth=PRECISE["depth"])
@@ -887,6 +909,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"[{bracket.normalize(result.value):.3f}, {bracket.normalize(bracket.upper):.3f}] normalized"
     )
     print(bracket.locate(result.value))
+    if args.save:
+        result.policy.save(args.save)
+        print(f"table written to {args.save} (TablePolicy.load; observations not in it get move 0)")
 
 
 __all__ = [

@@ -302,7 +302,11 @@ def render_section(default: MainTable, guide_only: MainTable) -> str:
 def changes_sentence(default: MainTable, guide_only: MainTable) -> str:
     """One sentence on what changes when every assumption is off (from the numbers)."""
     def order(t: MainTable) -> str:
-        return " > ".join(g.replace("guide_", "") for g in sorted(t.guides, key=t.guides.get, reverse=True))
+        ranked = sorted(t.guides, key=t.guides.get, reverse=True)
+        text = ranked[0].replace("guide_", "")
+        for a, b in zip(ranked, ranked[1:], strict=False):
+            text += (" = " if abs(t.guides[a] - t.guides[b]) < 5e-4 else " > ") + b.replace("guide_", "")
+        return text
 
     spread_d = max(default.oracle_by_persona.values()) - min(default.oracle_by_persona.values())
     spread_g = max(guide_only.oracle_by_persona.values()) - min(guide_only.oracle_by_persona.values())

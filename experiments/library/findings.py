@@ -1,0 +1,413 @@
+"""The report's sentences, computed from its numbers.
+
+Every sentence the report writes from a number comes from a function here. Each takes
+the report's results (the dict written as ``results.json``) and returns the sentence, or
+None when the numbers it needs are not there. A sentence only claims what its numbers
+decide: a comparison is stated when the interval is on one side of the mark, and said to
+be undecided otherwise ("cannot tell"). Tests feed each function numbers on both sides of
+its claim.
+
+The numbers a finding reads (see ``experiments/commands/report.py``):
+
+- ``settings.main_persona``, ``settings.variant``;
+- ``brackets[persona]``: the certified bracket on the best observation-only policy,
+  normalized (``lower_normalized``, ``upper_normalized``);
+- ``fixed_sequence[persona]``: the best fixed sequence found (``normalized``) and a proven
+  upper bound on every fixed sequence (``bound_normalized``);
+- ``scores[persona][name]``: ``normalized``, ``normalized_low``, ``normalized_high``,
+  ``kind``, ``group``;
+- ``conformance[name][rule]``: ``rate``, ``low``, ``high`` (Wilson), ``applicable``;
+- ``rule_costs[rule]``: ``normalized`` (the exact cost of keeping the rule, in normalized
+  units; None where the rule cannot be kept for sure);
+- ``sensitivity``: ``conclusions[id]`` with ``share`` and ``share_ci`` (optional).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from difficult_customer.experiments.library.conformance import RULES
+
+Results = dict[str, Any]
+Finding = Callable[[Results], "str | None"]
+
+NEAR = 0.05
+"""The margin of "within 0.05 of the best observation-only policy" (normalized)."""
+HIDDEN_THRESHOLD = 0.05
+"""Hidden information "costs more than" this (the sensitivity study's threshold)."""
+ADAPT_THRESHOLD = 0.2
+"""Adapting "is worth more than" this (the sensitivity study's threshold)."""
+RULE_COST_THRESHOLD = 0.02
+"""A rule is cheap when keeping it costs under this (normalized; the sensitivity study's threshold)."""
+KEEP_BAR = 0.9
+"""A policy keeps a rule when its rate's interval is at or above this; breaks it when the interval is below."""
+
+GROUP_OBSERVATION = "learned, observation only"
+GROUP_FILTER = "learned, uses the model's exact filter"
+
+LEARNER_LABELS: dict[str, str] = {
+    "ppo": "PPO on the observation",
+    "a2c": "A2C on the observation",
+    "dqn": "DQN on the observation",
+    "recurrent_ppo": "RecurrentPPO on the observation history",
+    "ppo_belief": "PPO on exact belief features (uses the model's exact filter)",
+    "a2c_belief": "A2C on exact belief features (uses the model's exact filter)",
+    "dqn_belief": "DQN on exact belief features (uses the model's exact filter)",
+}
+"""What each learner is, as the report names it."""
+
+
+def f3(x: float | None) -> str:
+    """The report's number format (three decimals; ``n/a`` for None; no ``-0.000``)."""
+    if x is None:
+        return "n/a"
+    return f"{0.0 if abs(x) < 0.0005 else x:.3f}"
+
+
+def learner_label(learner: str) -> str:
+    """The report's name for a learner: what it reads, and whether it uses the model."""
+    if learner in LEARNER_LABELS:
+        return LEARNER_LABELS[learner]
+    if learner.endswith("_belief"):
+        return f"{learner[:-len('_belief')].upper()} on exact belief features (uses the model's exact filter)"
+    return learner
+
+
+def learner_group(learner: str) -> str:
+    """The table a learner belongs in: observation-only, or given the model's exact filter."""
+    return GROUP_FILTER if learner.endswith("_belief") else GROUP_OBSERVATION
+
+
+def _persona(results: Results) -> str:
+    return results["settings"]["main_persona"]
+
+
+def _interval(score: dict[str, Any]) -> tuple[float, float, float]:
+    return float(score["normalized"]), float(score["normalized_low"]), float(score["normalized_high"])
+
+
+def _described(score: dict[str, Any]) -> str:
+    """``0.812 [0.790, 0.830]``, or ``0.812 (exact)`` when there is no interval."""
+    point, low, high = _interval(score)
+    if high - low <= 0:
+        return f"{f3(point)} (exact)"
+    return f"{f3(point)} [{f3(low)}, {f3(high)}]"
+
+
+# ----------------------------------------------------------------------------- the model
+def variant_sentence(results: Results) -> str | None:
+    """Which customer model the numbers are for (the headline names it)."""
+    st = results.get("settings", {})
+    variant = st.get("variant")
+    if variant is None:
+        return None
+    off = st.get("ablate") or []
+    if variant == "default":
+        what = "every assumption on" + (f", with {', '.join(off)} switched off" if off else "")
+    elif variant == "guide_only":
+        what = "every assumption off: only what the guides say or what we read from them"
+    else:
+        what = f"switched off: {', '.join(off)}"
+    return f"Model variant: **{variant}** ({what}); persona {st.get('main_persona', 'n/a')}."
+
+
+# ----------------------------------------------------------------------------- the optimum
+def hidden_information_sentence(results: Results) -> str | None:
+    """What not seeing the hidden state costs: the oracle against the certified bracket, a range."""
+    bracket = results.get("brackets", {}).get(_persona(results))
+    if bracket is None:
+        return None
+    low_n, high_n = bracket["lower_normalized"], bracket["upper_normalized"]
+    cost_low, cost_high = 1.0 - high_n, 1.0 - low_n
+    t = HIDDEN_THRESHOLD
+    if cost_low > t:
+        verdict = f"more than {t:g} for sure"
+    elif cost_high <= t:
+        verdict = f"at most {t:g} for sure"
+    else:
+        verdict = f"whether it is more than {t:g}, the bracket cannot tell"
+    return (f"Hidden information costs between {f3(cost_low)} and {f3(cost_high)} (normalized; {verdict}): the "
+            f"oracle (1.000) against the certified bracket [{f3(low_n)}, {f3(high_n)}] on the best policy that "
+            "reads only the observations (lower end: the exact value of an actual policy; upper end: a proven "
+            "bound).")
+
+
+def adapting_sentence(results: Results) -> str | None:
+    """What adapting to the customer is worth: the bracket against the best fixed sequence of moves, a range."""
+    persona = _persona(results)
+    bracket = results.get("brackets", {}).get(persona)
+    fixed = results.get("fixed_sequence", {}).get(persona)
+    if bracket is None or fixed is None:
+        return None
+    worth_low = bracket["lower_normalized"] - fixed["bound_normalized"]
+    worth_high = bracket["upper_normalized"] - fixed["normalized"]
+    t = ADAPT_THRESHOLD
+    if worth_low > t:
+        verdict = f"more than {t:g} for sure"
+    elif worth_high <= t:
+        verdict = f"at most {t:g} for sure"
+    else:
+        verdict = f"whether it is more than {t:g}, the numbers cannot tell"
+    fixed_text = f3(fixed["normalized"]) + ("" if fixed.get("optimal") else
+                                             f", at most {f3(fixed['bound_normalized'])} for any fixed sequence")
+    return (f"Adapting is worth between {f3(worth_low)} and {f3(worth_high)} (normalized; {verdict}): the certified "
+            f"bracket on the best observation-only policy against the best fixed sequence of moves ({fixed_text}).")
+
+
+# ----------------------------------------------------------------------------- the guides
+def _guides(results: Results) -> dict[str, float]:
+    sc = results["scores"][_persona(results)]
+    return {n: float(v["normalized"]) for n, v in sc.items() if v.get("kind") == "guide"}
+
+
+def guides_sentence(results: Results) -> str | None:
+    """How the guides score (exact): which is best, and whether every one beats random."""
+    guides = _guides(results)
+    if not guides:
+        return None
+    best = max(guides, key=guides.get)
+    below = [g for g, v in guides.items() if v <= 0]
+    listed = ", ".join(f"{g} {f3(v)}" for g, v in sorted(guides.items(), key=lambda gv: -gv[1]))
+    against = ("every guide scores above random (0.000)" if not below
+               else f"{', '.join(below)} {'does' if len(below) == 1 else 'do'} no better than random (0.000)")
+    return f"Guides (exact): {listed}; {best} ranks first, and {against}."
+
+
+def best_guide(results: Results) -> str | None:
+    """The guide with the highest exact score on the main persona (None without guides)."""
+    guides = _guides(results)
+    return max(guides, key=guides.get) if guides else None
+
+
+# ----------------------------------------------------------------------------- learned policies
+def learner_sentence(results: Results, learner: str) -> str | None:
+    """A learner's score, against the best guide and the certified bracket, each decided only by its interval."""
+    persona = _persona(results)
+    score = results["scores"][persona].get(learner)
+    if score is None:
+        return None
+    point, low, high = _interval(score)
+    seeds = score.get("seeds", 1)
+    how = (f"IQM of {seeds} seeds" if seeds > 1 else "1 seed") + (
+        ", exact per seed" if score.get("exact_per_seed") else ", sampled per seed")
+    parts = [f"{learner_label(learner)} scores {_described(score)} ({how})"]
+    guides = _guides(results)
+    if guides:
+        best = max(guides, key=guides.get)
+        g = guides[best]
+        if low > g:
+            parts.append(f"above every guide (best: {best}, {f3(g)})")
+        elif high < g:
+            parts.append(f"below the best guide ({best}, {f3(g)})")
+        else:
+            parts.append(f"whether it beats the best guide ({best}, {f3(g)}) its interval cannot tell")
+    bracket_part = bracket_comparison(results, learner)
+    if bracket_part:
+        parts.append(bracket_part)
+    return "; ".join(parts) + "."
+
+
+def bracket_comparison(results: Results, name: str, margin: float = NEAR) -> str | None:
+    """Whether a policy is within ``margin`` of the best observation-only policy, decided by its interval.
+
+    The gap to the optimum lies in ``[max(lower - J, 0), upper - J]``; with J's interval
+    ``[J_low, J_high]`` it is at most ``upper - J_low`` and at least ``lower - J_high``.
+    "within" needs the largest possible gap to be at most ``margin``; "more than ...
+    below" needs the smallest possible gap to exceed it; anything else cannot be told.
+    """
+    persona = _persona(results)
+    bracket = results.get("brackets", {}).get(persona)
+    score = results["scores"][persona].get(name)
+    if bracket is None or score is None:
+        return None
+    _, low, high = _interval(score)
+    lower, upper = bracket["lower_normalized"], bracket["upper_normalized"]
+    most, least = upper - low, lower - high
+    if low > upper:
+        return (f"above the bracket's upper end ({f3(upper)}), which no policy reading only the observations can "
+                "reach: it uses more than the observations, or its estimate is off")
+    if most <= margin:
+        return f"within {margin:g} of the best observation-only policy for sure (gap at most {f3(max(most, 0.0))})"
+    if least > margin:
+        return f"more than {margin:g} below the best observation-only policy for sure (gap at least {f3(least)})"
+    return (f"whether it is within {margin:g} of the best observation-only policy cannot be told (gap between "
+            f"{f3(max(least, 0.0))} and {f3(most)})")
+
+
+# ----------------------------------------------------------------------------- rules
+def rule_status(entry: dict[str, Any] | None, bar: float = KEEP_BAR) -> str | None:
+    """``"keeps"`` (interval at or above ``bar``), ``"breaks"`` (below it), ``"cannot tell"``; None if it never applied."""
+    if entry is None or entry.get("rate") is None:
+        return None
+    if entry["low"] >= bar:
+        return "keeps"
+    if entry["high"] < bar:
+        return "breaks"
+    return "cannot tell"
+
+
+def _statuses(conf: dict[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"keeps": [], "breaks": [], "cannot tell": []}
+    for rule in RULES:
+        status = rule_status(conf.get(rule))
+        if status is not None:
+            out[status].append(rule)
+    return out
+
+
+def _rates(conf: dict[str, Any], rules: list[str]) -> str:
+    return ", ".join(f"{r} {f3(conf[r]['rate'])} [{f3(conf[r]['low'])}, {f3(conf[r]['high'])}]" for r in rules)
+
+
+def focus_learner(results: Results) -> str | None:
+    """The learned policy the rule sentence is about: the best observation-only learner (else the best learner)."""
+    sc = results["scores"][_persona(results)]
+    learned = {n: v for n, v in sc.items() if v.get("kind") == "learned" and n in results.get("conformance", {})}
+    if not learned:
+        return None
+    plain = {n: v for n, v in learned.items() if v.get("group") != GROUP_FILTER} or learned
+    return max(plain, key=lambda n: plain[n]["normalized"])
+
+
+def oracle_rules_sentence(results: Results) -> str | None:
+    """Which rules the oracle keeps (rate's interval at or above the bar) and which it breaks, with rates."""
+    conf = results.get("conformance", {}).get("oracle")
+    if conf is None:
+        return None
+    st = _statuses(conf)
+    parts = []
+    if st["keeps"]:
+        parts.append(f"keeps {_rates(conf, st['keeps'])}")
+    if st["breaks"]:
+        parts.append(f"breaks {_rates(conf, st['breaks'])}")
+    if st["cannot tell"]:
+        parts.append(f"may or may not keep {_rates(conf, st['cannot tell'])}")
+    return (f"The oracle {'; '.join(parts)} (a rule is kept when its rate's 95% interval is at or above "
+            f"{KEEP_BAR:g}, broken when below).")
+
+
+def learner_rules_sentence(results: Results) -> str | None:
+    """Which rules the focus learner keeps and breaks, and whether the oracle breaks them too (so breaking pays)."""
+    focus = focus_learner(results)
+    conf_all = results.get("conformance", {})
+    if focus is None:
+        return None
+    conf = conf_all[focus]
+    st = _statuses(conf)
+    parts = []
+    if st["keeps"]:
+        parts.append(f"keeps {', '.join(st['keeps'])}")
+    if st["breaks"]:
+        parts.append(f"breaks {_rates(conf, st['breaks'])}")
+    if st["cannot tell"]:
+        parts.append(f"may or may not keep {', '.join(st['cannot tell'])}")
+    sentence = f"The learned policy ({learner_label(focus)}) {'; '.join(parts) or 'applies none of the rules'}."
+    oracle = conf_all.get("oracle")
+    if st["breaks"] and oracle is not None:
+        oracle_status = {r: rule_status(oracle.get(r)) for r in st["breaks"]}
+        both = [r for r, s in oracle_status.items() if s == "breaks"]
+        kept = [r for r, s in oracle_status.items() if s == "keeps"]
+        unsure = [r for r, s in oracle_status.items() if s not in ("breaks", "keeps")]
+        if both:
+            sentence += (f" The oracle breaks {', '.join(both)} too, so breaking {'it' if len(both) == 1 else 'them'}"
+                         " is consistent with the optimum in this model.")
+        if kept:
+            sentence += (f" The oracle keeps {', '.join(kept)}, so breaking {'it' if len(kept) == 1 else 'them'} is a "
+                         "weakness of the learned policy.")
+        if unsure:
+            sentence += f" Whether the oracle keeps {', '.join(unsure)} its rates cannot tell."
+    return sentence
+
+
+def rule_costs_sentence(results: Results) -> str | None:
+    """What keeping each rule costs the oracle (exact): cheap rules (under the threshold) and costly ones."""
+    costs = results.get("rule_costs")
+    if not costs:
+        return None
+    cheap, costly, impossible = [], [], []
+    for rule, entry in costs.items():
+        c = entry.get("normalized")
+        if c is None or not math.isfinite(c):
+            impossible.append(rule)
+        elif c < RULE_COST_THRESHOLD:
+            cheap.append(f"{rule} {f3(c)}")
+        else:
+            costly.append(f"{rule} {f3(c)}")
+    parts = []
+    if cheap:
+        parts.append(f"under {RULE_COST_THRESHOLD:g} for {', '.join(cheap)}")
+    if costly:
+        parts.append(f"at least {RULE_COST_THRESHOLD:g} for {', '.join(costly)}")
+    if impossible:
+        parts.append(f"no policy can keep {', '.join(impossible)} for sure")
+    return f"Keeping a rule costs the oracle (exact, normalized): {'; '.join(parts)}."
+
+
+# ----------------------------------------------------------------------------- robustness
+def robustness(results: Results, conclusion: str) -> str | None:
+    """The share of plausible models in which a conclusion holds (from the sensitivity study), or None."""
+    sens = results.get("sensitivity")
+    if not sens:
+        return None
+    entry = sens.get("conclusions", {}).get(conclusion)
+    if entry is None:
+        return None
+    from difficult_customer.experiments.library.sensitivity import robustness_word
+
+    share = float(entry["share"])
+    low, high = (float(x) for x in entry["share_ci"])
+    return (f"holds in {share:.0%} [{low:.0%}, {high:.0%}] of {sens.get('samples', 'the')} plausible models: "
+            f"{robustness_word(share, low, high)}")
+
+
+def headline_findings(results: Results) -> list[dict[str, Any]]:
+    """The headline: each finding's id, sentence and robustness (only the findings the numbers allow)."""
+    learners = [n for n, v in results["scores"][_persona(results)].items() if v.get("kind") == "learned"]
+    best = best_guide(results)
+    rows: list[tuple[str, str | None, list[str]]] = [
+        ("variant", variant_sentence(results), []),
+        ("hidden_information", hidden_information_sentence(results), ["hidden_information_costs"]),
+        ("adapting", adapting_sentence(results), ["adapting_worth"]),
+        ("guides", guides_sentence(results), [f"{best}_first", "guides_beat_random"] if best else []),
+    ]
+    for learner in sorted(learners, key=lambda n: (learner_group(n) == GROUP_FILTER, n)):
+        rows.append((f"learner_{learner}", learner_sentence(results, learner), []))
+    rows.append(("oracle_rules", oracle_rules_sentence(results), []))
+    rows.append(("learner_rules", learner_rules_sentence(results), []))
+    rows.append(("rule_costs", rule_costs_sentence(results), [f"{r}_cheap" for r in results.get("rule_costs", {})]))
+    out = []
+    for fid, sentence, conclusions in rows:
+        if sentence is None:
+            continue
+        shares = {c: robustness(results, c) for c in conclusions}
+        out.append({"id": fid, "sentence": sentence, "robustness": {c: s for c, s in shares.items() if s}})
+    return out
+
+
+__all__ = [
+    "ADAPT_THRESHOLD",
+    "GROUP_FILTER",
+    "GROUP_OBSERVATION",
+    "HIDDEN_THRESHOLD",
+    "KEEP_BAR",
+    "NEAR",
+    "RULE_COST_THRESHOLD",
+    "adapting_sentence",
+    "best_guide",
+    "bracket_comparison",
+    "focus_learner",
+    "guides_sentence",
+    "headline_findings",
+    "hidden_information_sentence",
+    "learner_group",
+    "learner_label",
+    "learner_rules_sentence",
+    "learner_sentence",
+    "oracle_rules_sentence",
+    "robustness",
+    "rule_costs_sentence",
+    "rule_status",
+    "variant_sentence",
+]

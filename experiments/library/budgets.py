@@ -57,10 +57,14 @@ class Budget:
     curve_episodes: int = 200
     """Conversations per learning-curve point."""
     mc_episodes: int = 4000
-    """Conversations (played in lockstep) for the score of a policy that cannot be evaluated exactly."""
+    """Conversations (played in lockstep) for the score of a scripted or exact policy that cannot be evaluated
+    exactly (the belief-based ones)."""
+    learned_mc_episodes: int = 2000
+    """Conversations for the score of each seed of a learner with memory (recurrent, or given belief features);
+    learners without memory are scored exactly."""
 
     def __post_init__(self) -> None:
-        for name in ("eval_episodes", "curve_every", "curve_episodes", "mc_episodes"):
+        for name in ("eval_episodes", "curve_every", "curve_episodes", "mc_episodes", "learned_mc_episodes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"budget {name}={value!r}; allowed is an integer >= 1")
@@ -85,22 +89,24 @@ BudgetName = Literal["default", "quick", "tiny"]
 
 BUDGETS: dict[str, Budget] = {
     "default": Budget(
-        {"ppo": (150_000, 3), "ppo_belief": (150_000, 3), "a2c": (100_000, 2), "dqn": (100_000, 2),
-         "recurrent_ppo": (40_000, 2)},
-        eval_episodes=500, curve_every=15_000, curve_episodes=200, mc_episodes=4000,
+        {"ppo": (50_000, 5), "ppo_belief": (30_000, 5), "a2c": (50_000, 5), "dqn": (50_000, 5),
+         "recurrent_ppo": (12_000, 5)},
+        eval_episodes=500, curve_every=10_000, curve_episodes=200, mc_episodes=4000, learned_mc_episodes=2000,
     ),
     "quick": Budget(
-        {"ppo": (40_000, 2), "ppo_belief": (40_000, 1), "a2c": (20_000, 1), "dqn": (20_000, 1),
-         "recurrent_ppo": (6_000, 1)},
-        eval_episodes=200, curve_every=10_000, curve_episodes=100, mc_episodes=2000,
+        {"ppo": (16_000, 3), "ppo_belief": (8_000, 3), "a2c": (16_000, 3), "dqn": (16_000, 3),
+         "recurrent_ppo": (3_000, 3)},
+        eval_episodes=200, curve_every=4_000, curve_episodes=100, mc_episodes=2000, learned_mc_episodes=2000,
     ),
     "tiny": Budget(
         {"ppo": (2_048, 2), "ppo_belief": (1_024, 1)},
-        eval_episodes=24, curve_every=1_024, curve_episodes=16, mc_episodes=200,
+        eval_episodes=24, curve_every=1_024, curve_episodes=16, mc_episodes=200, learned_mc_episodes=200,
     ),
 }
-"""The named budgets: ``default`` (the report in 4-6 minutes on two cores), ``quick`` (1-2
-minutes), ``tiny`` (tests)."""
+"""The named budgets. ``default``: every learner on 5 seeds (intervals across seeds need
+them), with the steps cut so that the whole report takes about ten minutes on two cores;
+``quick``: 3 seeds, fewer steps (a few minutes); ``tiny``: for tests (its Monte Carlo counts
+are below the report's 2,000 and it has a one-seed learner, to exercise that path)."""
 
 
 def budget(name: str) -> Budget:

@@ -6,9 +6,10 @@ in a JSON file as soon as they are played, keyed by everything that determines t
 (policy, model file digest, persona, ablation, turn limit, rewards, seeds), so an
 interrupted run resumes and a changed setting recomputes. :func:`score_policy` turns a
 cell into a normalized score, the one way every command scores a policy (exact where the
-tables allow, else Monte Carlo with an interval; stored in the cell file too);
-:func:`score_seeds` scores a learner trained on several seeds (IQM with a stratified
-bootstrap interval). :func:`summarize` and :func:`reliability` give the rates.
+tables allow: every memoryless policy, learned MLPs on the plain observation included;
+else Monte Carlo with an interval; stored in the cell file too); :func:`score_seeds`
+scores a learner trained on several seeds (IQM with a stratified bootstrap interval that
+includes each seed's evaluation noise). :func:`summarize` and :func:`reliability` give the rates.
 :func:`evaluate_grid` does all of it for policies x personas, the loop the benchmark,
 the report and the ablations share.
 """
@@ -164,46 +165,63 @@ def _normalized(value: float, low: float, high: float, refs: dict[str, float]) -
     }
 
 
+def is_memoryless(policy: str) -> bool:
+    """Whether ``policy``'s move is a deterministic function of the current partial observation.
+
+    Every scripted policy is, and so is a learned model without memory (an MLP trained on
+    the plain observation: PPO, A2C, DQN acting deterministically); a recurrent model, a
+    model given belief features, the belief-based exact policies and the oracle (which
+    reads the hidden state) are not.
+    """
+    entry = agents.spec(policy)
+    return not entry.memory and entry.observation == "partial"
+
+
 def policy_value(
     policy: str, context: PolicyContext, episodes: Sequence[Episode] | None = None, mc_episodes: int = 0
 ) -> dict[str, Any]:
     """The expected return of ``policy`` in ``context``, with how it was obtained.
 
-    Exact (no interval) where the tables allow it: every policy that is not learned and
-    is memoryless or short enough to enumerate. Otherwise Monte Carlo: ``mc_episodes``
-    conversations played in lockstep if given, else the mean of ``episodes`` (the cell's
-    own conversations), with a 95% interval.
+    Exact (no interval) where the tables allow it: every memoryless policy (scripted ones,
+    and learned models that read only the current observation, :func:`is_memoryless`),
+    the oracle and random, and belief-based policies short enough to enumerate. Otherwise
+    Monte Carlo: ``mc_episodes`` conversations played in lockstep if given, else the mean
+    of ``episodes`` (the cell's own conversations), with a 95% interval.
 
     Returns:
-        ``{"return", "return_low", "return_high", "source", "interval"}`` with source
-        ``"exact"`` or ``"monte carlo"``.
+        ``{"return", "return_low", "return_high", "stderr", "source", "interval",
+        "episodes"}`` with source ``"exact"`` (stderr 0, episodes 0) or ``"monte carlo"``.
 
     Raises:
         ValueError: if neither ``episodes`` nor ``mc_episodes`` is given for a policy that
             cannot be valued exactly.
     """
-    from difficult_customer.agents.exact.evaluation import exact_value, monte_carlo
+    from difficult_customer.agents.exact.evaluation import Z95, exact_value, monte_carlo
 
     entry = agents.spec(policy)
     own = entry.context_for(context)
-    built = None
+    built = agents.make(policy, own)
     if not entry.learned:
-        built = agents.make(policy, own)
         exact = exact_value(built, own)
-        if exact is not None:
-            return {"return": exact, "return_low": exact, "return_high": exact, "source": "exact",
-                    "interval": "exact"}
+    elif is_memoryless(policy):
+        exact = exact_value(built, own, memoryless=True)
+    else:
+        exact = None
+    if exact is not None:
+        return {"return": exact, "return_low": exact, "return_high": exact, "stderr": 0.0, "source": "exact",
+                "interval": "exact", "episodes": 0}
     if mc_episodes > 0:
-        mc = monte_carlo(built if built is not None else agents.make(policy, own), own, mc_episodes,
-                         seed=context.seed or 0)
+        mc = monte_carlo(built, own, mc_episodes, seed=context.seed or 0)
         (low, high) = mc.ci95
         return {"return": float(mc.mean), "return_low": float(low), "return_high": float(high),
-                "source": "monte carlo", "interval": f"95% interval over {mc_episodes} conversations"}
+                "stderr": float(mc.stderr), "source": "monte carlo",
+                "interval": f"95% interval over {mc_episodes} conversations", "episodes": int(mc_episodes)}
     if not episodes:
         raise ValueError(f"policy {policy!r} cannot be valued exactly; give its episodes or mc_episodes >= 1")
     mean, low, high = mean_ci(returns(episodes))
-    return {"return": mean, "return_low": low, "return_high": high, "source": "monte carlo",
-            "interval": f"95% t-interval over {len(episodes)} conversations"}
+    return {"return": mean, "return_low": low, "return_high": high, "stderr": (high - low) / (2 * Z95),
+            "source": "monte carlo", "interval": f"95% t-interval over {len(episodes)} conversations",
+            "episodes": len(episodes)}
 
 
 def score_policy(
@@ -241,23 +259,56 @@ def score_policy(
     return score
 
 
-def score_seeds(per_seed_returns: Sequence[float], refs: dict[str, float], seed: int = 0) -> dict[str, Any]:
-    """The score of a learner trained on several seeds: IQM of the normalized per-seed returns.
+def score_seeds(per_seed: Sequence[float | dict[str, Any]], refs: dict[str, float], seed: int = 0) -> dict[str, Any]:
+    """The score of a learner trained on several seeds: IQM of the normalized per-seed values.
 
-    The interval is a 95% stratified bootstrap (seeded by ``seed``); with so few seeds
-    the IQM is close to the mean.
+    Args:
+        per_seed: one entry per training seed: a :func:`score_policy` result (its exact
+            value, or its Monte Carlo mean with the standard error), or a plain mean return
+            (then treated as exact, which it is not: prefer the scores).
+        refs: the references the scores are normalized by.
+        seed: seed of the bootstrap.
+
+    The interval is a 95% stratified bootstrap over seeds (seeded by ``seed``); where the
+    per-seed values are Monte Carlo estimates, each resampled value also carries its own
+    evaluation noise (:func:`~experiments.library.scores.iqm_ci` with ``stderr``). With one
+    seed and an exact value there is no interval: ``normalized_low == normalized_high``
+    and ``seeds == 1`` say so (the report prints "1 seed, exact").
+
+    Raises:
+        ValueError: for no seeds.
     """
-    per_seed = [normalize(float(r), refs["random"], refs["oracle"]) for r in per_seed_returns]
-    point, low, high = iqm_ci(np.array(per_seed)[:, None], seed=seed)
+    if not per_seed:
+        raise ValueError("score_seeds needs at least one seed's value")
+    values, errors, sources = [], [], []
+    span = refs["oracle"] - refs["random"]
+    for entry in per_seed:
+        if isinstance(entry, dict):
+            values.append(float(entry["return"]))
+            errors.append(float(entry.get("stderr", 0.0)))
+            sources.append(str(entry.get("source", "exact")))
+        else:
+            values.append(float(entry))
+            errors.append(0.0)
+            sources.append("mean of the cell")
+    normalized = [normalize(v, refs["random"], refs["oracle"]) for v in values]
+    point, low, high = iqm_ci(np.array(normalized)[:, None], seed=seed, stderr=np.array(errors) / span)
+    n = len(normalized)
+    exact = all(s == "exact" for s in sources)
+    how = "exact per seed" if exact else "Monte Carlo per seed, evaluation noise included"
     return {
         "kind": "learned",
-        "return": float(np.mean(per_seed_returns)),
+        "return": float(np.mean(values)),
         "normalized": point,
         "normalized_low": low,
         "normalized_high": high,
-        "per_seed": per_seed,
+        "per_seed": normalized,
+        "per_seed_stderr": [e / span for e in errors],
+        "per_seed_source": sources,
+        "seeds": n,
         "source": "iqm",
-        "interval": f"IQM over {len(per_seed)} seeds, 95% stratified bootstrap",
+        "exact_per_seed": exact,
+        "interval": (f"1 seed ({how})" if n == 1 else f"IQM over {n} seeds ({how}), 95% stratified bootstrap"),
     }
 
 
@@ -295,6 +346,7 @@ def evaluate_grid(
     score: Sequence[str] | None = None,
     resume: bool = True,
     progress: bool = True,
+    learned_mc_episodes: int | None = None,
 ) -> Grid:
     """Play (or read back) every cell of ``policies`` x ``personas`` and score them.
 
@@ -309,6 +361,8 @@ def evaluate_grid(
         score: the policies to score (None: all of them); the others keep only episodes.
         resume: reuse stored cells.
         progress: show a bar counting episodes.
+        learned_mc_episodes: Monte Carlo conversations for learned policies with memory
+            (None: ``mc_episodes``); memoryless learned policies are valued exactly.
     """
     seeds = [int(s) for s in seeds]
     grid = Grid(list(personas), list(policies), seeds)
@@ -324,7 +378,10 @@ def evaluate_grid(
                 episodes = evaluate_cell(policy, context, seeds, folder, resume, progress=bar.update)
                 grid.episodes[(persona, policy)] = episodes
                 if policy in scored:
-                    grid.scores[(persona, policy)] = score_policy(policy, context, refs, episodes, mc_episodes, folder)
+                    mc = mc_episodes
+                    if learned_mc_episodes is not None and agents.spec(policy).learned:
+                        mc = learned_mc_episodes
+                    grid.scores[(persona, policy)] = score_policy(policy, context, refs, episodes, mc, folder)
     finally:
         bar.close()
     return grid

@@ -29,21 +29,27 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def learning_curves(
-    curves: dict[str, dict[str, Any]], lines: dict[str, float], path: Path, title: str
+    curves: dict[str, dict[str, Any]], lines: dict[str, float], path: Path, title: str,
+    band: tuple[float, float] | None = None,
 ) -> Path:
     """Normalized score against environment steps, mean and min-max band over seeds.
 
     Args:
-        curves: algorithm -> {"steps": [...], "scores": (seeds, points) array}.
-        lines: label -> normalized score drawn as a horizontal line (guides, optimum).
+        curves: algorithm -> {"steps": [...], "scores": (seeds, points) array}; a name
+            containing "model's filter" is drawn dashed (it uses the model, unlike the others).
+        lines: label -> normalized score drawn as a horizontal line (guides).
+        band: (lower, upper) of the certified bracket on the best observation-only policy, shaded.
     """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    if band is not None:
+        ax.axhspan(band[0], band[1], color="gold", alpha=0.35, label="certified bracket (best observation-only)")
     for algo, data in curves.items():
         steps = np.asarray(data["steps"])
         scores = np.asarray(data["scores"], dtype=float)
         mean = scores.mean(0)
-        ax.plot(steps, mean, label=f"{algo} (n={scores.shape[0]})", linewidth=2)
+        style = "--" if "model's filter" in algo else "-"
+        ax.plot(steps, mean, label=f"{algo} (n={scores.shape[0]})", linewidth=2, linestyle=style)
         if scores.shape[0] > 1:
             ax.fill_between(steps, scores.min(0), scores.max(0), alpha=0.2)
     styles = ["--", ":", "-."]
@@ -98,14 +104,29 @@ def strategy_grid(move_by_turn: dict[str, np.ndarray], path: Path, title: str) -
 
 
 def score_bars(names: list[str], values: list[float], lows: list[float], highs: list[float], path: Path,
-               title: str) -> Path:
-    """Horizontal bars of normalized scores with interval whiskers."""
+               title: str, groups: list[str] | None = None, band: tuple[float, float] | None = None) -> Path:
+    """Horizontal bars of normalized scores with interval whiskers.
+
+    Args:
+        groups: one group per bar (e.g. "learned, observation only"); bars are coloured by
+            group, with a legend, so that unlike policies are told apart.
+        band: (lower, upper) of the certified bracket, shaded.
+    """
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.32 * len(names)))
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.32 * len(names)))
     y = np.arange(len(names))
     v = np.asarray(values)
     err = np.vstack([v - np.asarray(lows), np.asarray(highs) - v])
-    ax.barh(y, v, xerr=err, color="steelblue", alpha=0.8, capsize=2)
+    if band is not None:
+        ax.axvspan(band[0], band[1], color="gold", alpha=0.35, label="certified bracket")
+    if groups is None:
+        ax.barh(y, v, xerr=err, color="steelblue", alpha=0.8, capsize=2)
+    else:
+        palette = plt.get_cmap("tab10")
+        for i, group in enumerate(dict.fromkeys(groups)):
+            rows = np.array([g == group for g in groups])
+            ax.barh(y[rows], v[rows], xerr=err[:, rows], color=palette(i % 10), alpha=0.85, capsize=2, label=group)
+        ax.legend(fontsize=7, loc="lower right")
     ax.set_yticks(y, names, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.8)

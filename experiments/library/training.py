@@ -19,7 +19,6 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -335,32 +334,47 @@ def budget_runs(budget: Budget, *, out: str | Path, seed: int = 0, persona: str 
 def train_all(budget: Budget, *, out: str | Path, seed: int = 0, persona: str = "mixture",
               ablate: Sequence[str] = (), max_turns: int = DEFAULT_MAX_TURNS, n_envs: int = 8,
               workers: int = 2, progress: bool = True) -> dict[str, list[dict[str, Any]]]:
-    """Train (or reuse) every run of ``budget`` into ``<out>/runs``; returns learner -> run results.
+    """Train (or reuse) every run of ``budget``; returns learner -> run results.
+
+    The runs go through the sweep engine (:func:`~experiments.library.sweep.run_trainings`):
+    results and models are kept in the study store ``<out>/runs`` (SQLite rows plus
+    artifacts), one Ray task per run with ``workers`` CPUs, and a run already in the store
+    is not trained again, so an interrupted command resumes. Without Ray installed (the
+    ``sweep`` extra) the runs are trained one after the other in this process, into the
+    same run folders :func:`train` uses.
 
     Args:
-        workers: runs trained in parallel processes (1: in this process).
+        workers: CPUs the runs are spread over (1: one run at a time).
+
+    Returns:
+        Per learner, one dict per seed with ``final_return``, ``curve``, ``config``,
+        ``model`` and ``policy`` (the model's path, the name ``agents.make`` builds it by)
+        and ``wall_seconds``.
 
     Raises:
         ValueError: for bad settings, before anything is trained.
     """
+    import importlib.util
+
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers={workers!r}; allowed is an integer >= 1")
     runs = budget_runs(budget, out=out, seed=seed, persona=persona, ablate=ablate, max_turns=max_turns, n_envs=n_envs)
     for _, config in runs:
         config.validate()
     results: dict[str, list[dict[str, Any]]] = {learner: [] for learner in budget.learners}
+    if importlib.util.find_spec("ray") is not None:
+        from difficult_customer.experiments.library.sweep import run_trainings
+
+        done = run_trainings([config for _, config in runs], Path(out) / "runs", num_cpus=workers,
+                             progress=progress, study="report")
+        for (learner, _), result in zip(runs, done, strict=True):
+            results[learner].append({**result, "policy": result["model"]})
+        return results
     bar = progress_bar(len(runs), "training", enabled=progress)
     try:
-        if workers == 1:
-            for learner, config in runs:
-                results[learner].append(_train_one(config))
-                bar.update(1)
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                configs = [config for _, config in runs]
-                for (learner, _), result in zip(runs, pool.map(_train_one, configs), strict=True):
-                    results[learner].append(result)
-                    bar.update(1)
+        for learner, config in runs:
+            results[learner].append(_train_one(config))
+            bar.update(1)
     finally:
         bar.close()
     return results

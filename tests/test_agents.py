@@ -153,15 +153,16 @@ def test_guide_000_and_002_set_a_boundary_on_insults_and_001_003_004_never_do():
         assert int(agents.make(name).predict(insulted)[0]) != Move.set_boundary
 
 
-def test_guides_follow_up_after_a_solution_except_004_which_names_no_follow_up():
-    solved = observe(solved=1, reaction=Reaction.accepts_offer, tone=Tone.calm, counts=[1, 1, 0, 1, 0, 0], turn=3)
-    for name in ("guide_000", "guide_001", "guide_002", "guide_003", "tone_reader", "solution_first"):
-        assert int(agents.make(name).predict(solved)[0]) == Move.follow_up
-    assert int(agents.make("guide_004").predict(solved)[0]) != Move.follow_up
+def test_guides_follow_up_after_a_solution_004_by_the_rule_for_unnamed_steps():
+    """U1: guide 004 names no follow-up, so its script takes the step the other guides name."""
+    solved = observe(solved=1, reaction=Reaction.accepts_offer, tone=Tone.calm, counts=[1, 1, 1, 1, 1, 0], turn=5)
+    for name in ("guide_000", "guide_001", "guide_002", "guide_003", "guide_004", "tone_reader", "solution_first"):
+        assert int(agents.make(name).predict(solved)[0]) == Move.follow_up, name
 
 
 def test_guides_return_to_feelings_after_a_rejected_offer():
-    rejected = observe(reaction=Reaction.rejects_offer, counts=[2, 2, 1, 1, 0, 0], turn=6, last_move=3)
+    # every script's opening done (guide_002's includes its limits step, a boundary), then a rejected offer
+    rejected = observe(reaction=Reaction.rejects_offer, counts=[2, 2, 1, 1, 1, 0], turn=7, last_move=3)
     for name, script in GUIDE_SCRIPTS.items():
         assert int(agents.make(name).predict(rejected)[0]) == script.after_rejection[0]
 

@@ -32,6 +32,10 @@ from difficult_customer.customer_models import Tables
 GUIDE_BUCKETS = 32
 """Buckets per row of :attr:`FlatTransitions.guide` (a power of 2, so ``u * G`` is exact)."""
 
+WALK = 8
+"""Slots a batched draw looks ahead at once when the guide's first step does not settle it."""
+_WINDOW = np.arange(WALK)
+
 
 def cumulative(prob: np.ndarray) -> np.ndarray:
     """Cumulative sums along the last axis with ``inf`` from each row's last positive slot on.
@@ -64,7 +68,8 @@ class FlatTransitions:
     restart: int
     """Move id of the start-distribution rows (``A``)."""
     cum: np.ndarray
-    """(M,) float64: cumulative probability of each slot within its row (``inf`` for a row's last)."""
+    """(M + WALK,) float64: cumulative probability of each slot within its row (``inf`` for a row's
+    last), then ``WALK`` more ``inf`` so that a draw may read ahead past the last row."""
     guide: np.ndarray
     """(rows * G,) int32: for row ``r`` and bucket ``b``, the first slot of the row whose ``cum`` exceeds ``b / G``."""
     buckets: int
@@ -91,11 +96,17 @@ class FlatTransitions:
         slots = self.guide.take(rows * self.buckets + (u * self.buckets).astype(np.intp)).astype(np.intp)
         # The guide's slot is at or before the answer; one step on settles all but a few
         # (those with two slot boundaries in u's bucket), which walk on.
-        slots += u >= self.cum.take(slots)
-        behind = (u >= self.cum.take(slots)).nonzero()[0]
-        while behind.size:
-            slots[behind] += 1
-            behind = behind[u.take(behind) >= self.cum.take(slots.take(behind))]
+        cum = self.cum
+        slots += u >= cum.take(slots)
+        behind = (u >= cum.take(slots)).nonzero()[0]
+        while behind.size:  # look WALK slots ahead at once (cum ends in WALK infs, so the window never overruns)
+            at = slots.take(behind)
+            ahead = u.take(behind)[:, None] >= cum.take(at[:, None] + _WINDOW)
+            steps = ahead.argmin(1)  # the first slot ahead whose cum exceeds u (the row's inf stops it)
+            stuck = ahead.all(1)  # no such slot within the window: walk on from its end
+            steps[stuck] = WALK
+            slots[behind] = at + steps
+            behind = behind[stuck]
         return slots
 
 
@@ -129,7 +140,7 @@ def _flat_transitions(tables: Tables, initial_cum: np.ndarray, buckets: int) -> 
     next_state[-1, : starts.size] = starts
     flat = FlatTransitions(
         restart=n_moves,
-        cum=dense[keep],
+        cum=np.concatenate([dense[keep], np.full(WALK, np.inf)]),
         guide=by_state.ravel(),
         buckets=buckets,
         next_state=next_state[keep],

@@ -33,6 +33,7 @@ from difficult_customer.agents.exact.memoryless import (
     memoryless_value,
     observation_codes,
     observations,
+    reached_observations,
     search_memoryless,
 )
 
@@ -113,6 +114,18 @@ def test_codes_round_trip_through_observation_vectors():
     assert np.array_equal(moves, policy.moves(turn, codes))
     unknown, _ = table.predict(observations(turn + 1, codes, 16))
     assert np.all(unknown == 3)
+
+
+def test_reached_observations_carry_the_expected_number_of_turns():
+    context = PolicyContext.create(persona="mixture", max_turns=6)
+    policy = agents.make("guide_000", context)
+    turns, codes, mass = reached_observations(policy, context)
+    assert mass[turns == 0].sum() == pytest.approx(1.0)
+    assert np.all(np.diff(turns) >= 0) and np.all(mass > 0)
+    assert memoryless_value(policy, context).observations == codes.shape[0]
+    # The chance a conversation is still going shrinks turn by turn.
+    alive = np.bincount(turns, mass)
+    assert np.all(np.diff(alive) <= 1e-12)
 
 
 def test_a_saved_table_plays_the_same(tmp_path):
@@ -212,8 +225,8 @@ def test_bad_input_is_named():
         memoryless_value(table, PolicyContext.create(persona="reasonable", max_turns=3, observation="full"))
     with pytest.raises(ValueError, match="kicks=-1"):
         search_memoryless(context, kicks=-1)
-    with pytest.raises(ValueError, match="kick_fraction=0"):
-        search_memoryless(context, kick_fraction=0)
+    with pytest.raises(ValueError, match="kick_size=0"):
+        search_memoryless(context, kick_size=0)
     with pytest.raises(ValueError, match="start 'nobody'"):
         search_memoryless(context, ("nobody",))
 

@@ -600,6 +600,31 @@ def _immediate(model: _Model, layer: _Layer) -> np.ndarray:
     return np.bincount(parent, model.ix.prob[entry] * model.ix.reward[entry], minlength=layer.codes.shape[0])
 
 
+def reached_observations(policy: Policy, context: PolicyContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (turn, observation code) a memoryless policy reaches, with its probability.
+
+    Returns:
+        ``(turns, codes, probabilities)``; probabilities sum to the expected number of
+        turns played.
+    """
+    model = _Model(context.tables, context.max_turns)
+    codes, states, prob = model.openings()
+    out_turn, out_code, out_mass = [], [], []
+    for turn in range(model.max_turns):
+        if codes.shape[0] == 0:
+            break
+        distinct, which = np.unique(codes, return_inverse=True)
+        out_turn.append(np.full(distinct.shape[0], turn))
+        out_code.append(distinct)
+        out_mass.append(np.bincount(which, prob, minlength=distinct.shape[0]))
+        move = _moves_of(policy, turn, distinct, context.max_turns)[which]
+        if turn + 1 == model.max_turns:
+            break
+        _, _, _, c_parent, c_code, c_state, c_weight = model.successors(codes, states, move)
+        codes, states, prob, _ = _merge(c_code, c_state, prob[c_parent] * c_weight, model.n_states)
+    return np.concatenate(out_turn), np.concatenate(out_code), np.concatenate(out_mass)
+
+
 # ------------------------------------------------------------------ exact optimum, short horizons
 MAX_EXACT_TURNS = 2
 """Longest turn limit :func:`exact_memoryless_optimum` solves."""
@@ -766,7 +791,7 @@ def search_memoryless(
     starts: Sequence[str | Policy] = ("tone_reader", "guide_000", "best_fixed_sequence"),
     random_starts: int = 2,
     kicks: int = 0,
-    kick_fraction: float = 0.1,
+    kick_size: int = 8,
     seed: int = 0,
     max_sweeps: int = 30,
     max_children: int = DEFAULT_MAX_CHILDREN,
@@ -777,8 +802,9 @@ def search_memoryless(
     From each start (a registered memoryless policy by name, a policy object, and
     ``random_starts`` seeded random move sequences, :class:`SequencePolicy`), exact improvement
     sweeps run to a local optimum: no single reached observation can change its move
-    for the better. Then ``kicks`` times the best table's moves at a random
-    ``kick_fraction`` of its entries are redrawn and the sweeps run again; a kicked
+    for the better. Then ``kicks`` times, ``kick_size`` observations the best table
+    reaches (drawn with their probability) get another random move and the sweeps run
+    again; a kicked
     table that ends higher replaces the best. Everything is seeded by ``seed``. A start
     whose sweep would hold more than ``max_children`` successor entries (memory) stops
     there, keeping the value it reached (see :class:`SearchRun`). ``progress`` is called
@@ -789,7 +815,7 @@ def search_memoryless(
 
     Raises:
         ValueError: for a non-partial context, an unknown start name, negative counts,
-            or a kick fraction outside (0, 1].
+            or a kick size < 1.
     """
     from difficult_customer import agents
 
@@ -798,8 +824,8 @@ def search_memoryless(
     for name, value in (("random_starts", random_starts), ("kicks", kicks), ("max_sweeps", max_sweeps)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{name}={value!r}; allowed is an integer >= 0")
-    if not 0 < kick_fraction <= 1:
-        raise ValueError(f"kick_fraction={kick_fraction!r}; allowed: a number in (0, 1]")
+    if isinstance(kick_size, bool) or not isinstance(kick_size, (int, np.integer)) or kick_size < 1:
+        raise ValueError(f"kick_size={kick_size!r}; allowed is an integer >= 1")
     begin, begin_cpu = time.perf_counter(), time.process_time()
     candidates: list[tuple[str, Policy | int]] = []
     for item in starts:
@@ -834,10 +860,11 @@ def search_memoryless(
             break
         start, cpu = time.perf_counter(), time.process_time()
         kicked = best.copy(name=f"{best.name}, kick {k + 1}")
-        for turn, (codes, _) in list(kicked.table.items()):
-            hit = rng.random(codes.shape[0]) < kick_fraction
-            if hit.any():
-                kicked.set(turn, codes[hit], rng.integers(0, N_MOVES, int(hit.sum())))
+        turns, codes, mass = reached_observations(best, context)
+        pick = rng.choice(codes.shape[0], size=min(int(kick_size), codes.shape[0]), replace=False, p=mass / mass.sum())
+        for i in pick:
+            old = int(kicked.moves(int(turns[i]), codes[i : i + 1])[0])
+            kicked.set(int(turns[i]), codes[i : i + 1], np.array([(old + rng.integers(1, N_MOVES)) % N_MOVES]))
         values, changed, stopped = local_search(kicked, context, max_sweeps, max_children=max_children)
         runs.append(
             SearchRun(
@@ -933,6 +960,7 @@ __all__ = [
     "observation_codes",
     "observations",
     "pack",
+    "reached_observations",
     "search_memoryless",
     "unpack",
 ]

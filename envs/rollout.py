@@ -33,9 +33,10 @@ from typing import Any
 import numpy as np
 from gymnasium.utils import seeding
 
-from difficult_customer.customer_models import FACTORS, Outcome, Tables
+from difficult_customer.customer_models import FACTORS, Move, Outcome, Reaction, Tables, Tone
 from difficult_customer.envs.core import ConversationCore, Conversations, conversation_core, split_observation_code
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS, check_observation_mode
+from difficult_customer.envs.transcript import turn_lines
 
 _STATUS = FACTORS.index("status")
 
@@ -126,6 +127,43 @@ class Rollout:
         obs = self.core.observe_codes(*safe[:3], safe[3] if full else None)
         obs[~valid] = 0.0
         return obs
+
+    def turn_transcripts(self, i: int, render_hidden: bool = False, episode: int = 0) -> list[list[str]]:
+        """Conversation ``i`` as ``render_mode="ansi"`` writes it, as the lines each turn adds.
+
+        Args:
+            i: the conversation.
+            render_hidden: also show the hidden state (``render_hidden=True`` in the env).
+            episode: the env's conversation number, which picks the wording with the turn
+                (0 for the first conversation of a fresh env).
+
+        Returns:
+            ``turns[i] + 1`` lists: the opening's lines, then each move's.
+        """
+        end = int(self.turns[i])
+        tones, reactions = self.tones[i], self.reactions[i]
+        out, running = [], 0.0
+        for turn in range(end + 1):
+            if turn:
+                running += float(self.rewards[i, turn - 1])
+            out.append(
+                turn_lines(
+                    episode,
+                    turn,
+                    self.tables.hidden_state(int(self.states[i, turn])),
+                    Tone(int(tones[turn])),
+                    Reaction(int(reactions[turn])),
+                    Move(int(self.moves[i, turn - 1])) if turn else None,
+                    render_hidden,
+                    self.outcome_names()[i] if turn == end else None,
+                    running,
+                )
+            )
+        return out
+
+    def transcript(self, i: int, render_hidden: bool = False, episode: int = 0) -> str:
+        """Conversation ``i`` as ``env.render()`` returns it at the end (``render_mode="ansi"``)."""
+        return "\n".join(line for lines in self.turn_transcripts(i, render_hidden, episode) for line in lines) + "\n"
 
     def outcome_names(self) -> list[str]:
         """Each conversation's outcome as the single env names it in ``info["outcome"]``."""

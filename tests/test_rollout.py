@@ -79,6 +79,21 @@ def test_rollout_records_what_stepping_the_env_by_hand_records(name, kwargs):
     assert len(set(outcomes)) >= 2  # the check saw different endings
 
 
+@pytest.mark.parametrize("render_hidden", [False, True])
+def test_transcripts_are_what_the_env_renders(render_hidden):
+    context = PolicyContext.create(persona="mixture")
+    seeds = [2, 8, 13]
+    played = rollout(agents.make("guide_001", context), context.tables, seeds=seeds)
+    env = CustomerEnv(render_mode="ansi", render_hidden=render_hidden)
+    policy = agents.make("guide_001", context)
+    for episode, seed in enumerate(seeds):  # one env, conversation after conversation, as a report renders them
+        obs, info = env.reset(seed=seed)
+        while info["outcome"] == "ongoing":
+            obs, _, _, _, info = env.step(int(policy.predict(obs)[0]))
+        assert played.transcript(episode, render_hidden, episode=episode) == env.render()
+    assert "--- outcome:" in env.render() and ("(hidden: anger" in env.render()) == render_hidden
+
+
 def test_a_conversation_does_not_depend_on_the_rest_of_the_batch():
     context = PolicyContext.create()
     policy = agents.make("belief_lookahead", context)

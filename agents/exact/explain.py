@@ -18,10 +18,9 @@ from difficult_customer.agents.base import Policy, PolicyContext
 from difficult_customer.agents.exact.oracle import OracleValueIteration, solve_oracle
 from difficult_customer.agents.exact.policies import BeliefPolicy
 from difficult_customer.agents.registry import make, spec
-from difficult_customer.customer_models import Move, Outcome, Reaction, Tone
+from difficult_customer.customer_models import Move, Outcome
 from difficult_customer.envs.observation import PARTIAL_SIZE
 from difficult_customer.envs.rollout import rollout
-from difficult_customer.envs.transcript import turn_lines
 
 
 @dataclass(frozen=True)
@@ -98,27 +97,17 @@ def explain_conversation(
     )
     end = int(played.turns[0])
     seen = played.observations(0)[:, :PARTIAL_SIZE]
-    states, tones, reactions = played.states[0], played.tones[0], played.reactions[0]
+    states = played.states[0]
     outcome = played.outcome_names()[0]
     terminated = outcome != Outcome.timed_out.name
-    total, running = float(played.returns[0]), 0.0
+    total = float(played.returns[0])
+    transcripts = played.turn_transcripts(0)
     belief_state, start = None, np.ones(1, dtype=bool)
     turns: list[TurnExplanation] = []
     for turn in range(end + 1):
         hidden = tables.hidden_state(int(states[turn]))
         move = int(played.moves[0, turn]) if turn < end else None
-        if turn > 0:
-            running += float(played.rewards[0, turn - 1])
-        transcript = turn_lines(
-            0,
-            turn,
-            hidden,
-            Tone(int(tones[turn])),
-            Reaction(int(reactions[turn])),
-            None if turn == 0 else Move(int(played.moves[0, turn - 1])),
-            outcome=outcome if turn == end else None,
-            episode_return=running,
-        )
+        transcript = transcripts[turn]
         if turn == end and terminated:  # no decision after the end: the closing lines only
             previous = turns[-1]
             turns.append(

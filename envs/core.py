@@ -338,10 +338,12 @@ class ConversationCore:
             The new state and what the step did (restarted rows: reward 0, not ended).
 
         Raises:
-            ValueError: for moves of another shape or outside 0-5.
+            ValueError: for moves of another shape or outside 0-5, or uniforms of another shape.
         """
         n = conv.state.shape[0]
         moves = check_moves(moves, n)
+        if getattr(u, "shape", None) != (2, n):
+            u = _check_uniforms(u, n)
         return self._advance(conv.state, conv.turn, conv.history, moves, conv.done, u)
 
     def _advance(

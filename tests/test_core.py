@@ -256,5 +256,8 @@ def test_bad_scalar_move_and_uniforms_raise_value_error():
         core.step_one(core.reset_one(0.5, 0.5), 6, 0.5, 0.5)
     with pytest.raises(ValueError, match=r"uniforms of shape \(3, 2\)"):
         core.reset(np.zeros((3, 2)))
+    conv = core.reset(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"uniforms of shape \(2, 3\); allowed: \(2, 4\)"):
+        core.step(conv, np.zeros(4, dtype=int), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="max_turns=0"):
         conversation_core(compile_model("mixture"), 0)

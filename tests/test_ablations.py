@@ -35,6 +35,8 @@ def test_one_row_per_claim_and_the_optimum_follows_the_ablation(study):
     for s in settings.values():
         assert set(s["ppo"]["conformance"]) == set(RULES)
         assert s["optimum"]["low"] <= s["optimum"]["normalized"] <= s["optimum"]["high"]
+        assert s["ppo"]["exact_per_seed"]  # PPO's MLP reads only the current observation: valued exactly
+        assert 0 < s["bracket"]["lower_normalized"] < s["bracket"]["upper_normalized"] <= 1
     # With C7 off a follow-up earns nothing, so the exact optimum stops following up (R5 collapses).
     assert settings["none"]["optimum"]["conformance"]["R5"]["rate"] > 0.9
     assert settings["C7"]["optimum"]["conformance"]["R5"]["rate"] < 0.5

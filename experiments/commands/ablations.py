@@ -1,9 +1,10 @@
 """Ablation study: what does each claim do to the learned strategy?
 
 Retrains PPO (the budget's PPO runs: seeds x steps) with each claim C1-C10 switched off
-in turn, and compares the learned policy's score and conformance to the guide rules with
-and without the claim, next to the exact optimum's (the best belief-based policy) under
-the same ablation. Every training run and evaluation cell is saved as it finishes, so
+in turn, and compares the learned policy's score (exact per seed: PPO's MLP reads only the
+current observation) and conformance to the guide rules with and without the claim, next
+to the certified bracket on the best observation-only policy and a belief-based exact
+policy (belief_lookahead, sampled) under the same ablation. Every training run and evaluation cell is saved as it finishes, so
 the command resumes where it stopped. Writes ablations.md, ablations.json and heat maps.
 """
 
@@ -18,16 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from difficult_customer.agents.exact.bracket import certified_bracket
 from difficult_customer.customer_models import CLAIMS, check_ablate
 from difficult_customer.experiments.library import plots
 from difficult_customer.experiments.library.budgets import BudgetName, budget, eval_seeds
 from difficult_customer.experiments.library.conformance import RULES, conformance
-from difficult_customer.experiments.library.evaluation import evaluate_grid, returns, score_seeds
+from difficult_customer.experiments.library.evaluation import evaluate_grid, score_seeds
 from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
 from difficult_customer.experiments.library.training import train_all
 
 OPTIMUM = "belief_lookahead"
-"""The exact policy shown as the optimum under each ablation (reads only observations)."""
+"""The belief-based exact policy shown beside the bracket under each ablation (sampled: it has memory)."""
 LEARNER = "ppo"
 """The learner retrained under each ablation (its steps and seeds come from the budget)."""
 PERSONA = "mixture"
@@ -78,16 +80,20 @@ def run_ablations(config: Config) -> dict[str, Any]:
                             workers=config.workers, progress=config.progress)
         names = [r["policy"] for r in trained[LEARNER]]
         grid = evaluate_grid([*names, OPTIMUM, "oracle"], [PERSONA], seeds, cells, ablate=ablate, seed=config.seed,
-                             mc_episodes=plan.mc_episodes, score=[OPTIMUM], progress=config.progress)
+                             mc_episodes=plan.mc_episodes, score=[*names, OPTIMUM],
+                             learned_mc_episodes=plan.learned_mc_episodes, progress=config.progress)
         refs = grid.references[PERSONA]
-        learned = score_seeds([float(returns(grid.episodes[(PERSONA, n)]).mean()) for n in names], refs,
-                              seed=config.seed)
+        learned = score_seeds([grid.scores[(PERSONA, n)] for n in names], refs, seed=config.seed)
         optimum = grid.scores[(PERSONA, OPTIMUM)]
+        bracket = certified_bracket(grid.contexts[PERSONA])
         settings[claim] = {
             "ablate": ablate,
             "references": refs,
+            "bracket": {"lower_normalized": bracket.normalized[0], "upper_normalized": bracket.normalized[1],
+                        "points": bracket.points, "depth": bracket.depth},
             "ppo": {"normalized": learned["normalized"], "low": learned["normalized_low"],
-                    "high": learned["normalized_high"], "per_seed": learned["per_seed"],
+                    "high": learned["normalized_high"], "per_seed": learned["per_seed"], "seeds": learned["seeds"],
+                    "exact_per_seed": learned["exact_per_seed"],
                     "conformance": conformance(grid.pooled(PERSONA, names))},
             "optimum": {"normalized": optimum["normalized"], "low": optimum["normalized_low"],
                         "high": optimum["normalized_high"], "conformance": conformance(grid.pooled(PERSONA, [OPTIMUM]))},
@@ -109,18 +115,25 @@ def write_ablations(results: dict[str, Any], out: Path) -> Path:
     for who in ("ppo", "optimum"):
         matrix = np.array([_rates(settings[c][who]["conformance"]) for c in rows])
         plots.heatmap(matrix, rows, list(RULES), out / f"conformance_{who}.png",
-                      f"Conformance of {'PPO' if who == 'ppo' else 'the belief optimum'} with each claim switched off")
+                      f"Conformance of {'PPO' if who == 'ppo' else OPTIMUM} with each claim switched off")
     base = settings.get("none")
     lines = ["# Ablations: what each claim does to the learned strategy", "",
              "Each row switches one claim off in the customer model (`ablate=[claim]`), retrains PPO "
              f"({results['config']['seeds']} seeds x {results['config']['steps']} steps) and evaluates on the mixture. "
-             "Scores are normalized against random and the oracle of the same ablated model. Conformance: share of "
+             "Scores are normalized against random and the oracle of the same ablated model. PPO: exact per seed, "
+             "IQM across seeds with a 95% bootstrap interval. Bracket: certified lower and upper bounds on the best "
+             f"observation-only policy (exact). {OPTIMUM}: a belief-based exact policy, sampled. Conformance: share of "
              "conversations following each rule; in brackets the change against no ablation.", "",
-             "| claim off | PPO normalized | optimum normalized | " + " | ".join(f"PPO {r}" for r in RULES)
-             + " | " + " | ".join(f"optimum {r}" for r in RULES) + " |",
-             "|---|---|---|" + "---|" * (2 * len(RULES))]
+             f"| claim off | PPO normalized | bracket | {OPTIMUM} normalized | " + " | ".join(f"PPO {r}" for r in RULES)
+             + " | " + " | ".join(f"{OPTIMUM} {r}" for r in RULES) + " |",
+             "|---|---|---|---|" + "---|" * (2 * len(RULES))]
     for claim, s in settings.items():
-        cells = [f"{s['ppo']['normalized']:.3f} [{s['ppo']['low']:.3f}, {s['ppo']['high']:.3f}]",
+        ppo = s["ppo"]
+        if ppo["high"] > ppo["low"]:
+            ppo_cell = f"{ppo['normalized']:.3f} [{ppo['low']:.3f}, {ppo['high']:.3f}]"
+        else:
+            ppo_cell = f"{ppo['normalized']:.3f} ({'1 seed' if ppo['seeds'] == 1 else 'all seeds equal'}, exact)"
+        cells = [ppo_cell, f"[{s['bracket']['lower_normalized']:.3f}, {s['bracket']['upper_normalized']:.3f}]",
                  f"{s['optimum']['normalized']:.3f} [{s['optimum']['low']:.3f}, {s['optimum']['high']:.3f}]"]
         for who in ("ppo", "optimum"):
             for r in RULES:
@@ -133,7 +146,7 @@ def write_ablations(results: dict[str, Any], out: Path) -> Path:
                 else:
                     cells.append(f"{rate:.2f} ({rate - ref:+.2f})")
         lines.append(f"| {claim} | " + " | ".join(cells) + " |")
-    lines += ["", "![PPO conformance](conformance_ppo.png)", "", "![optimum conformance](conformance_optimum.png)", "",
+    lines += ["", "![PPO conformance](conformance_ppo.png)", "", f"![{OPTIMUM} conformance](conformance_optimum.png)", "",
               f"Wall time {results['wall_seconds']:.0f} s."]
     atomic_write_text(out / "ablations.md", "\n".join(lines) + "\n")
     return out / "ablations.md"

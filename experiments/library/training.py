@@ -139,6 +139,9 @@ class TrainConfig:
     ``difficult_customer.agents.exact.belief_input``)."""
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     """Overrides of the YAML hyperparameters."""
+    sample: dict[str, Any] = field(default_factory=dict)
+    """A model drawn by the sensitivity analysis instead of the named persona: ``{"variant": "default" or
+    "guide_only", "x": [one value per sampled parameter]}`` (``experiments.library.sensitivity.space_for``)."""
     eval_every: int = 10_000
     """Steps between evaluations for the learning curve (0: only at the end)."""
     eval_episodes: int = 200
@@ -162,10 +165,30 @@ class TrainConfig:
         for name in ("steps", "n_envs", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}; allowed is an integer >= 1")
+        if self.sample:
+            self.sampled_model()  # names a bad variant, a wrong number of values or a value out of range
+
+    def sampled_model(self) -> Any:
+        """The :class:`~difficult_customer.customer_models.Mixture` of :attr:`sample`.
+
+        Raises:
+            ValueError: for missing keys, an unknown variant, or values that do not fit its parameters.
+        """
+        from difficult_customer.experiments.library.sensitivity import space_for
+
+        missing = {"variant", "x"} - set(self.sample)
+        if missing:
+            raise ValueError(f"sample={self.sample!r} lacks {sorted(missing)}; allowed: {{'variant': ..., 'x': [...]}}")
+        space = space_for(self.sample["variant"])
+        if len(self.sample["x"]) != len(space.specs):
+            raise ValueError(f"sample has {len(self.sample['x'])} values; variant {self.sample['variant']!r} "
+                             f"samples {len(space.specs)} parameters")
+        return space.model(self.sample["x"], name=f"sample-{self.key()}")
 
     def context(self) -> PolicyContext:
         """The environment the run trains in."""
-        return PolicyContext.create(persona=self.persona, ablate=self.ablate, max_turns=self.max_turns, seed=self.seed)
+        persona = self.sampled_model() if self.sample else self.persona
+        return PolicyContext.create(persona=persona, ablate=self.ablate, max_turns=self.max_turns, seed=self.seed)
 
     def key(self) -> str:
         """A digest of every setting that changes the result (not the output folder)."""
@@ -175,7 +198,8 @@ class TrainConfig:
 
 def run_dir(config: TrainConfig) -> Path:
     """The folder of one run."""
-    tag = config.persona + ("__ablate-" + "-".join(sorted(config.ablate)) if config.ablate else "")
+    tag = (f"sample-{config.key()}" if config.sample else config.persona) + (
+        "__ablate-" + "-".join(sorted(config.ablate)) if config.ablate else "")
     algo = config.algo + ("-belief" if config.observation == "belief" else "")
     return Path(config.out) / algo / tag / f"seed{config.seed}"
 

@@ -174,3 +174,41 @@ def test_command_writes_json_markdown_and_plots(tmp_path):
     for name in ("ranks_guide_only.png", "indices_guide_only.png", "sensitivity.md"):
         assert (tmp_path / name).stat().st_size > 0
     assert "| guide_004 |" in (tmp_path / "sensitivity.md").read_text()
+
+
+def test_learned_summary_puts_each_learned_policy_beside_its_own_models_optimum():
+    study = {"records": {"default": {"conf_R1": 0.5, "cost_R1": 0.1}, "lhs-00000": {"conf_R1": 1.0, "cost_R1": 0.0}}}
+    learned = {"rows": [
+        {"model": "default", "normalized": 0.4, "conformance": {"R1": [0.2, 0.1, 0.3]}},
+        {"model": "lhs-00000", "normalized": 0.8, "conformance": {"R1": [0.6, 0.5, 0.7]}},
+    ]}
+    score, r1 = sens.learned_summary(study, learned, ["R1"])
+    assert score["learned"][1] == pytest.approx(0.6) and score["models"] == 2
+    assert r1["learned"] == pytest.approx([0.3, 0.4, 0.5])
+    assert r1["optimum"] == pytest.approx([0.625, 0.75, 0.875])
+    assert r1["cost"][1] == pytest.approx(0.05)
+
+
+@pytest.mark.slow
+def test_learn_retrains_on_sampled_models_and_scores_each_exactly(tmp_path):
+    pytest.importorskip("ray")
+    pytest.importorskip("stable_baselines3")
+    from difficult_customer import agents
+    from difficult_customer.agents.exact.memoryless import memoryless_value
+    from difficult_customer.experiments.library.training import TrainConfig
+
+    design = sens.Design(lhs_samples=2, index_trajectories=2, seed=0)
+    learn = sens.LearnSettings(samples=1, steps=256, conformance_episodes=30)
+    out = sens.run_learning("guide_only", design, learn, tmp_path, max_turns=16, progress=False)
+    assert [r["model"] for r in out["rows"]] == ["default", "lhs-00000"]
+    space = sens.space_for("guide_only")
+    lhs = [s for s in sens.draw(space.problem, design) if s.design == "lhs"][0]
+    config = TrainConfig(algo="ppo", steps=256, seed=0, eval_every=0, eval_episodes=50,
+                         sample={"variant": "guide_only", "x": list(lhs.x)})
+    model_path = tmp_path / "runs" / "artifacts" / out["rows"][1]["run_id"] / "model.zip"
+    context = config.context()
+    expected = memoryless_value(agents.make(str(model_path), context), context).value
+    assert out["rows"][1]["value"] == pytest.approx(expected, abs=1e-12)
+    for rates in (r["conformance"] for r in out["rows"]):
+        for interval in filter(None, rates.values()):
+            assert interval[1] <= interval[0] <= interval[2] and interval[2] > interval[1]

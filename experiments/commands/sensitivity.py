@@ -16,7 +16,9 @@ from typing import Literal
 from difficult_customer.experiments.library.sensitivity import (
     VARIANTS,
     Design,
+    LearnSettings,
     SolveSettings,
+    learned_summary,
     plot_indices,
     plot_ranks,
     render_markdown,
@@ -50,6 +52,22 @@ class Config:
     """Oracle conversations per model for its conformance rates (0 skips them)."""
     max_turns: int = 16
     """Turn limit of every model."""
+    learn: bool = False
+    """Also retrain a learned policy on sampled models (through the sweep engine, on Ray) and report how its
+    score and conformance hold up across them, beside the exact optimum's."""
+    learn_algo: Literal["ppo", "a2c", "dqn"] = "ppo"
+    """Algorithm retrained by --learn (memoryless, so scored exactly)."""
+    learn_samples: int = 8
+    """Sampled models --learn retrains on (besides the built-in model)."""
+    learn_steps: int = 30_000
+    """Environment steps per --learn training."""
+    learn_seeds: int = 1
+    """Training seeds per model for --learn."""
+    address: str | None = None
+    """Ray cluster for --learn ("auto" or HOST:PORT); default: an embedded local Ray over every core."""
+
+
+RULE_IDS = ("R1", "R2", "R3", "R4", "R5", "R6")
 
 
 def designs(config: Config) -> Design:
@@ -80,6 +98,13 @@ def main(config: Config) -> int:
     results = {}
     for variant in dict.fromkeys(config.variants):
         study = run_study(variant, design, settings, config.out, workers=workers)
+        if config.learn:
+            from difficult_customer.experiments.library.sensitivity import run_learning
+
+            learn = LearnSettings(algo=config.learn_algo, samples=config.learn_samples, steps=config.learn_steps,
+                                  seeds=config.learn_seeds)
+            study["learned"] = run_learning(variant, design, learn, config.out, config.max_turns, config.address)
+            study["learned_summary"] = learned_summary(study, study["learned"], RULE_IDS)
         study["plots"] = {
             "ranks": plot_ranks(study["ranks"], config.out / f"ranks_{variant}.png",
                                 f"Guide ranks over {study['lhs_samples']} sampled models ({variant})").name,

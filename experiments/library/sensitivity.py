@@ -605,6 +605,7 @@ def run_study(
         "groups": sorted(set(problem.groups)),
         "models_solved": len(samples) + 1,
         "default": default,
+        "records": {"default": default, **{s.key: done[s.key] for s in samples if s.design == "lhs"}},
         "conclusions": analysis.conclusions,
         "ranks": analysis.ranks,
         "lhs_samples": analysis.samples,
@@ -689,4 +690,136 @@ def render_markdown(document: dict[str, Any]) -> str:
                   "|---|" + "---|" * len(GUIDES)]
         for g, shares in study["ranks"].items():
             lines.append(f"| {g} | " + " | ".join(f"{s:.0%}" for s in shares) + " |")
+        if "learned" in study:
+            learned = study["learned"]
+            lines += ["", f"Learned strategy ({learned['algo']}, {learned['steps']:,} steps, retrained on each of "
+                          f"{study['learned_summary'][0]['models']} models: the built-in one and LHS samples): "
+                          "median [interquartile range] across models, beside the exact optimum's.", "",
+                      "| | learned | exact optimum (oracle) | keeping it costs (raw) |", "|---|---|---|---|"]
+            for row in study["learned_summary"]:
+                lines.append(f"| {row['what']} | {_iqr(row['learned'])} | {_iqr(row['optimum'])} | "
+                             f"{_iqr(row.get('cost'))} |")
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------- the learned strategy
+
+
+@dataclass(frozen=True)
+class LearnSettings:
+    """How ``sensitivity --learn`` retrains a policy on sampled models."""
+
+    algo: str = "ppo"
+    """An SB3 algorithm whose plain-observation policy is memoryless (ppo, a2c, dqn): scored exactly."""
+    samples: int = 8
+    """Sampled models to retrain on (the first LHS samples), besides the built-in model."""
+    steps: int = 30_000
+    """Environment steps per training."""
+    seeds: int = 1
+    """Training seeds per model."""
+    conformance_episodes: int = 500
+    """Conversations of each learned policy for its conformance rates."""
+
+
+def learn_configs(space: Space, xs: Sequence[tuple[float, ...]], learn: LearnSettings, seed: int,
+                  max_turns: int) -> list[Any]:
+    """The trainings of ``sensitivity --learn``: one per sampled model and training seed."""
+    from difficult_customer.experiments.library.training import TrainConfig
+
+    return [
+        TrainConfig(algo=learn.algo, steps=learn.steps, seed=seed + s, max_turns=max_turns, eval_every=0,
+                    eval_episodes=50, sample={"variant": space.variant, "x": list(map(float, x))})
+        for x in xs
+        for s in range(learn.seeds)
+    ]
+
+
+def score_learned(result: dict[str, Any], config: Any, episodes: int, seed: int) -> dict[str, Any]:
+    """A trained model on its own sampled model: exact value, normalized, and conformance with Wilson intervals."""
+    from difficult_customer import agents
+    from difficult_customer.agents.exact.evaluation import oracle_value, random_value
+    from difficult_customer.agents.exact.memoryless import memoryless_value
+    from difficult_customer.experiments.library.conformance import conformance
+    from difficult_customer.experiments.library.rollouts import run_episodes
+
+    context = config.context()
+    policy = agents.make(result["policy"], context)
+    value = memoryless_value(policy, context).value
+    oracle, rand = oracle_value(context), random_value(context)
+    table = conformance(run_episodes(result["policy"], context, range(seed, seed + episodes)))
+    rates = {}
+    for rule, row in table.items():
+        if row["rate"] is None:
+            rates[rule] = None
+            continue
+        kept = round(row["rate"] * row["applicable"])
+        rates[rule] = list(wilson_ci(kept, row["applicable"]))
+    return {"value": value, "normalized": (value - rand) / (oracle - rand), "conformance": rates}
+
+
+def run_learning(
+    variant: str,
+    design: Design,
+    learn: LearnSettings,
+    out: Path,
+    max_turns: int = 16,
+    address: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Retrain a learned policy on sampled models (through the sweep engine, on Ray) and score it exactly.
+
+    Uses the same models as :func:`run_study` (the built-in one, then the first LHS
+    samples), so each learned policy sits beside its model's exact optimum.
+
+    Returns:
+        Per model: its key, the learned policy's exact score (raw and normalized) and its
+        conformance rates with Wilson intervals, per training seed.
+    """
+    from difficult_customer.experiments.library.sweep import run_trainings
+
+    space = space_for(variant)
+    samples = [s for s in draw(space.problem, design) if s.design == "lhs"][: learn.samples]
+    keys = ["default", *(s.key for s in samples)]
+    xs = [space.default_x(), *(s.x for s in samples)]
+    configs = learn_configs(space, xs, learn, design.seed, max_turns)
+    results = run_trainings(configs, out / "runs", address=address, progress=progress, study=f"sensitivity-{variant}")
+    rows = []
+    for i, (config, result) in enumerate(zip(configs, results, strict=True)):
+        rows.append({"model": keys[i // learn.seeds], "seed": config.seed, "run_id": result["run_id"],
+                     **score_learned(result, config, learn.conformance_episodes, design.seed)})
+    return {"variant": variant, "algo": learn.algo, "steps": learn.steps, "rows": rows}
+
+
+def learned_summary(study: dict[str, Any], learned: dict[str, Any], rules: Sequence[str]) -> list[dict[str, Any]]:
+    """Per rule (and the score): the learned strategy across sampled models, beside the exact optimum's.
+
+    The optimum's conformance comes from the same models' records in ``study`` (the
+    built-in model's record and the LHS records are read from the samples folder by the
+    caller and passed as ``study["records"]``).
+    """
+    records = study["records"]
+    out = []
+    scores = [r["normalized"] for r in learned["rows"]]
+    out.append({"what": "normalized score", "learned": _quartiles(scores), "optimum": [1.0, 1.0, 1.0],
+                "models": len({r["model"] for r in learned["rows"]})})
+    for rule in rules:
+        learned_rates = [r["conformance"][rule][0] for r in learned["rows"] if r["conformance"].get(rule)]
+        optimum = [records[r["model"]].get(f"conf_{rule}") for r in learned["rows"]]
+        optimum = [v for v in optimum if v is not None]
+        costs = [records[r["model"]].get(f"cost_{rule}") for r in learned["rows"]]
+        out.append({"what": rule, "learned": _quartiles(learned_rates), "optimum": _quartiles(optimum),
+                    "cost": _quartiles([c for c in costs if c is not None]),
+                    "models": len(learned_rates)})
+    return out
+
+
+def _iqr(q: Sequence[float] | None) -> str:
+    return "—" if q is None else f"{q[1]:.3f} [{q[0]:.3f}, {q[2]:.3f}]"
+
+
+def _quartiles(values: Sequence[float]) -> list[float] | None:
+    """Median and interquartile range ``[q25, median, q75]``, or None without values."""
+    if not values:
+        return None
+    q = np.quantile(np.asarray(values, dtype=float), [0.25, 0.5, 0.75])
+    return [float(v) for v in q]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -249,8 +250,10 @@ def test_an_interrupted_report_resumes_to_the_same_results(tiny, tmp_path):
     from difficult_customer.experiments.library.training import train_all
 
     _, uninterrupted = tiny
-    # interrupted after the PPO runs were stored (the sweep store keeps each finished run)
+    # interrupted after the PPO runs were stored (the sweep store keeps each finished run); the certified
+    # brackets, solved before, are read back (they take most of a tiny report's time)
     train_all(BUDGETS["tiny"].only("ppo"), out=tmp_path, workers=1, progress=False)
+    shutil.copytree(tiny[0] / "brackets", tmp_path / "brackets")
     resumed = build_results(_config(tmp_path))
     assert _strip(resumed) == _strip(uninterrupted)
 
@@ -270,7 +273,7 @@ def test_a_report_from_a_store_scores_each_group_like_the_report(tiny, tmp_path)
             (same["normalized"], same["normalized_low"], same["normalized_high"]))
     text = path.read_text()
     assert "## Groups of the study" in text and score_cell(groups["ppo"]) in text
-    assert (tmp_path / "scores.png").stat().st_size > 0
+    assert (tmp_path / "scores.png").stat().st_size > 0 and (tmp_path / "learning_curves.png").stat().st_size > 0
     for low, high in re.findall(r"\[(-?\d+\.\d+), (-?\d+\.\d+)\]", text):
         assert float(low) < float(high)
 

@@ -212,3 +212,14 @@ def test_learn_retrains_on_sampled_models_and_scores_each_exactly(tmp_path):
     for rates in (r["conformance"] for r in out["rows"]):
         for interval in filter(None, rates.values()):
             assert interval[1] <= interval[0] <= interval[2] and interval[2] > interval[1]
+
+
+def test_claim_grouping_folds_each_assumption_into_its_claim():
+    space = sens.space_for("default")
+    by_switch, by_claim = space.problem.groups, space.problem_for("claim").groups
+    pairs = set(zip(by_switch, by_claim, strict=True))
+    assert ("A1", "C2") in pairs and ("A6", "C8") in pairs and ("A17", "A17") in pairs
+    assert ("initial_anger", "start") in pairs
+    assert len(set(by_claim)) < len(set(by_switch))
+    with pytest.raises(ValueError, match="group_by='persona'; allowed: 'switch', 'claim'"):
+        sens.Design(group_by="persona")

@@ -42,6 +42,8 @@ class Config:
     """Indices: grouped Morris elementary effects, or grouped Sobol total indices (needs many more models)."""
     index_trajectories: int | None = None
     """Morris trajectories r, or Sobol's base N (a power of 2) (default 4; 2 with --quick)."""
+    group_by: Literal["switch", "claim"] | None = None
+    """Index groups: each switch id (default), or assumptions folded into their claim (the --quick default)."""
     seed: int = 0
     """Seed of the designs, of PBVI's belief points and of the oracle's conformance conversations."""
     workers: int = 0
@@ -74,7 +76,9 @@ def designs(config: Config) -> Design:
     """The design the options ask for."""
     lhs = config.lhs_samples if config.lhs_samples is not None else (8 if config.quick else 64)
     r = config.index_trajectories if config.index_trajectories is not None else (2 if config.quick else 4)
-    return Design(lhs_samples=lhs, index_method=config.index_method, index_trajectories=r, seed=config.seed)
+    group_by = config.group_by or ("claim" if config.quick else "switch")
+    return Design(lhs_samples=lhs, index_method=config.index_method, index_trajectories=r, group_by=group_by,
+                  seed=config.seed)
 
 
 def main(config: Config) -> int:

@@ -139,9 +139,14 @@ class Design:
     """Morris trajectories ``r`` (``r (G + 1)`` models), or Sobol's base ``N`` (``N (2G + 2)`` models)."""
     morris_levels: int = 4
     """Grid levels of the Morris design."""
+    group_by: str = "switch"
+    """Index groups: ``"switch"`` (each assumption, contested reading or claim id; the starting
+    state's fields) or ``"claim"`` (assumptions folded into their claim: fewer groups, fewer models)."""
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.group_by not in ("switch", "claim"):
+            raise ValueError(f"group_by={self.group_by!r}; allowed: 'switch', 'claim'")
         if self.index_method not in ("morris", "sobol"):
             raise ValueError(f"index_method={self.index_method!r}; allowed: 'morris', 'sobol'")
         if self.lhs_samples < 2:
@@ -369,11 +374,15 @@ class Space:
 
     @property
     def problem(self) -> Problem:
-        """The SALib problem, one group per switch (assumption or reading id)."""
+        """The SALib problem, one group per switch id."""
+        return self.problem_for("switch")
+
+    def problem_for(self, group_by: str) -> Problem:
+        """The SALib problem, one group per switch id (``group_by="switch"``) or per claim (``"claim"``)."""
         return Problem(
             names=tuple(f"{s.persona}.{s.name}" for s in self.specs),
             bounds=tuple((float(s.low), float(s.high)) for s in self.specs),
-            groups=tuple(s.id or s.field for s in self.specs),
+            groups=tuple(group_of(s, group_by) for s in self.specs),
         )
 
     def model(self, x: Sequence[float], name: str = "sampled") -> Any:
@@ -392,6 +401,21 @@ class Space:
 
 
 VARIANTS: tuple[str, ...] = ("default", "guide_only")
+
+
+def group_of(spec: Any, group_by: str) -> str:
+    """The index group of a sampled parameter: its switch id, or (``"claim"``) the claim that switch belongs to.
+
+    Parameters of the starting state that no switch turns off group by field
+    (``"switch"``) or all together as ``"start"`` (``"claim"``).
+    """
+    from difficult_customer.customer_models.switches import SWITCHES
+
+    if not spec.id:
+        return spec.field if group_by == "switch" else "start"
+    if group_by == "claim":
+        return SWITCHES[spec.id].claim or spec.id
+    return spec.id
 
 
 def space_for(variant: str) -> Space:
@@ -552,7 +576,7 @@ def run_study(
 
     start = time.perf_counter()
     space = space_for(variant)
-    problem = space.problem
+    problem = space.problem_for(design.group_by)
     fingerprint = design_fingerprint(problem, design, asdict(settings))
     folder = out / "samples" / variant
     folder.mkdir(parents=True, exist_ok=True)
@@ -778,7 +802,7 @@ def run_learning(
     from difficult_customer.experiments.library.sweep import run_trainings
 
     space = space_for(variant)
-    samples = [s for s in draw(space.problem, design) if s.design == "lhs"][: learn.samples]
+    samples = [s for s in draw(space.problem_for(design.group_by), design) if s.design == "lhs"][: learn.samples]
     keys = ["default", *(s.key for s in samples)]
     xs = [space.default_x(), *(s.x for s in samples)]
     configs = learn_configs(space, xs, learn, design.seed, max_turns)

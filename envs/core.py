@@ -25,11 +25,12 @@ conversation and step, from a generator the caller owns (:func:`uniforms`)::
     step.reward, step.terminated, step.truncated               # (8,) each
     conv = core.reset_rows(conv, conv.done, uniforms(rng, int(conv.done.sum())))
 
-**Randomness.** ``u[0]`` draws the successor (or, at a restart, the start state) and
-``u[1]`` the tone shown in it, each by inverse CDF: the first slot whose cumulative
-probability exceeds ``u`` (:mod:`difficult_customer.envs.sampling`). ``rng.random((2, n))`` is
-what both environments pass, so one generator drawing for one conversation gives
-exactly the draws of :class:`CustomerEnv` seeded alike.
+**Randomness.** The two uniforms of a conversation draw the successor (or, at a restart,
+the start state) and the tone shown in it together, by Walker's alias method over their
+joint distribution (:class:`~difficult_customer.envs.sampling.JointAlias`): ``u[0]`` picks
+one of the row's equally likely columns, ``u[1]`` the column's own outcome or its alias.
+``rng.random((2, n))`` is what both environments pass, so one generator drawing for one
+conversation gives exactly the draws of :class:`CustomerEnv` seeded alike.
 
 **Codes.** What the customer shows, (tone, reaction, solved), is one integer,
 :func:`observation_code` (``N_OBSERVATION_CODES`` values), the only such code in the
@@ -42,13 +43,20 @@ batch of one cannot step as fast as CartPole. :meth:`ConversationCore.reset_one`
 :meth:`ConversationCore.step_one` are the same reset and step on Python ints, reading the
 same tables as Python lists: the same uniforms give the same slot, next state, code,
 history, reward and ends (``tests/test_core.py`` checks this with hypothesis).
+
+**How the batched step is fast.** Every column of the alias tables is two 32-byte
+:data:`OUTCOME` records side by side in one 64-byte cache line (:attr:`ConversationCore.outcomes`):
+its own outcome (with the column's threshold) and its alias, each with everything a step
+needs (slot, next state, code with the tone, reward, terminal). A step reads a row's first
+column and width, the column's threshold, then one record from the same cache line, so
+it makes two random reads into large tables per conversation where separate arrays would
+cost a cache miss each; what it returns are views of the gathered records.
 """
 
 from __future__ import annotations
 
 import functools
 import weakref
-from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -58,7 +66,7 @@ import numpy as np
 from difficult_customer.customer_models import FACTORS, REWARD_TERMS, Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
 from difficult_customer.envs import observation as layout
-from difficult_customer.envs.sampling import FlatTransitions, sampler_for
+from difficult_customer.envs.sampling import FlatTransitions, JointAlias, sampler_for
 
 N_OBSERVATION_CODES = N_REACTIONS * 2 * N_TONES
 """Number of distinct (tone, reaction, solved) codes."""
@@ -76,6 +84,22 @@ N_HISTORIES = _N_COUNT_CODES * (N_MOVES + 1)
 
 _SOLVED = FACTORS.index("solved")
 _UNSIGNED = {np.dtype(f"i{size}"): np.dtype(f"u{size}") for size in (1, 2, 4, 8)}
+
+OUTCOME = np.dtype(
+    [
+        ("reward", np.float64),
+        ("slot", np.int32),
+        ("state", np.int32),
+        ("code", np.int32),
+        ("terminal", np.bool_),
+        ("threshold", np.float64),
+    ],
+    align=True,
+)
+"""One outcome of a step as the batched step reads it (32 bytes): record ``2c`` is column ``c``'s own
+outcome and holds the column's threshold, record ``2c + 1`` its alias."""
+ROW = np.dtype([("first", np.int32), ("width", np.float64)], align=True)
+"""A row of the alias tables: its first column and its number of columns (16 bytes)."""
 
 
 # ------------------------------------------------------------------ codes
@@ -210,7 +234,10 @@ def _as_rows(block: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------ state
 class Conversations(NamedTuple):
-    """The state of a batch of conversations: integer arrays over conversations (intp, bool).
+    """The state of a batch of conversations: integer arrays over conversations (and ``done``, bool).
+
+    The integer arrays are of any integer dtype (a step returns int32 views, possibly strided,
+    into the records it gathered); use them as indices, or ``astype`` for another dtype.
 
     A core never writes into these arrays; every call returns new ones.
     """
@@ -235,7 +262,7 @@ class Step(NamedTuple):
     """What one batched step did, per conversation."""
 
     slot: np.ndarray
-    """(n,) intp slot drawn in the flat transition table (:attr:`ConversationCore.flat`)."""
+    """(n,) int32 slot drawn in the flat transition table (:attr:`ConversationCore.flat`)."""
     reward: np.ndarray
     """(n,) float64 reward (0 for a restart)."""
     terminated: np.ndarray
@@ -295,9 +322,13 @@ class ConversationCore:
     slot_terminal: np.ndarray
     """(M,) bool: the slot's next state is terminal."""
     slot_code: np.ndarray
-    """(M,) intp :func:`observation_code` shown after the slot, tone 0 (the tone is drawn and added)."""
-    tone_columns: tuple[np.ndarray, ...]
-    """``tone_cum[:, t]`` for t < T - 1, contiguous: the tone is the count of them ``<= u``."""
+    """(M,) intp :func:`observation_code` shown after the slot, tone 0 (the draw adds the tone)."""
+    joint: JointAlias
+    """The alias tables of the joint (slot, tone) draw of every flat row (see ``sampling``)."""
+    outcomes: np.ndarray
+    """(2C,) :data:`OUTCOME` records, 64-byte aligned: the alias tables with each outcome's step data."""
+    alias_rows: np.ndarray
+    """(rows,) :data:`ROW` records: each flat row's first column and width."""
     lookup: ObservationLookup
     _rows: dict[str, np.ndarray] = field(repr=False)
     _cache: dict[str, Any] = field(repr=False)
@@ -355,23 +386,31 @@ class ConversationCore:
         restart: np.ndarray,
         u: np.ndarray,
     ) -> tuple[Conversations, Step]:
-        flat = self.flat
         moves = np.where(restart, NO_MOVE, moves)  # the restart rows of the flat table: a new customer
-        slot = flat.sample(flat.row(state, moves), u[0])
-        state = flat.next_state.take(slot)
-        code = self.add_tones(state, u[1], self.slot_code.take(slot))
+        row = state * (N_MOVES + 1)
+        row += moves
+        out = self.draw(row, u)
         history = self.lookup.next_history.take(history * (N_MOVES + 1) + moves)
         turn = np.where(restart, 0, turn + 1)
-        reward = self.slot_reward.take(slot)
-        terminated = self.slot_terminal.take(slot)
+        reward = out["reward"].copy()
+        terminated = out["terminal"].copy()
         done = terminated | (turn >= self.max_turns)
-        return Conversations(state, code, turn, history, done), Step(slot, reward, terminated, done ^ terminated, restart)
+        conv = Conversations(out["state"], out["code"], turn, history, done)
+        return conv, Step(out["slot"], reward, terminated, done ^ terminated, restart)
 
-    def add_tones(self, state: np.ndarray, u: np.ndarray, code: np.ndarray) -> np.ndarray:
-        """Draw the tone shown in each ``state`` with one uniform each and add it to ``code`` (in place)."""
-        for column in self.tone_columns:
-            code += u >= column.take(state)
-        return code
+    def draw(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """The outcome of each flat row drawn with its column of uniforms ``u`` (``(2, n)``): :data:`OUTCOME` records.
+
+        The formula of :meth:`JointAlias.sample`: a column ``first + int(u[0] * width)`` of
+        the row, then its own outcome if ``u[1] < threshold``, else its alias.
+        """
+        found = self.alias_rows.take(rows)
+        column = (u[0] * found["width"]).astype(np.intp)
+        column += found["first"]
+        alias = u[1] >= self._thresholds[column]  # indexing the strided view reads the record's cache line
+        column += column
+        column += alias
+        return self.outcomes.take(column)
 
     def observe(self, conv: Conversations, full: bool = False) -> np.ndarray:
         """Observations ``(n, W)`` float32 of the conversations, by table lookups.
@@ -401,6 +440,11 @@ class ConversationCore:
         hidden = self._rows["hidden"].take(np.atleast_1d(np.asarray(state, dtype=np.intp)))
         return hidden.view(np.float32).reshape(*np.shape(state), -1)
 
+    @functools.cached_property
+    def _thresholds(self) -> np.ndarray:
+        """(C,) the columns' thresholds: a strided view of the own outcomes' records."""
+        return self.outcomes["threshold"][0::2]
+
     # ------------------------------------------------------------ scalar
     # reset_one, step_one and observe_one are closures over the tables as Python lists
     # (see _scalar_step), built on first use (batched users do not pay their memory) and
@@ -408,10 +452,7 @@ class ConversationCore:
     @functools.cached_property
     def _scalar(self) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
         hidden_rows = layout.hidden_one_hot(self.tables.factors, len(self.tables.persona_names))
-        return _scalar_step(
-            self.flat, self.slot_code, self.slot_reward, self.slot_terminal, self.tone_columns, self.lookup,
-            self.max_turns, hidden_rows,
-        )
+        return _scalar_step(self.flat, self.joint, self.outcomes, self.lookup, self.max_turns, hidden_rows)
 
     @functools.cached_property
     def reset_one(self) -> Callable[[float, float], One]:
@@ -496,7 +537,18 @@ def build_core(tables: Tables, max_turns: int) -> ConversationCore:
     slot_terminal = t.terminal[flat.next_state].copy()
     assert not slot_terminal[~from_move].any(), "a start state is terminal"
     slot_code = observation_code(0, reaction.astype(np.intp), solved)
-    tone_columns = tuple(np.ascontiguousarray(sampler.tone_cum[:, k]) for k in range(N_TONES - 1))
+    joint = sampler.joint
+    outcomes = _aligned_zeros(2 * joint.threshold.shape[0], OUTCOME, 64)
+    slot = joint.slot.ravel()
+    outcomes["reward"] = slot_reward[slot]
+    outcomes["slot"] = slot
+    outcomes["state"] = flat.next_state[slot]
+    outcomes["code"] = slot_code[slot] + joint.tone.ravel()
+    outcomes["terminal"] = slot_terminal[slot]
+    outcomes["threshold"] = np.repeat(joint.threshold, 2)
+    rows_table = np.zeros(joint.first.shape[0], dtype=ROW)
+    rows_table["first"] = joint.first
+    rows_table["width"] = joint.width
     lookup = observation_lookup(max_turns)
     n_personas = len(t.persona_names)
     head, tail = _as_rows(lookup.head), _as_rows(lookup.tail)
@@ -509,77 +561,86 @@ def build_core(tables: Tables, max_turns: int) -> ConversationCore:
         "partial": np.dtype(partial),
         "full": np.dtype([*partial, ("hidden", hidden.dtype)]),
     }
-    for array in (slot_reward, slot_terminal, slot_code, *tone_columns):
+    for array in (slot_reward, slot_terminal, slot_code, outcomes, rows_table):
         array.setflags(write=False)
-    return ConversationCore(t, max_turns, flat, slot_reward, slot_terminal, slot_code, tone_columns, lookup, rows, {})
+    return ConversationCore(
+        t, max_turns, flat, slot_reward, slot_terminal, slot_code, joint, outcomes, rows_table, lookup, rows, {}
+    )
+
+
+def _aligned_zeros(n: int, dtype: np.dtype, align: int) -> np.ndarray:
+    """``np.zeros(n, dtype)`` starting at an address that is a multiple of ``align`` bytes."""
+    raw = np.zeros(n * dtype.itemsize + align, dtype=np.uint8)
+    skip = -raw.ctypes.data % align
+    return raw[skip : skip + n * dtype.itemsize].view(dtype)
 
 
 def _scalar_step(
     flat: FlatTransitions,
-    slot_code: np.ndarray,
-    slot_reward: np.ndarray,
-    slot_terminal: np.ndarray,
-    tone_columns: tuple[np.ndarray, ...],
+    joint: JointAlias,
+    outcomes: np.ndarray,
     lookup: ObservationLookup,
     max_turns: int,
     hidden_rows: np.ndarray,
 ) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
-    """The scalar reset, step and observation: the batched ones on Python ints and lists.
+    """The scalar reset, step and observation: the batched ones on Python ints and floats.
 
-    Every draw is ``bisect_right`` on a row's cumulative probabilities, the count of
-    them ``<= u``: the slot :meth:`FlatTransitions.sample` finds and the tone
-    :meth:`ConversationCore.add_tones` counts, for the same ``u``.
+    The draw is the formula of :meth:`JointAlias.sample` on Python floats, which round as
+    numpy's float64 do: ``first + int(u0 * width)``, then the alias if ``u1 >= threshold``.
+    The tables are read through memoryviews of contiguous copies (an index gives a Python
+    int, float or bool; lists would take several times the memory); outcome ``2 * column + k``
+    is the column's own (``k = 0``) or alias (``k = 1``) outcome, as in :attr:`ConversationCore.outcomes`.
     """
-    next_state = flat.next_state.tolist()
-    codes = slot_code.tolist()
-    rewards = slot_reward.tolist()
-    terminal = slot_terminal.tolist()
+
+    def view(array: np.ndarray) -> memoryview:
+        return memoryview(np.ascontiguousarray(array))
+
+    firsts, widths = view(joint.first), view(joint.width)
+    thresholds = view(joint.threshold)
+    slots, states, codes = view(outcomes["slot"]), view(outcomes["state"]), view(outcomes["code"])
+    rewards, terminal = view(outcomes["reward"]), view(outcomes["terminal"])
     next_history = lookup.next_history.tolist()
-    tones = list(zip(*(column.tolist() for column in tone_columns), strict=True))
     as_bytes = lambda block: [row.tobytes() for row in np.ascontiguousarray(block, dtype=np.float32)]  # noqa: E731
     heads, fractions, tails = as_bytes(lookup.head), as_bytes(lookup.turn_fraction[:, None]), as_bytes(lookup.tail)
     hidden = as_bytes(hidden_rows)
-    rows: list[tuple[int, tuple[float, ...]] | None] = [None] * (flat.guide.shape[0] // flat.buckets)
     stride = N_MOVES + 1
     join, float32 = b"".join, np.dtype(np.float32)
-
-    def row_of(row: int) -> tuple[int, tuple[float, ...]]:
-        first = int(flat.guide[row * flat.buckets])  # bucket 0's first candidate is the row's first slot
-        cum = flat.cum[first:]
-        found = rows[row] = (first, tuple(cum[: int(np.argmax(np.isinf(cum))) + 1].tolist()))
-        return found
-
-    start_first, start_cum = row_of(flat.row(0, NO_MOVE))
+    start_row = flat.row(0, NO_MOVE)
+    start_first, start_width = firsts[start_row], widths[start_row]
 
     def reset_one(u0: float, u1: float) -> One:
-        slot = start_first + bisect_right(start_cum, u0)
-        state = next_state[slot]
-        return state, codes[slot] + bisect_right(tones[state], u1), 0, START_HISTORY
+        column = start_first + int(u0 * start_width)
+        k = 2 * column + (u1 >= thresholds[column])
+        return states[k], codes[k], 0, START_HISTORY
 
     def step_one(one: One, move: int, u0: float, u1: float) -> tuple[One, int, float, bool, bool]:
         if not 0 <= move < N_MOVES:
             raise ValueError(f"action {move!r} is outside the action space; allowed: 0-{N_MOVES - 1}")
         state, _, turn, history = one
         row = state * stride + move
-        found = rows[row] or row_of(row)
-        slot = found[0] + bisect_right(found[1], u0)
-        state = next_state[slot]
+        column = firsts[row] + int(u0 * widths[row])
+        k = 2 * column + (u1 >= thresholds[column])
         turn += 1
-        done = terminal[slot]
+        done = terminal[k]
         return (
-            (state, codes[slot] + bisect_right(tones[state], u1), turn, next_history[history * stride + move]),
-            slot,
-            rewards[slot],
+            (states[k], codes[k], turn, next_history[history * stride + move]),
+            slots[k],
+            rewards[k],
             done,
             not done and turn >= max_turns,
         )
 
     def observe_one(one: One, full: bool = False) -> np.ndarray:
         state, code, turn, history = one
-        parts = (heads[code], fractions[turn], tails[history], hidden[state]) if full else (heads[code], fractions[turn], tails[history])
+        parts = (
+            (heads[code], fractions[turn], tails[history], hidden[state])
+            if full
+            else (heads[code], fractions[turn], tails[history])
+        )
         return np.frombuffer(bytearray(join(parts)), float32)
 
     return reset_one, step_one, observe_one
+
 
 __all__ = [
     "N_HISTORIES",

@@ -13,6 +13,12 @@ table (the first candidate slot for each of ``G`` equal buckets of ``u``), so a 
 draw costs a few array gathers instead of a binary search; the core's scalar step
 searches the same rows with :func:`bisect.bisect_right`, which gives the same slot.
 
+The conversation core steps with :class:`JointAlias` (:attr:`TableSampler.joint`): for every
+row of the flat table, Walker's alias method over the joint distribution of (successor slot,
+tone shown in the successor), so one step's two uniforms settle both draws with two
+gathers and no search: ``u[0]`` picks one of the row's equally likely columns and ``u[1]``
+the column's own outcome or its alias.
+
 The sampler's own one-row and batched draws (:meth:`TableSampler.sample_successor`,
 :meth:`TableSampler.sample_successor_batch`, ...) are single distributions, not
 conversation steps: for tests of the tables and for solvers that sample beliefs.
@@ -151,6 +157,104 @@ def _flat_transitions(tables: Tables, initial_cum: np.ndarray, buckets: int) -> 
     return flat
 
 
+@dataclass(frozen=True, eq=False)
+class JointAlias:
+    """Walker alias tables of the joint (successor slot, tone) distribution of every row of a flat table.
+
+    Row ``r`` of :class:`FlatTransitions` (a (state, move) pair or a restart) owns ``W = width[r]``
+    columns from ``first[r]`` on, one per outcome (slot, tone) of positive probability
+    ``p(slot) * tone_prob[next_state[slot], tone]``, in slot order, then tone order. Each
+    column ``c`` holds a threshold and two outcomes, its own (``slot[c, 0]``, ``tone[c, 0]``)
+    and an alias (``slot[c, 1]``, ``tone[c, 1]``), built so that drawing a column uniformly
+    and then its own outcome with probability ``threshold[c]`` gives every outcome its
+    probability (Vose's construction, in float64). With two uniforms ``u0``, ``u1`` in [0, 1)::
+
+        c = first[r] + int(u0 * width[r])      # a column; u0 * width < width for u0 < 1
+        k = 1 if u1 >= threshold[c] else 0      # the column's own outcome, or its alias
+        outcome = slot[c, k], tone[c, k]
+
+    (:meth:`sample`). The core's batched and scalar steps apply exactly this formula, so
+    the same uniforms give the same outcome. Outcomes of probability 0 have no column and
+    are never aliased, so they are never drawn.
+    """
+
+    first: np.ndarray
+    """(rows,) int32: the first column of each row of the flat table (restart rows share the start row's)."""
+    width: np.ndarray
+    """(rows,) float64: the number of columns of each row (a float, so ``u0 * width`` needs no cast)."""
+    threshold: np.ndarray
+    """(C,) float64: the chance that column ``c`` gives its own outcome (1.0 where it has no alias)."""
+    slot: np.ndarray
+    """(C, 2) int32: slot of the flat table of the column's own outcome and of its alias."""
+    tone: np.ndarray
+    """(C, 2) int8: tone of the column's own outcome and of its alias."""
+    prob: np.ndarray
+    """(C,) float64: the probability of the column's own outcome within its row (for tests and checks)."""
+
+    def sample(self, rows: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Draw (slot, tone) per row with the uniforms ``u`` (shape ``(2, n)``): the reference formula.
+
+        Returns:
+            ``(slot, tone)``, (n,) int32 and int8.
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        column = self.first.take(rows) + (u[0] * self.width.take(rows)).astype(np.intp)
+        alias = (u[1] >= self.threshold.take(column)).astype(np.intp)
+        return self.slot[column, alias], self.tone[column, alias]
+
+
+def _joint_alias(tables: Tables, flat: FlatTransitions) -> JointAlias:
+    n_states, n_moves, _ = tables.next_prob.shape
+    n_slots = flat.next_state.shape[0]
+    from_move = flat.source >= 0
+    slot_prob = np.where(
+        from_move, tables.next_prob.ravel()[np.maximum(flat.source, 0)], tables.initial[flat.next_state]
+    )
+    tone_prob = tables.tone_prob[flat.next_state]  # (M, T)
+    positive = tone_prob > 0
+    slot = np.repeat(np.arange(n_slots), positive.sum(-1))
+    tone = np.nonzero(positive)[1]
+    prob = slot_prob[slot] * tone_prob[slot, tone]
+    # Runs of slots, one per row of successors (in flat order: the (state, move) pairs, then the start row).
+    run_end = np.flatnonzero(np.isinf(flat.cum[:n_slots]))
+    run_of_slot = np.repeat(np.arange(run_end.size), np.diff(np.concatenate([[-1], run_end])))
+    run = run_of_slot[slot]
+    run_first = np.searchsorted(run, np.arange(run_end.size))
+    run_width = np.diff(np.concatenate([run_first, [run.size]]))
+    scaled = (prob / np.bincount(run, prob)[run] * run_width[run]).tolist()
+    threshold = [1.0] * len(scaled)
+    alias = list(range(len(scaled)))
+    for first, count in zip(run_first.tolist(), run_width.tolist(), strict=True):
+        if count == 1:
+            continue
+        small = [c for c in range(first, first + count) if scaled[c] < 1.0]
+        large = [c for c in range(first, first + count) if scaled[c] >= 1.0]
+        while small and large:
+            light, heavy = small.pop(), large[-1]
+            threshold[light], alias[light] = scaled[light], heavy
+            scaled[heavy] = (scaled[heavy] + scaled[light]) - 1.0
+            if scaled[heavy] < 1.0:
+                small.append(large.pop())
+        # Columns left in either list keep threshold 1: rounding left them a hair from 1.
+    alias_index = np.array(alias, dtype=np.intp)
+    pairs = run_first.size - 1  # the start row is the last run
+    assert pairs == n_states * n_moves
+    by_row = np.empty((n_states, n_moves + 1), dtype=np.intp)  # row layout of FlatTransitions
+    by_row[:, :n_moves] = np.arange(pairs).reshape(n_states, n_moves)
+    by_row[:, n_moves] = pairs
+    joint = JointAlias(
+        first=run_first[by_row.ravel()].astype(np.int32),
+        width=run_width[by_row.ravel()].astype(np.float64),
+        threshold=np.array(threshold),
+        slot=np.stack([slot, slot[alias_index]], 1).astype(np.int32),
+        tone=np.stack([tone, tone[alias_index]], 1).astype(np.int8),
+        prob=prob / np.bincount(run, prob)[run],
+    )
+    for array in (joint.first, joint.width, joint.threshold, joint.slot, joint.tone, joint.prob):
+        array.setflags(write=False)
+    return joint
+
+
 class TableSampler:
     """Cumulative tables for drawing initial states, successors and tones.
 
@@ -197,6 +301,11 @@ class TableSampler:
     def flat(self) -> FlatTransitions:
         """The successor and start distributions as one flat guided table (built on first use)."""
         return _flat_transitions(self.tables, self.initial_cum, GUIDE_BUCKETS)
+
+    @cached_property
+    def joint(self) -> JointAlias:
+        """Alias tables of the joint (successor slot, tone) draw of every flat row (built on first use)."""
+        return _joint_alias(self.tables, self.flat)
 
     @cached_property
     def _tone_columns(self) -> tuple[np.ndarray, ...]:

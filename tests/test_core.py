@@ -34,11 +34,13 @@ CORES = {
 
 
 def _boundaries(core) -> list[float]:
-    """Uniforms on and just below slot boundaries of the flat table and the tone rows: the draws' edge cases."""
+    """Uniforms on and just below the draw's edges: column boundaries ``k / width`` (for ``u0``) and thresholds (``u1``)."""
     rng = np.random.default_rng(0)
-    cum = core.flat.cum[np.isfinite(core.flat.cum)]
-    tones = np.concatenate([c[np.isfinite(c)] for c in core.tone_columns])
-    picked = np.concatenate([rng.choice(cum, 300), rng.choice(tones, 100)])
+    joint = core.joint
+    thresholds = joint.threshold[joint.threshold < 1.0]
+    widths = rng.choice(np.unique(joint.width), 100)
+    columns = np.floor(rng.random(100) * widths) / widths
+    picked = np.concatenate([rng.choice(thresholds, 300), columns])
     return sorted({float(x) for x in picked} | {float(np.nextafter(x, 0.0)) for x in picked} | {0.0})
 
 

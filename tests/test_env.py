@@ -405,7 +405,7 @@ def test_ansi_render_shows_agent_and_customer_lines():
     text = env.render()
     turns = len(steps) - 1
     assert len(re.findall(r"Agent \((\w+)\):", text)) == turns
-    assert re.findall(r"Agent \((\w+)\):", text) == [m.name for m in CYCLE[:turns]]
+    assert re.findall(r"Agent \((\w+)\):", text) == [m.name for m in (CYCLE * 10)[:turns]]
     assert len(re.findall(r"Customer \[\w+, \w+\]:", text)) == turns + 1
     assert f"outcome: {steps[-1][4]['outcome']}" in text
     assert "hidden:" not in text

@@ -454,7 +454,7 @@ def _timer(fn: Callable[..., Any], stage: str, totals: dict[str, float]) -> Call
     return timed
 
 
-STAGES = ("check actions", "uniforms", "successor draw", "tone draw", "observation", "rest of step")
+STAGES = ("check actions", "uniforms", "draw", "observation", "rest of step")
 
 
 def profile_stages(n: int, steps: int, seed: int, repeats: int = 3) -> dict[str, float]:
@@ -462,10 +462,10 @@ def profile_stages(n: int, steps: int, seed: int, repeats: int = 3) -> dict[str,
 
     The stages are functions of the conversation core (``difficult_customer.envs.core``), timed
     where the step calls them: the action check (``check_moves``), the batch of
-    uniforms, the guided successor draw (``FlatTransitions.sample``), the tone draw
-    (``ConversationCore.add_tones``) and the observation lookups
+    uniforms, the alias draw of successor and tone (``ConversationCore.draw``) and the
+    observation lookups
     (``ConversationCore.observe``); "rest of step" is everything else (row ids,
-    per-slot gathers, history, turn, ends). The env steps a private core built for the
+    the unpacking of the drawn outcomes, history, turn, ends). The env steps a private core built for the
     profile. Each timer adds about 0.1 us.
     """
     from difficult_customer.envs import core as core_module
@@ -479,8 +479,7 @@ def profile_stages(n: int, steps: int, seed: int, repeats: int = 3) -> dict[str,
         env = CustomerVectorEnv(n)
         env.reset(seed=seed)
         core = core_module.build_core(env.tables, env.max_turns)
-        object.__setattr__(core, "flat", _Timed(core.flat, {"sample": "successor draw"}, totals))
-        object.__setattr__(core, "add_tones", _timer(core.add_tones, "tone draw", totals))
+        object.__setattr__(core, "draw", _timer(core.draw, "draw", totals))
         object.__setattr__(core, "observe", _timer(core.observe, "observation", totals))
         env._core = core
         env.np_random = _Timed(env.np_random, {"random": "uniforms"}, totals)

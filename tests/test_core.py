@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import chisquare
 
 from difficult_customer.agents.exact.model import observation_key
 from difficult_customer.customer_models import FACTORS, Outcome, compile_model
@@ -166,6 +167,109 @@ def test_single_and_vector_env_give_identical_results_from_the_same_state_and_un
         if terminated or truncated:
             break
     assert terminated or truncated  # the moves lead to an end within the limit
+
+
+# ------------------------------------------------------------------ the alias draw
+def _outcome_probs(core, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (slot, tone) a flat row can draw and its probability from the tables: next_prob (or initial) x tone_prob."""
+    t, flat = core.tables, core.flat
+    first = int(core.joint.first[row])
+    slots = np.unique(core.joint.slot[first : first + int(core.joint.width[row])])
+    source = flat.source[slots]
+    slot_prob = np.where(source >= 0, t.next_prob.ravel()[np.maximum(source, 0)], t.initial[flat.next_state[slots]])
+    tone_prob = t.tone_prob[flat.next_state[slots]]  # (slots, T), zeros included
+    slot = np.repeat(slots, N_TONES)
+    tone = np.tile(np.arange(N_TONES), slots.size)
+    return slot, tone, (slot_prob[:, None] * tone_prob).ravel()
+
+
+def _widest_rows(core) -> list[int]:
+    """The (state, move) row with the most columns, and the start row."""
+    pairs = np.arange(core.joint.width.size) % (N_MOVES + 1) != N_MOVES
+    widest = int(np.flatnonzero(pairs)[np.argmax(core.joint.width[pairs])])
+    return [widest, int(core.flat.row(0, N_MOVES))]
+
+
+@pytest.mark.parametrize("name", sorted(CORES))
+def test_alias_draws_follow_the_tables(name):
+    """Chi-square of many batched draws of one row against next_prob x tone_prob (p > 0.001); zeros never drawn."""
+    core = CORES[name]
+    rng = np.random.default_rng(7)
+    n = 200_000
+    for row in _widest_rows(core):
+        slot, tone, prob = _outcome_probs(core, row)
+        assert np.isclose(prob.sum(), 1.0) and (prob > 0).sum() >= 4
+        drawn = core.draw(np.full(n, row), uniforms(rng, n))
+        drawn_tone = drawn["code"] % N_TONES
+        key = {(s, k): i for i, (s, k) in enumerate(zip(slot.tolist(), tone.tolist(), strict=True))}
+        index = np.array([key[pair] for pair in zip(drawn["slot"].tolist(), drawn_tone.tolist(), strict=True)])
+        counts = np.bincount(index, minlength=prob.size)
+        assert counts[prob == 0].sum() == 0, "drew an outcome of probability 0"
+        np.testing.assert_array_equal(drawn["state"], core.flat.next_state[drawn["slot"]])
+        np.testing.assert_array_equal(drawn["code"] - drawn_tone, core.slot_code[drawn["slot"]])
+        live = prob > 0
+        expected = prob[live] * n
+        assert (expected >= 5).sum() >= 4
+        big = expected >= 5
+        observed = np.append(counts[live][big], counts[live][~big].sum())
+        expected = np.append(expected[big], expected[~big].sum())
+        if expected[-1] == 0:
+            observed, expected = observed[:-1], expected[:-1]
+        assert chisquare(observed, expected).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("name", sorted(CORES))
+def test_alias_tables_hold_the_probabilities_of_every_row(name):
+    """Column by column, the tables give each (slot, tone) its probability within rounding, and none to zeros."""
+    core = CORES[name]
+    joint, t, flat = core.joint, core.tables, core.flat
+    n_columns = joint.threshold.size
+    column_row = np.arange(n_columns)  # outcome c is column c's own outcome
+    own = joint.slot[:, 0].astype(np.int64) * N_TONES + joint.tone[:, 0]
+    by_key = dict(zip(own.tolist(), range(n_columns), strict=True))
+    alias = np.array([by_key[k] for k in (joint.slot[:, 1].astype(np.int64) * N_TONES + joint.tone[:, 1]).tolist()])
+    # each column's width: the width of the row that owns it
+    firsts, widths = np.unique(np.c_[joint.first, joint.width], axis=0).T
+    width = np.repeat(widths, widths.astype(int))
+    assert np.array_equal(np.repeat(firsts, widths.astype(int)) + _ranks(widths.astype(int)), column_row)
+    implied = np.bincount(np.arange(n_columns), joint.threshold / width, n_columns)
+    implied += np.bincount(alias, (1.0 - joint.threshold) / width, n_columns)
+    np.testing.assert_allclose(implied, joint.prob, rtol=1e-9, atol=1e-12)
+    # every outcome is possible: its slot's probability and its tone's are positive
+    slot, tone = joint.slot[:, 0], joint.tone[:, 0]
+    source = flat.source[slot]
+    slot_prob = np.where(source >= 0, t.next_prob.ravel()[np.maximum(source, 0)], t.initial[flat.next_state[slot]])
+    assert (slot_prob > 0).all() and (t.tone_prob[flat.next_state[slot], tone] > 0).all()
+    assert ((joint.threshold > 0) & (joint.threshold <= 1)).all()
+
+
+def _ranks(widths: np.ndarray) -> np.ndarray:
+    """0, 1, ..., w - 1 for each width, concatenated."""
+    return np.arange(widths.sum()) - np.repeat(np.cumsum(widths) - widths, widths)
+
+
+@pytest.mark.parametrize("u", [(0.0, 0.0), (0.0, 0.999999), (np.nextafter(1.0, 0.0), np.nextafter(1.0, 0.0))])
+def test_alias_draw_at_the_edges_stays_in_the_row_and_off_zeros(u):
+    """Every (state, move) row and the start row, at the extreme uniforms: a possible successor and tone, in the row."""
+    core = CORES["mixture"]
+    t, flat = core.tables, core.flat
+    rows = np.arange(core.joint.width.size)
+    drawn = core.draw(rows, np.array(u, dtype=np.float64)[:, None].repeat(rows.size, 1))
+    source = flat.source[drawn["slot"]]
+    state, move = np.divmod(rows, N_MOVES + 1)
+    restart = move == N_MOVES
+    expected_source = (state * N_MOVES + np.minimum(move, N_MOVES - 1)) * t.next_prob.shape[-1]
+    assert (source[restart] == -1).all()
+    in_row = (source[~restart] >= expected_source[~restart]) & (
+        source[~restart] < expected_source[~restart] + t.next_prob.shape[-1]
+    )
+    assert in_row.all()
+    assert (t.next_prob.ravel()[source[~restart]] > 0).all()
+    assert (t.initial[drawn["state"][restart]] > 0).all()
+    assert (t.tone_prob[drawn["state"], drawn["code"] % N_TONES] > 0).all()
+    slot, tone = core.joint.sample(rows, np.array(u, dtype=np.float64)[:, None].repeat(rows.size, 1))
+    np.testing.assert_array_equal(slot, drawn["slot"])
+    np.testing.assert_array_equal(tone, drawn["code"] % N_TONES)
 
 
 # ------------------------------------------------------------------ codes

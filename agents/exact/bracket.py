@@ -52,8 +52,8 @@ DEFAULT_POINTS = 64
 """PBVI belief points per turn at the default (fast) setting."""
 DEFAULT_DEPTH = 2
 """Expectimax depth in front of the upper bound at the default setting."""
-PRECISE = {"points": 512, "depth": 3, "lower_depth": 0}
-"""The setting used for the report (a few seconds for the mixture)."""
+PRECISE = {"points": 512, "depth": 4, "lower_depth": 0}
+"""The setting used for the report (about a minute of processor time and 1 GB for the mixture)."""
 MAX_DEPTH = 4
 """Deepest expectimax allowed (its cost grows about a hundredfold per turn)."""
 
@@ -216,7 +216,8 @@ def certified_bracket(
         points: PBVI belief points per turn (>= 1). 64 levels off within about 0.02 of
             256 on the mixture; see ``docs/exact.md`` for the curve.
         depth: turns of exact expectimax in front of the FIB upper bound, 0 to
-            ``MAX_DEPTH``; 2 costs about 0.01 s on the mixture, 3 about 0.3 s.
+            ``MAX_DEPTH``; on the mixture 2 costs about 0.01 s, 3 about 0.3-1 s, 4 about a
+            minute (each turn multiplies the cost by 50-100).
         seed: seed of PBVI's simulated conversations (which beliefs become points);
             the bounds are certified whatever it is.
         max_turns: the turn limit; required with tables, must match a context's.

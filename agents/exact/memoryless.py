@@ -18,7 +18,9 @@ turn, is all there is to such a policy's value.
   the batches cannot all be formed up front).
 - :class:`TablePolicy` is a memoryless policy given as a table from observations to
   moves, with a fallback policy for observations not in the table;
-  :class:`RandomTablePolicy` is a seeded random one.
+  :class:`RandomTablePolicy` is a seeded random one and :class:`SequencePolicy` a fixed
+  sequence of moves.
+- :func:`exact_memoryless_optimum` is the exact optimum for ``max_turns`` <= 2.
 - :func:`search_memoryless` looks for the best memoryless policy by policy iteration
   over the observation-to-move table, each sweep an exact improvement (see
   :func:`improve`), from several starts. The value it returns is the exact value of the
@@ -26,8 +28,12 @@ turn, is all there is to such a policy's value.
   bracket's upper bound (:func:`~agents.exact.bracket.certified_bracket`) is an upper
   bound on it.
 
-Observations are handled as integer codes: ``turn * N_CODES + code`` with ``code`` the
-mixed-radix number of (tone, reaction, solved, last move, clipped counts).
+Observations are handled as (turn, code) pairs, ``code`` the mixed-radix number of
+(tone, reaction, solved, last move, clipped counts) below :data:`N_CODES`
+(:func:`pack`, :func:`observation_codes`, :func:`observations`).
+
+``python -m difficult_customer.agents.exact.memoryless`` runs the search on the mixture
+and prints it next to the certified bracket (``--save`` writes the best table).
 """
 
 from __future__ import annotations
@@ -351,9 +357,7 @@ class _Model:
         code = pack(tone, t.opening_reaction[states], self.ix.solved[states], NO_MOVE, 0)
         return _merge(code.ravel(), states.ravel(), prob.ravel(), self.n_states)[:3]
 
-    def successors(
-        self, codes: np.ndarray, states: np.ndarray, moves: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def successors(self, codes: np.ndarray, states: np.ndarray, moves: np.ndarray) -> tuple[np.ndarray, ...]:
         """Successors of (code, state) pairs under ``moves``.
 
         Returns:

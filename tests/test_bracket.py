@@ -150,3 +150,12 @@ def test_bad_context_and_values_are_named():
     flat = Bracket(0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 1, 0, 0, 4, 0.0, 0.0)
     with pytest.raises(ValueError, match="J_oracle=0.5"):
         flat.normalize(0.1)
+
+
+def test_the_script_prints_the_table_and_the_curve(capsys):
+    from difficult_customer.agents.exact.bracket import main
+
+    main(["--personas", "reasonable", "belligerent", "--max-turns", "4", "--curve", "4", "8"])
+    out = capsys.readouterr().out
+    assert "| reasonable | 1.0400 |" in out and "| belligerent |" in out
+    assert "| 4 |" in out and "| 8 |" in out

@@ -253,3 +253,30 @@ def test_exact_optimum_on_short_horizons_bounds_the_search(persona, max_turns):
 def test_exact_optimum_refuses_long_horizons():
     with pytest.raises(ValueError, match="max_turns=3"):
         exact_memoryless_optimum(PolicyContext.create(persona="mixture", max_turns=3))
+
+
+def test_the_script_prints_the_search_next_to_the_bracket(capsys, tmp_path):
+    from difficult_customer.agents.exact.memoryless import main
+
+    path = str(tmp_path / "best.npz")
+    main(
+        [
+            "--persona",
+            "belligerent",
+            "--max-turns",
+            "3",
+            "--starts",
+            "tone_reader",
+            "--random-starts",
+            "1",
+            "--save",
+            path,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "| tone_reader |" in out and "| random_sequence_0 |" in out
+    assert "memoryless optimum in [" in out
+    loaded = TablePolicy.load(path)
+    context = PolicyContext.create(persona="belligerent", max_turns=3)
+    best = float(out.split("best memoryless policy found: ")[1].split(" raw")[0])
+    assert memoryless_value(loaded, context).value == pytest.approx(best, abs=5e-5)

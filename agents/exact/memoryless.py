@@ -894,7 +894,7 @@ def search_memoryless(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Search the best memoryless policy and put it next to the certified bracket."""
-    from difficult_customer.agents.exact.bracket import PRECISE, certified_bracket  # upper bound as precise
+    from difficult_customer.agents.exact.bracket import DEEPEST, certified_bracket
 
     parser = argparse.ArgumentParser(
         prog="python -m difficult_customer.agents.exact.memoryless", description=main.__doc__
@@ -909,7 +909,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--save", default=None, help="write the best table to this .npz file")
     args = parser.parse_args(argv)
     context = PolicyContext.create(persona=args.persona, max_turns=args.max_turns)
-    bracket = certified_bracket(context, depth=PRECISE["depth"])
+    bracket = certified_bracket(context, depth=DEEPEST["depth"])  # the tightest upper bound
     print(f"{args.persona}, max_turns={args.max_turns}: {bracket}", flush=True)
     print("| start | start value (norm.) | after sweeps (norm.) | sweeps | s (cpu s) | note |")
     print("| --- | --- | --- | --- | --- | --- |", flush=True)

@@ -377,10 +377,12 @@ def build_results(config: Config) -> dict[str, Any]:
     learned = {learner: [r["policy"] for r in runs] for learner, runs in trained.items()}
     seeds = eval_seeds(config.seed, plan.eval_episodes)
     all_names = fixed + [n for names in learned.values() for n in names]
+    main_persona = config.train_persona if config.train_persona in config.personas else config.personas[0]
+    # conversations are played on the main persona only (reliability, conformance, strategies); every
+    # persona gets its scores, exact or Monte Carlo
     grid = evaluate_grid(all_names, config.personas, seeds, out / "cells", ablate=ablate, max_turns=config.max_turns,
                          seed=config.seed, mc_episodes=plan.mc_episodes, learned_mc_episodes=plan.learned_mc_episodes,
-                         progress=config.progress)
-    main_persona = config.train_persona if config.train_persona in config.personas else config.personas[0]
+                         progress=config.progress, play=[main_persona])
     references = grid.references
     brackets: dict[str, dict[str, Any]] = {}
     fixed_sequences: dict[str, dict[str, Any]] = {}
@@ -391,28 +393,26 @@ def build_results(config: Config) -> dict[str, Any]:
         fixed_sequences[persona] = fixed_sequence_entry(context, brackets[persona])
 
     scores: dict[str, dict[str, Any]] = {persona: {} for persona in config.personas}
-    reliabilities: dict[str, dict[str, Any]] = {persona: {} for persona in config.personas}
+    groups = {name: [name] for name in fixed} | learned
+    reliabilities = {main_persona: {g: reliability(grid.pooled(main_persona, names)) for g, names in groups.items()}}
+    for rel in reliabilities[main_persona].values():
+        rel["success_low"], rel["success_high"] = wilson_ci(int(round(rel["success_rate"] * rel["episodes"])),
+                                                            rel["episodes"])[1:]
     for persona in config.personas:
         for name in fixed:
             scores[persona][name] = {**grid.scores[(persona, name)], "group": policy_group(name),
                                      "solved_for_persona": solved_for_persona(name),
                                      "memoryless": is_memoryless(name)}
-            reliabilities[persona][name] = reliability(grid.episodes[(persona, name)])
         for learner, names in learned.items():
             per_seed = [grid.scores[(persona, n)] for n in names]
             scores[persona][learner] = {
                 **score_seeds(per_seed, references[persona], seed=config.seed), "label": findings.learner_label(learner),
                 "group": policy_group(names[0], learner), "solved_for_persona": False,
                 "memoryless": is_memoryless(names[0]), "episodes_per_seed": max(v["episodes"] for v in per_seed)}
-            reliabilities[persona][learner] = reliability(grid.pooled(persona, names))
-        for rel in reliabilities[persona].values():
-            rel["success_low"], rel["success_high"] = wilson_ci(int(round(rel["success_rate"] * rel["episodes"])),
-                                                                rel["episodes"])[1:]
         for v in scores[persona].values():
             if v["kind"] != "oracle":
                 v["bracket"] = locate_entry(v, brackets[persona])
 
-    groups = {name: [name] for name in fixed} | learned
     conf = {g: conformance_with_intervals(grid.pooled(main_persona, names)) for g, names in groups.items()}
     strategies = {g: move_by_turn(grid.pooled(main_persona, names), config.max_turns).tolist()
                   for g, names in groups.items()}

@@ -347,6 +347,7 @@ def evaluate_grid(
     resume: bool = True,
     progress: bool = True,
     learned_mc_episodes: int | None = None,
+    play: Sequence[str] | None = None,
 ) -> Grid:
     """Play (or read back) every cell of ``policies`` x ``personas`` and score them.
 
@@ -363,11 +364,25 @@ def evaluate_grid(
         progress: show a bar counting episodes.
         learned_mc_episodes: Monte Carlo conversations for learned policies with memory
             (None: ``mc_episodes``); memoryless learned policies are valued exactly.
+        play: the personas whose cells are played (None: all). On the others only the
+            scores are computed (exact, or Monte Carlo on ``mc_episodes``, which must then
+            be >= 1), and ``grid.episodes`` has no entry.
+
+    Raises:
+        ValueError: for a persona in ``play`` that is not in ``personas``, or ``play`` leaving
+            out a persona while ``mc_episodes`` < 1.
     """
+    played = list(personas) if play is None else list(play)
+    for persona in played:
+        if persona not in personas:
+            raise ValueError(f"play={played!r}: {persona!r} is not one of the personas {list(personas)!r}")
+    if len(played) < len(personas) and mc_episodes < 1:
+        raise ValueError(f"mc_episodes={mc_episodes}: personas that are not played need Monte Carlo scores; "
+                         "allowed is an integer >= 1")
     seeds = [int(s) for s in seeds]
     grid = Grid(list(personas), list(policies), seeds)
     scored = set(policies if score is None else score)
-    bar = progress_bar(len(policies) * len(personas) * len(seeds), enabled=progress, unit="ep")
+    bar = progress_bar(len(policies) * len(played) * len(seeds), enabled=progress, unit="ep")
     try:
         for persona in personas:
             context = PolicyContext.create(persona=persona, ablate=ablate, max_turns=max_turns, seed=seed)
@@ -375,8 +390,10 @@ def evaluate_grid(
             refs = grid.references[persona] = reference_values(context)
             for policy in policies:
                 bar.set_description(f"{persona} / {agents.spec(policy).name[-40:]}")
-                episodes = evaluate_cell(policy, context, seeds, folder, resume, progress=bar.update)
-                grid.episodes[(persona, policy)] = episodes
+                episodes = None
+                if persona in played:
+                    episodes = evaluate_cell(policy, context, seeds, folder, resume, progress=bar.update)
+                    grid.episodes[(persona, policy)] = episodes
                 if policy in scored:
                     mc = mc_episodes
                     if learned_mc_episodes is not None and agents.spec(policy).learned:

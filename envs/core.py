@@ -390,11 +390,14 @@ class ConversationCore:
         row = state * (N_MOVES + 1)
         row += moves
         out = self.draw(row, u)
-        history = self.lookup.next_history.take(history * (N_MOVES + 1) + moves)
+        index = history * (N_MOVES + 1)
+        index += moves
+        history = self.lookup.next_history.take(index)
         turn = np.where(restart, 0, turn + 1)
-        reward = out["reward"].copy()
+        reward = out["reward"].copy()  # contiguous, as callers expect of rewards and ends
         terminated = out["terminal"].copy()
-        done = terminated | (turn >= self.max_turns)
+        done = turn >= self.max_turns
+        done |= terminated
         conv = Conversations(out["state"], out["code"], turn, history, done)
         return conv, Step(out["slot"], reward, terminated, done ^ terminated, restart)
 

@@ -171,7 +171,8 @@ def test_every_number_in_the_report_matches_results_json(tiny):
         for name, v in rows.items():
             assert score_cell(v) in text, (persona, name)
     for name, rules in results["conformance"].items():
-        assert f"| {name} | " + " | ".join(rate_cell(rules[r]) for r in RULES) + " |" in text
+        assert f"| {report.row_name(results, name)} | " + " | ".join(rate_cell(rules[r]) for r in RULES) + " |" in text
+    assert "| ppo_belief (model's filter) |" in text
     # every three-decimal number of the report's own sections occurs in results.json (the faithfulness and
     # sensitivity sections are rendered by their library modules from results["faithfulness"] and ["sensitivity"])
     own = [s for s in report.SECTIONS if s not in (report.section_faithfulness, report.section_sensitivity)]

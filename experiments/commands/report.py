@@ -169,6 +169,13 @@ def variant_of(switched_off: Sequence[str]) -> str:
     return "custom"
 
 
+def _precision() -> dict[str, int]:
+    """The bracket settings of the report (part of the key its cached brackets are stored under)."""
+    from difficult_customer.agents.exact.bracket import PRECISE
+
+    return dict(PRECISE)
+
+
 def bracket_entry(context: PolicyContext) -> dict[str, Any]:
     """The certified bracket of ``context`` at the report's precision (:data:`~agents.exact.bracket.PRECISE`)."""
     from difficult_customer.agents.exact.bracket import PRECISE, certified_bracket
@@ -388,7 +395,7 @@ def build_results(config: Config) -> dict[str, Any]:
     fixed_sequences: dict[str, dict[str, Any]] = {}
     for persona in config.personas:
         context = grid.contexts[persona]
-        key = {"persona": persona, "ablate": ablate, "max_turns": config.max_turns}
+        key = {"persona": persona, "ablate": ablate, "max_turns": config.max_turns, "precision": _precision()}
         brackets[persona] = _cached(out / "brackets" / f"{persona}.json", key, lambda c=context: bracket_entry(c))
         fixed_sequences[persona] = fixed_sequence_entry(context, brackets[persona])
 
@@ -544,7 +551,8 @@ def build_store_results(config: Config) -> dict[str, Any]:
             from difficult_customer.experiments.library.scores import reference_values
 
             refs = reference_values(context)
-            key = {"persona": ctx_key[0], "ablate": settings["ablate"], "max_turns": ctx_key[2]}
+            key = {"persona": ctx_key[0], "ablate": settings["ablate"], "max_turns": ctx_key[2],
+                   "precision": _precision()}
             name = f"{ctx_key[0]}__{ctx_key[1]}__{ctx_key[2]}"
             bracket = _cached(out / "brackets" / f"{name}.json", key, lambda c=context: bracket_entry(c))
             guides = {}
@@ -669,6 +677,19 @@ def _how(v: dict[str, Any]) -> str:
     return f"Monte Carlo, {v.get('episodes', 0)} conversations"
 
 
+def ordered(results: dict[str, Any]) -> list[str]:
+    """The policies of the main persona in table order: by group (:data:`GROUP_ORDER`), then as scored."""
+    sc = results["scores"][results["headline"]["persona"]]
+    rank = {g: i for i, g in enumerate(GROUP_ORDER)}
+    return sorted(sc, key=lambda n: rank.get(sc[n]["group"], len(rank)))
+
+
+def row_name(results: dict[str, Any], name: str) -> str:
+    """A policy's name in a table row, marked when it uses the model's exact filter."""
+    v = results["scores"][results["headline"]["persona"]].get(name, {})
+    return f"{name} (model's filter)" if v.get("group") == findings.GROUP_FILTER else name
+
+
 def _position(v: dict[str, Any]) -> str:
     b = v.get("bracket")
     if not b:
@@ -757,7 +778,7 @@ def section_personas(results: dict[str, Any]) -> list[str]:
     personas = list(results["scores"])
     if len(personas) < 2:
         return []
-    names = list(results["scores"][personas[0]])
+    names = ordered(results)
     train = results["settings"]["train_persona"]
     out = ["## Scores by persona", "",
            f"Read this table like with like. Rows marked *solved for the persona* (the oracle and the exact policies) "
@@ -769,7 +790,8 @@ def section_personas(results: dict[str, Any]) -> list[str]:
     for n in names:
         v0 = results["scores"][personas[0]][n]
         cells = [score_cell(results["scores"][p][n]) for p in personas]
-        out.append(f"| {n} | {'yes' if v0.get('solved_for_persona') else 'no'} | " + " | ".join(cells) + " |")
+        out.append(f"| {row_name(results, n)} | {'yes' if v0.get('solved_for_persona') else 'no'} | "
+                   + " | ".join(cells) + " |")
     return [*out, ""]
 
 
@@ -782,10 +804,11 @@ def section_reliability(results: dict[str, Any]) -> list[str]:
            "pooled over a learner's seeds).", ""]
     out.append("| policy | success | " + " | ".join(f"pass^{k}" for k in KS) + " |")
     out.append("|---|---|" + "---|" * len(KS))
-    for n, v in results["reliability"][persona].items():
+    for n in ordered(results):
+        v = results["reliability"][persona][n]
         success = (f"{fmt(v['success_rate'])} {interval(v['success_low'], v['success_high'])}"
                    if v["success_high"] > v["success_low"] else fmt(v["success_rate"]))
-        out.append(f"| {n} | {success} | " + " | ".join(fmt(v[f'pass^{k}']) for k in KS) + " |")
+        out.append(f"| {row_name(results, n)} | {success} | " + " | ".join(fmt(v[f'pass^{k}']) for k in KS) + " |")
     return [*out, ""]
 
 
@@ -806,8 +829,9 @@ def section_conformance(results: dict[str, Any]) -> list[str]:
            + "; ".join(f"{r}: {t}" for r, t in RULES.items()) + ".", ""]
     out.append("| policy | " + " | ".join(RULES) + " |")
     out.append("|---|" + "---|" * len(RULES))
-    for n, rules in results["conformance"].items():
-        out.append(f"| {n} | " + " | ".join(rate_cell(rules[r]) for r in RULES) + " |")
+    for n in ordered(results):
+        rules = results["conformance"][n]
+        out.append(f"| {row_name(results, n)} | " + " | ".join(rate_cell(rules[r]) for r in RULES) + " |")
     costs = results.get("rule_costs") or {}
     if costs:
         out.append("| *cost of keeping it (oracle, exact, normalized)* | " + " | ".join(

@@ -89,8 +89,8 @@ BudgetName = Literal["default", "quick", "tiny"]
 
 BUDGETS: dict[str, Budget] = {
     "default": Budget(
-        {"ppo": (50_000, 5), "ppo_belief": (30_000, 5), "a2c": (50_000, 5), "dqn": (50_000, 5),
-         "recurrent_ppo": (12_000, 5)},
+        {"ppo": (40_000, 5), "ppo_belief": (25_000, 5), "a2c": (40_000, 5), "dqn": (40_000, 5),
+         "recurrent_ppo": (8_000, 5)},
         eval_episodes=500, curve_every=10_000, curve_episodes=200, mc_episodes=4000, learned_mc_episodes=2000,
     ),
     "quick": Budget(

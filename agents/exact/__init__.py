@@ -22,6 +22,7 @@ conversations). Only numpy and gymnasium are needed. See ``docs/exact.md``.
 """
 
 from difficult_customer.agents.exact.belief import Belief, BeliefFilter, SparseBeliefs
+from difficult_customer.agents.exact.bracket import DEEPEST, PRECISE, Bracket, certified_bracket, locate
 from difficult_customer.agents.exact.evaluation import (
     MonteCarloResult,
     env_returns,
@@ -43,6 +44,12 @@ from difficult_customer.agents.exact.explain import (
     format_explanation,
 )
 from difficult_customer.agents.exact.lookahead import belief_q_values
+from difficult_customer.agents.exact.memoryless import (
+    TablePolicy,
+    exact_memoryless_optimum,
+    memoryless_value,
+    search_memoryless,
+)
 from difficult_customer.agents.exact.open_loop import (
     BestFixedSequence,
     OpenLoopPlan,
@@ -82,6 +89,15 @@ for _name, _factory, _description, _kind, _observation, _memory in _POLICIES:
         _register(_name, _factory, _description, _kind, observation=_observation, memory=_memory)
 
 __all__ = [
+    "DEEPEST",
+    "PRECISE",
+    "Bracket",
+    "TablePolicy",
+    "certified_bracket",
+    "exact_memoryless_optimum",
+    "locate",
+    "memoryless_value",
+    "search_memoryless",
     "QMDP",
     "Belief",
     "BeliefFilter",

@@ -31,6 +31,7 @@ from difficult_customer.agents.exact.oracle import solve_oracle
 from difficult_customer.agents.exact.policies import BeliefPolicy, BeliefState
 from difficult_customer.customer_models import Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
+from difficult_customer.envs.core import conversation_core, opening_distribution, split_observation_code, uniforms
 
 DEFAULT_POINTS = 128
 """Belief points per turn."""
@@ -77,47 +78,34 @@ def collect_points(
 ) -> list[SparseBeliefs]:
     """Beliefs reached at each turn by simulated conversations (QMDP moves, ``explore`` random).
 
-    Conversations are drawn straight from the tables (the points only steer which plans
+    Conversations are played by the conversation core (the points only steer which plans
     PBVI builds; any choice keeps its bound certified). Returns one batch per turn
     ``0 .. max_turns - 1``, at most ``points`` rows each; turn 0 holds every opening
     belief.
     """
     rng = np.random.default_rng(seed)
-    ix = transition_index(tables)
     filt = BeliefFilter(tables)
     solution = solve_oracle(tables, max_turns)
+    core = conversation_core(tables, max_turns)
     runs = max(4 * points, 64)
-    state = _draw(rng, tables.initial[None, :], np.zeros(runs, dtype=np.int64))
-    tone = _draw(rng, tables.tone_prob, state)
-    reaction = tables.opening_reaction[state].astype(np.int64)
-    beliefs = filt.reset_batch(tone, reaction, ix.solved[state])
+    conv = core.reset(uniforms(rng, runs))
+    beliefs = filt.reset_batch(*split_observation_code(conv.code.astype(np.int64)))
     out = [opening_beliefs(tables)]
-    n_slots = tables.next_prob.shape[-1]
     for turn in range(max_turns):
         q = belief_q_values(solution, beliefs, np.full(beliefs.n_rows, max_turns - turn), 0)
         moves = np.where(rng.random(beliefs.n_rows) < explore, rng.integers(0, N_MOVES, beliefs.n_rows), q.argmax(-1))
-        k = _draw(rng, tables.next_prob.reshape(-1, n_slots), state * N_MOVES + moves)
-        reaction = tables.next_reaction[state, moves, k].astype(np.int64)
-        state = tables.next_state[state, moves, k].astype(np.int64)
-        tone = _draw(rng, tables.tone_prob, state)
-        beliefs = filt.update_batch(beliefs, moves, tone, reaction, ix.solved[state])
-        alive = np.flatnonzero(~tables.terminal[state])
+        conv, step = core.step(conv, moves, uniforms(rng, beliefs.n_rows))
+        beliefs = filt.update_batch(beliefs, moves, *split_observation_code(conv.code.astype(np.int64)))
+        alive = np.flatnonzero(~conv.done)
         if turn + 1 == max_turns or alive.size == 0:
             break
-        state, beliefs = state[alive], beliefs.select(alive)
-        keep = rng.permutation(beliefs.n_rows)[:points]
-        out.append(beliefs.select(np.sort(keep)))
+        conv, beliefs = conv.select(alive), beliefs.select(alive)
+        keep = np.sort(rng.permutation(beliefs.n_rows)[:points])
+        conv, beliefs = conv.select(keep), beliefs.select(keep)
+        out.append(beliefs)
     while len(out) < max_turns:
         out.append(out[-1])
     return out
-
-
-def _draw(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """One column index per entry of ``rows``, drawn with the probabilities ``probs[row]``."""
-    cumulative = np.cumsum(probs[rows], axis=-1)
-    u = rng.random(rows.shape[0]) * cumulative[:, -1]
-    pick = (cumulative <= u[:, None]).sum(-1)
-    return np.minimum(pick, probs.shape[-1] - 1).astype(np.int64)
 
 
 def opening_beliefs(tables: Tables) -> SparseBeliefs:
@@ -126,13 +114,9 @@ def opening_beliefs(tables: Tables) -> SparseBeliefs:
     The rows' total weights are the chances of the opening observations, so a value that
     is linear in the belief, summed over the rows, is an expected value over openings.
     """
-    state = np.flatnonzero(tables.initial > 0)
-    key = observation_key(tables.opening_reaction[state][:, None], np.arange(N_TONES)[None, :], 0)
-    weight = tables.initial[state][:, None] * tables.tone_prob[state]
-    positive = weight > 0
-    _, row = np.unique(key[positive], return_inverse=True)
-    states = np.broadcast_to(state[:, None], weight.shape)[positive]
-    return merge(row, states, weight[positive], int(row.max()) + 1, tables.n_states)
+    opening = opening_distribution(tables)
+    _, row = np.unique(opening.code, return_inverse=True)
+    return merge(row, opening.state, opening.prob, int(row.max()) + 1, tables.n_states)
 
 
 def _row_sums(values: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:

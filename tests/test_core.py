@@ -190,6 +190,30 @@ def _widest_rows(core) -> list[int]:
     return [widest, int(core.flat.row(0, N_MOVES))]
 
 
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(CORES)), pick=st.floats(0.0, 1.0, exclude_max=True), u0=UNIFORM, u1=UNIFORM)
+def test_scalar_draw_is_the_batched_draw_for_every_row(name, pick, u0, u1):
+    """Any row of the alias tables, (state, move) or restart: step_one / reset_one draw what core.draw draws."""
+    core = CORES[name]
+    row = int(pick * core.joint.width.size)
+    drawn = core.draw(np.array([row]), np.array([[u0], [u1]]))[0]
+    state, move = divmod(row, N_MOVES + 1)
+    if move == N_MOVES:
+        one = core.reset_one(u0, u1)
+        slot, reward, terminated = int(drawn["slot"]), 0.0, False
+    else:
+        one, slot, reward, terminated, _ = core.step_one((state, 0, 0, START_HISTORY), move, u0, u1)
+    assert (one[0], one[1], slot, reward, terminated) == (
+        int(drawn["state"]),
+        int(drawn["code"]),
+        int(drawn["slot"]),
+        float(drawn["reward"]),
+        bool(drawn["terminal"]),
+    )
+    slot_j, tone_j = core.joint.sample(np.array([row]), np.array([[u0], [u1]]))
+    assert (int(slot_j[0]), int(tone_j[0])) == (slot, one[1] % N_TONES)
+
+
 @pytest.mark.parametrize("name", sorted(CORES))
 def test_alias_draws_follow_the_tables(name):
     """Chi-square of many batched draws of one row against next_prob x tone_prob (p > 0.001); zeros never drawn."""

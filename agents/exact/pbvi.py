@@ -100,9 +100,8 @@ def collect_points(
         if turn + 1 == max_turns or alive.size == 0:
             break
         conv, beliefs = conv.select(alive), beliefs.select(alive)
-        keep = np.sort(rng.permutation(beliefs.n_rows)[:points])
-        conv, beliefs = conv.select(keep), beliefs.select(keep)
-        out.append(beliefs)
+        keep = rng.permutation(beliefs.n_rows)[:points]
+        out.append(beliefs.select(np.sort(keep)))
     while len(out) < max_turns:
         out.append(out[-1])
     return out

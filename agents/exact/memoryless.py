@@ -28,9 +28,17 @@ turn, is all there is to such a policy's value.
   bracket's upper bound (:func:`~agents.exact.bracket.certified_bracket`) is an upper
   bound on it.
 
-Observations are handled as (turn, code) pairs, ``code`` the mixed-radix number of
-(tone, reaction, solved, last move, clipped counts) below :data:`N_CODES`
-(:func:`pack`, :func:`observation_codes`, :func:`observations`).
+**Observations** are the conversation core's codes (:mod:`difficult_customer.envs.core`),
+nothing of their own: an observation the agent sees is (observation code, history code,
+turn), the code :func:`~envs.core.observation_code` of what the customer shows and the
+history code of the agent's last move and clipped counts. The openings come from
+:func:`~envs.core.opening_distribution`, histories advance through the core lookup's
+``next_history`` and observation vectors are assembled from the
+:class:`~envs.core.ObservationLookup`. Within a turn the two codes are one *visible key*,
+``code * N_HISTORIES + history`` (:func:`visible_key`, the key ``propagate`` uses too),
+below :data:`N_CODES`; tables and move functions take arrays of keys, a turn at a time
+(:func:`observation_codes` reads (turn, key) back from vectors, :func:`observations`
+builds the vectors).
 
 ``python -m difficult_customer.agents.exact.memoryless`` runs the search on the mixture
 and prints it next to the certified bracket (``--save`` writes the best table).
@@ -39,6 +47,7 @@ and prints it next to the certified bracket (``--save`` writes the best table).
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,67 +58,120 @@ import numpy as np
 from difficult_customer.agents.base import Policy, PolicyContext, check_observation
 from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.customer_models import Tables
-from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
-from difficult_customer.envs.observation import COUNT_CAP, decode, encode
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS
+from difficult_customer.envs.core import (
+    N_HISTORIES,
+    N_OBSERVATION_CODES,
+    NO_MOVE,
+    START_HISTORY,
+    history_counts,
+    history_last_move,
+    observation_code,
+    observation_lookup,
+    opening_distribution,
+    split_observation_code,
+)
+from difficult_customer.envs.observation import COUNT_CAP, decode
 
-_COUNT_BASE = COUNT_CAP + 1
-N_COUNT_CODES = _COUNT_BASE**N_MOVES
-"""Clipped move counts as one base-4 number (digit ``m`` is move ``m``'s count)."""
-NO_MOVE = N_MOVES
-"""The last-move field before the first move."""
-N_CODES = N_TONES * N_REACTIONS * 2 * (N_MOVES + 1) * N_COUNT_CODES
-"""Distinct observation codes per turn."""
-_DIGIT = _COUNT_BASE ** np.arange(N_MOVES, dtype=np.int64)
+N_CODES = N_OBSERVATION_CODES * N_HISTORIES
+"""Distinct visible keys per turn (:func:`visible_key`)."""
+
+TABLE_FORMAT = 2
+"""Version of the ``.npz`` files :meth:`TablePolicy.save` writes.
+
+1 (files without a ``format`` entry) stored one ``code`` array of an older packing of
+(tone, reaction, solved, last move, counts); :meth:`TablePolicy.load` still reads them.
+2 stores the core's ``observation_code`` and ``history`` arrays."""
 
 MoveFunction = Callable[[int, np.ndarray], np.ndarray]
-"""``moves(turn, codes)``: the policy's move for each observation code of a turn."""
+"""``moves(turn, keys)``: the policy's move for each visible key of a turn."""
 
 
-# ------------------------------------------------------------------ observation codes
-def pack(
-    tone: np.ndarray, reaction: np.ndarray, solved: np.ndarray, last: np.ndarray, counts_code: np.ndarray
-) -> np.ndarray:
-    """Observation code (turn apart) of arrays of fields; ``last`` is ``NO_MOVE`` at the opening."""
-    code = (np.asarray(tone, dtype=np.int64) * N_REACTIONS + np.asarray(reaction, dtype=np.int64)) * 2
-    code = (code + np.asarray(solved, dtype=np.int64)) * (N_MOVES + 1) + np.asarray(last, dtype=np.int64)
-    return code * N_COUNT_CODES + np.asarray(counts_code, dtype=np.int64)
+# ------------------------------------------------------------------ visible keys
+def visible_key(code: Any, history: Any) -> np.ndarray:
+    """The key of an observation within a turn: the core's observation code and history code, ``code * N_HISTORIES + history``."""
+    return np.asarray(code, dtype=np.int64) * N_HISTORIES + np.asarray(history, dtype=np.int64)
 
 
-def unpack(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(tone, reaction, solved, last, counts code) of observation codes (turn apart)."""
-    code = np.asarray(code, dtype=np.int64)
-    counts_code = code % N_COUNT_CODES
-    rest = code // N_COUNT_CODES
-    last = rest % (N_MOVES + 1)
-    rest //= N_MOVES + 1
-    solved = rest % 2
-    rest //= 2
-    return rest // N_REACTIONS, rest % N_REACTIONS, solved, last, counts_code
+def split_visible_key(key: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(observation code, history code)`` of visible keys."""
+    return np.divmod(np.asarray(key, dtype=np.int64), N_HISTORIES)
 
 
-def counts_of(counts_code: np.ndarray) -> np.ndarray:
-    """(..., 6) clipped move counts of counts codes."""
-    return (np.asarray(counts_code, dtype=np.int64)[..., None] // _DIGIT) % _COUNT_BASE
+def observations(turn: int, keys: np.ndarray, max_turns: int) -> np.ndarray:
+    """Partial observation vectors ``(n, PARTIAL_SIZE)`` float32 of a turn's visible keys.
+
+    Assembled from the core's :class:`~envs.core.ObservationLookup`:
+    ``head[code] | turn_fraction[turn] | tail[history]``.
+    """
+    lookup = observation_lookup(max_turns)
+    code, history = split_visible_key(np.asarray(keys).reshape(-1))
+    fraction = np.full((code.shape[0], 1), lookup.turn_fraction[turn], dtype=np.float32)
+    return np.concatenate([lookup.head[code], fraction, lookup.tail[history]], axis=-1)
 
 
-def observations(turn: int, codes: np.ndarray, max_turns: int) -> np.ndarray:
-    """Partial observation vectors (``envs.observation.encode``) of a turn's codes."""
-    tone, reaction, solved, last, counts_code = unpack(codes)
-    last = np.where(last == NO_MOVE, -1, last)
-    return encode(tone, reaction, solved, turn, max_turns, last, counts_of(counts_code))
+@functools.lru_cache(maxsize=1)
+def _history_by_fields() -> np.ndarray:
+    """The inverse of the core's history decoders: history code by (last move or ``NO_MOVE``, counts...)."""
+    history = np.arange(N_HISTORIES)
+    last = history_last_move(history)
+    fields = (np.where(last < 0, NO_MOVE, last), *history_counts(history).T)
+    shape = (N_MOVES + 1,) + (COUNT_CAP + 1,) * N_MOVES
+    inverse = np.full(shape, -1, dtype=np.int64)
+    inverse[fields] = history
+    assert (inverse >= 0).all(), "every (last move, clipped counts) has a history code"
+    inverse.setflags(write=False)
+    return inverse
+
+
+def _history_code(last: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """History codes of last moves (-1 or ``NO_MOVE`` for none) and move counts ``(..., N_MOVES)`` (clipped here)."""
+    last = np.asarray(last, dtype=np.int64)
+    counts = np.minimum(np.asarray(counts, dtype=np.int64), COUNT_CAP)
+    return _history_by_fields()[(np.where(last < 0, NO_MOVE, last), *np.moveaxis(counts, -1, 0))]
 
 
 def observation_codes(observation: np.ndarray, max_turns: int) -> tuple[np.ndarray, np.ndarray]:
-    """(turn, code) of partial observation vectors (a batch, or one).
+    """(turn, visible key) of partial observation vectors (a batch, or one).
 
     Raises:
         ValueError: for an array that is not a batch of observations.
     """
     seen = decode(check_observation(observation))
     turn = np.rint(np.asarray(seen.turn_fraction, dtype=np.float64) * max_turns).astype(np.int64)
-    last = np.where(seen.last_move < 0, NO_MOVE, seen.last_move)
-    counts_code = (np.minimum(seen.counts, COUNT_CAP) * _DIGIT).sum(-1)
-    return turn, pack(seen.tone, seen.reaction, seen.solved.astype(np.int64), last, counts_code)
+    code = observation_code(
+        np.asarray(seen.tone, dtype=np.int64),
+        np.asarray(seen.reaction, dtype=np.int64),
+        np.asarray(seen.solved, dtype=np.int64),
+    )
+    return turn, visible_key(code, _history_code(seen.last_move, seen.counts))
+
+
+# Format 1 of saved tables numbered observations by (tone, reaction, solved, last move,
+# counts) in that order of digits; RandomTablePolicy hashes these numbers, so that a
+# seed keeps its moves, and the search draws its kicks in their order, so that a seed
+# keeps its search. They are computed from the core's codes, never stepped.
+_LEGACY_COUNTS = (COUNT_CAP + 1) ** N_MOVES
+
+
+def _legacy_number(keys: np.ndarray) -> np.ndarray:
+    """The format-1 number of visible keys."""
+    code, history = split_visible_key(keys)
+    tone, reaction, solved = split_observation_code(code)
+    last = history_last_move(history)
+    counts = (history_counts(history) * (COUNT_CAP + 1) ** np.arange(N_MOVES)).sum(-1)
+    number = ((tone * N_REACTIONS + reaction) * 2 + solved) * (N_MOVES + 1) + np.where(last < 0, NO_MOVE, last)
+    return number * _LEGACY_COUNTS + counts
+
+
+def _from_legacy_number(number: np.ndarray) -> np.ndarray:
+    """The visible keys of format-1 numbers (tables saved before :data:`TABLE_FORMAT` 2)."""
+    rest, counts = np.divmod(np.asarray(number, dtype=np.int64), _LEGACY_COUNTS)
+    rest, last = np.divmod(rest, N_MOVES + 1)
+    rest, solved = np.divmod(rest, 2)
+    tone, reaction = np.divmod(rest, N_REACTIONS)
+    digits = (counts[..., None] // (COUNT_CAP + 1) ** np.arange(N_MOVES)) % (COUNT_CAP + 1)
+    return visible_key(observation_code(tone, reaction, solved), _history_code(last, digits))
 
 
 # ------------------------------------------------------------------ policies
@@ -122,8 +184,10 @@ def _check_max_turns(max_turns: Any) -> int:
 class RandomTablePolicy:
     """A seeded random memoryless policy: a fixed pseudo-random move for every observation.
 
-    The move is a hash of (seed, turn, observation code), so the same observation always
-    gets the same move and every observation (reached or not) has one.
+    The move is a hash of (seed, turn, observation), so the same observation always
+    gets the same move and every observation (reached or not) has one. The hash reads
+    the observation's format-1 number (see :data:`TABLE_FORMAT`), so a seed keeps the
+    moves it had before the module used the core's codes.
     """
 
     def __init__(self, max_turns: int, seed: int = 0) -> None:
@@ -133,9 +197,10 @@ class RandomTablePolicy:
         self.seed = int(seed)
         self.name = f"random_table_{self.seed}"
 
-    def moves(self, turn: int, codes: np.ndarray) -> np.ndarray:
-        """The move for each code of a turn."""
-        x = (np.asarray(codes, dtype=np.uint64) * np.uint64(64) + np.uint64(turn)) ^ np.uint64(
+    def moves(self, turn: int, keys: np.ndarray) -> np.ndarray:
+        """The move for each visible key of a turn."""
+        number = _legacy_number(np.asarray(keys, dtype=np.int64).reshape(-1))
+        x = (number.astype(np.uint64) * np.uint64(64) + np.uint64(turn)) ^ np.uint64(
             (self.seed * 0x9E3779B97F4A7C15) % 2**64
         )
         with np.errstate(over="ignore"):  # splitmix64: wrapping arithmetic is the point
@@ -186,9 +251,9 @@ class SequencePolicy:
         max_turns = _check_max_turns(max_turns)
         return cls(np.random.default_rng(seed).integers(0, N_MOVES, max_turns), name=f"random_sequence_{seed}")
 
-    def moves(self, turn: int, codes: np.ndarray) -> np.ndarray:
-        """The turn's move for every code."""
-        return np.full(np.asarray(codes).shape[0], self.sequence[min(turn, self.max_turns - 1)], dtype=np.int64)
+    def moves(self, turn: int, keys: np.ndarray) -> np.ndarray:
+        """The turn's move for every visible key."""
+        return np.full(np.asarray(keys).shape[0], self.sequence[min(turn, self.max_turns - 1)], dtype=np.int64)
 
     def predict(
         self,
@@ -208,15 +273,15 @@ class SequencePolicy:
 
 
 class TablePolicy:
-    """A deterministic memoryless policy: a table from (turn, observation) to move.
+    """A deterministic memoryless policy: a table from (turn, visible key) to move.
 
     Observations not in the table get the fallback policy's move (a policy with
     ``predict``, a :class:`RandomTablePolicy`, or one move id for all). The table is
     what :func:`search_memoryless` returns.
 
     Args:
-        max_turns: the turn limit the codes' turn fraction is read with.
-        table: ``table[turn] = (codes, moves)``, sorted codes and their moves.
+        max_turns: the turn limit the observations' turn fraction is read with.
+        table: ``table[turn] = (keys, moves)``: visible keys (:func:`visible_key`) and their moves.
         fallback: the move for observations not in the table.
         name: for display.
     """
@@ -241,11 +306,11 @@ class TablePolicy:
             self.set(int(turn), codes, moves)
 
     def set(self, turn: int, codes: np.ndarray, moves: np.ndarray) -> None:
-        """Set the moves of some codes of a turn (others keep theirs)."""
+        """Set the moves of some visible keys of a turn (others keep theirs)."""
         codes = np.asarray(codes, dtype=np.int64).reshape(-1)
         moves = np.asarray(moves, dtype=np.int64).reshape(-1)
         if codes.shape != moves.shape:
-            raise ValueError(f"{codes.shape[0]} codes but {moves.shape[0]} moves; give one move per code")
+            raise ValueError(f"{codes.shape[0]} codes but {moves.shape[0]} moves; give one move per visible key")
         if np.any((moves < 0) | (moves >= N_MOVES)):
             raise ValueError(f"moves {moves[(moves < 0) | (moves >= N_MOVES)][:5]}; allowed: 0-{N_MOVES - 1}")
         old_codes, old_moves = self.table.get(turn, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
@@ -260,7 +325,7 @@ class TablePolicy:
         return sum(codes.shape[0] for codes, _ in self.table.values())
 
     def moves(self, turn: int, codes: np.ndarray) -> np.ndarray:
-        """The move for each code of a turn: the table's, else the fallback's (then cached)."""
+        """The move for each visible key of a turn: the table's, else the fallback's (then cached)."""
         codes = np.asarray(codes, dtype=np.int64).reshape(-1)
         known, moves = self.table.get(turn, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
         at = np.minimum(np.searchsorted(known, codes), max(known.shape[0] - 1, 0))
@@ -290,24 +355,46 @@ class TablePolicy:
         return out.reshape(obs.shape[:-1]), state
 
     def save(self, path: str) -> None:
-        """Write the table (turn, code, move arrays and the turn limit) to an ``.npz`` file."""
+        """Write the table to an ``.npz`` file (:data:`TABLE_FORMAT`): turn limit, and per entry turn, codes, move.
+
+        The entries are the core's ``observation_code`` and ``history`` codes of each key.
+        """
         turns = sorted(self.table)
+        empty = [np.zeros(0, np.int64)]
+        keys = np.concatenate([self.table[t][0] for t in turns] or empty)
+        code, history = split_visible_key(keys)
         np.savez_compressed(
             path,
+            format=np.int64(TABLE_FORMAT),
             max_turns=np.int64(self.max_turns),
-            turn=np.concatenate([np.full(self.table[t][0].shape[0], t) for t in turns] or [np.zeros(0, np.int64)]),
-            code=np.concatenate([self.table[t][0] for t in turns] or [np.zeros(0, np.int64)]),
-            move=np.concatenate([self.table[t][1] for t in turns] or [np.zeros(0, np.int64)]),
+            turn=np.concatenate([np.full(self.table[t][0].shape[0], t, dtype=np.int64) for t in turns] or empty),
+            observation_code=code,
+            history=history,
+            move=np.concatenate([self.table[t][1] for t in turns] or empty),
         )
 
     @classmethod
     def load(cls, path: str, fallback: Policy | int = 0, name: str = "table") -> TablePolicy:
-        """A table written by :meth:`save`, with ``fallback`` for observations not in it."""
+        """A table written by :meth:`save` (any format up to :data:`TABLE_FORMAT`), with ``fallback`` for observations not in it.
+
+        Raises:
+            ValueError: for a file of a newer format than this module reads.
+        """
         with np.load(path) as data:
+            version = int(data["format"]) if "format" in data.files else 1
+            if version > TABLE_FORMAT:
+                raise ValueError(
+                    f"{path}: table format {version}; this version reads formats 1-{TABLE_FORMAT} (update the project)"
+                )
+            if version == 1:
+                keys = _from_legacy_number(data["code"])
+            else:
+                keys = visible_key(data["observation_code"], data["history"])
             out = cls(int(data["max_turns"]), None, fallback, name)
-            for t in np.unique(data["turn"]):
-                rows = data["turn"] == t
-                out.set(int(t), data["code"][rows], data["move"][rows])
+            turn, move = data["turn"], data["move"]
+            for t in np.unique(turn):
+                rows = turn == t
+                out.set(int(t), keys[rows], move[rows])
         return out
 
     def copy(self, name: str | None = None) -> TablePolicy:
@@ -321,7 +408,7 @@ class TablePolicy:
 
 
 def _moves_of(policy: Policy | int, turn: int, codes: np.ndarray, max_turns: int) -> np.ndarray:
-    """A policy's moves on a turn's codes: one batched ``predict`` call."""
+    """A policy's moves on a turn's visible keys: one batched ``predict`` call."""
     if isinstance(policy, (int, np.integer)):
         return np.full(codes.shape[0], int(policy), dtype=np.int64)
     if isinstance(policy, (TablePolicy, RandomTablePolicy, SequencePolicy)):
@@ -337,7 +424,7 @@ def _moves_of(policy: Policy | int, turn: int, codes: np.ndarray, max_turns: int
 
 # ------------------------------------------------------------------ the engine
 class _Model:
-    """The tables as the engine needs them: successors with their next observation."""
+    """The tables as the engine needs them: successors with their next visible key."""
 
     def __init__(self, tables: Tables, max_turns: int) -> None:
         self.tables = tables
@@ -346,22 +433,19 @@ class _Model:
         self.n_states = tables.n_states
         self.persona = tables.factor("persona").astype(np.int64)
         self.n_personas = len(tables.persona_names)
+        self.next_history = observation_lookup(max_turns).next_history
 
     def openings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(codes, states, probabilities) at turn 0, merged."""
-        t = self.tables
-        state = np.flatnonzero(t.initial > 0)
-        prob = t.initial[state][:, None] * t.tone_prob[state]
-        tone = np.broadcast_to(np.arange(N_TONES)[None, :], prob.shape)
-        states = np.broadcast_to(state[:, None], prob.shape)
-        code = pack(tone, t.opening_reaction[states], self.ix.solved[states], NO_MOVE, 0)
-        return _merge(code.ravel(), states.ravel(), prob.ravel(), self.n_states)[:3]
+        """(keys, states, probabilities) at turn 0, from the core's opening distribution, merged."""
+        opening = opening_distribution(self.tables)
+        keys = visible_key(opening.code, START_HISTORY)
+        return _merge(keys, opening.state, opening.prob, self.n_states)[:3]
 
-    def successors(self, codes: np.ndarray, states: np.ndarray, moves: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Successors of (code, state) pairs under ``moves``.
+    def successors(self, keys: np.ndarray, states: np.ndarray, moves: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Successors of (visible key, state) pairs under ``moves``.
 
         Returns:
-            ``(parent, reward_weight, reward, child_parent, child_code, child_state,
+            ``(parent, reward_weight, reward, child_parent, child_key, child_state,
             child_weight)`` flattened as: ``parent`` (E,) the pair each transition comes
             from, its probability and reward, and for the transitions that continue, one
             entry per tone with positive chance.
@@ -374,26 +458,24 @@ class _Model:
         alive = ~ix.terminal[target]
         e_parent, e_entry, e_prob, e_target = parent[alive], entry[alive], prob[alive], target[alive]
         move = moves[e_parent]
-        counts_code = codes[e_parent] % N_COUNT_CODES
-        digit = _DIGIT[move]
-        counts_code = counts_code + np.where((counts_code // digit) % _COUNT_BASE < COUNT_CAP, digit, 0)
+        _, history = split_visible_key(keys[e_parent])
+        history = self.next_history[history * (N_MOVES + 1) + move]
         tone_prob = self.tables.tone_prob[e_target]  # (E', T)
-        positive = tone_prob > 0
-        rows, tone = np.nonzero(positive)
-        child_code = pack(tone, ix.reaction[e_entry][rows], ix.solved[e_target][rows], move[rows], counts_code[rows])
+        rows, tone = np.nonzero(tone_prob > 0)
+        shown = observation_code(tone, ix.reaction[e_entry][rows], ix.solved[e_target][rows])
         return (
             parent,
             prob,
             reward,
             e_parent[rows],
-            child_code,
+            visible_key(shown, history[rows]),
             e_target[rows],
             e_prob[rows] * tone_prob[rows, tone],
         )
 
 
 def _merge(codes: np.ndarray, states: np.ndarray, prob: np.ndarray, n_states: int) -> tuple[np.ndarray, ...]:
-    """Sum duplicate (code, state) entries, sorted by code then state; and each entry's row."""
+    """Sum duplicate (visible key, state) entries, sorted by key then state; and each entry's row."""
     key, inverse = np.unique(codes * n_states + states, return_inverse=True)
     return key // n_states, key % n_states, np.bincount(inverse, prob, minlength=key.shape[0]), inverse
 
@@ -605,11 +687,11 @@ def _immediate(model: _Model, layer: _Layer) -> np.ndarray:
 
 
 def reached_observations(policy: Policy, context: PolicyContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (turn, observation code) a memoryless policy reaches, with its probability.
+    """Every (turn, visible key) a memoryless policy reaches, with its probability.
 
     Returns:
-        ``(turns, codes, probabilities)``; probabilities sum to the expected number of
-        turns played.
+        ``(turns, keys, probabilities)``, sorted by turn then key (:func:`visible_key`);
+        probabilities sum to the expected number of turns played.
     """
     model = _Model(context.tables, context.max_turns)
     codes, states, prob = model.openings()
@@ -865,6 +947,8 @@ def search_memoryless(
         start, cpu = time.perf_counter(), time.process_time()
         kicked = best.copy(name=f"{best.name}, kick {k + 1}")
         turns, codes, mass = reached_observations(best, context)
+        order = np.lexsort((_legacy_number(codes), turns))  # the draws of format-1 numbers: a seed keeps its search
+        turns, codes, mass = turns[order], codes[order], mass[order]
         pick = rng.choice(codes.shape[0], size=min(int(kick_size), codes.shape[0]), replace=False, p=mass / mass.sum())
         for i in pick:
             old = int(kicked.moves(int(turns[i]), codes[i : i + 1])[0])
@@ -948,6 +1032,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 __all__ = [
     "N_CODES",
     "NO_MOVE",
+    "TABLE_FORMAT",
     "MemorylessSearch",
     "MemorylessValue",
     "RandomTablePolicy",
@@ -963,10 +1048,10 @@ __all__ = [
     "memoryless_value",
     "observation_codes",
     "observations",
-    "pack",
     "reached_observations",
     "search_memoryless",
-    "unpack",
+    "split_visible_key",
+    "visible_key",
 ]
 
 

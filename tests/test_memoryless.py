@@ -1,9 +1,11 @@
 """Exact values of memoryless policies, and the search for the best one.
 
-Exact values are checked three ways: against the existing exact evaluation
+Exact values are checked four ways: against the existing exact evaluation
 (``propagate``, an independent implementation), against conversations played in the
-real environment (``gym.make``), at z = 3.29 (a 99.9% interval), and for the search,
-against a fresh evaluation of the table it returns.
+real environment (``gym.make``) and through the conversation core (``envs.rollout``),
+at z = 3.29 (a 99.9% interval), and for the search, against a fresh evaluation of the
+table it returns. Observations are the core's codes: the vectors the module builds are
+the core's, and tables saved in the older format still load.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from difficult_customer.agents.exact.bracket import certified_bracket
 from difficult_customer.agents.exact.evaluation import pomdp_value
 from difficult_customer.agents.exact.memoryless import (
     N_CODES,
+    TABLE_FORMAT,
     RandomTablePolicy,
     SequencePolicy,
     TablePolicy,
@@ -35,7 +38,13 @@ from difficult_customer.agents.exact.memoryless import (
     observations,
     reached_observations,
     search_memoryless,
+    split_visible_key,
+    visible_key,
 )
+from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS
+from difficult_customer.envs.core import START_HISTORY, conversation_core
+from difficult_customer.envs.observation import COUNT_CAP, encode
+from difficult_customer.envs.rollout import rollout
 
 Z = 3.29
 
@@ -280,3 +289,106 @@ def test_the_script_prints_the_search_next_to_the_bracket(capsys, tmp_path):
     context = PolicyContext.create(persona="belligerent", max_turns=3)
     best = float(out.split("best memoryless policy found: ")[1].split(" raw")[0])
     assert memoryless_value(loaded, context).value == pytest.approx(best, abs=5e-5)
+
+
+@pytest.mark.parametrize(
+    ("make", "persona", "max_turns"),
+    [
+        (lambda c: agents.make("guide_000", c), "mixture", 16),
+        (lambda c: RandomTablePolicy(c.max_turns, seed=4), "belligerent", 8),
+    ],
+    ids=["guide_000", "random_table"],
+)
+def test_exact_value_agrees_with_the_core_rollout(make, persona, max_turns):
+    context = PolicyContext.create(persona=persona, max_turns=max_turns)
+    policy = make(context)
+    exact = memoryless_value(policy, context).value
+    played = rollout(policy, context.tables, episodes=4000, seed=17, max_turns=max_turns)
+    mean = float(played.returns.mean())
+    stderr = float(played.returns.std(ddof=1) / math.sqrt(played.n))
+    assert stderr > 0
+    assert abs(mean - exact) <= Z * stderr, (mean, stderr, exact)
+    # Every observation a conversation showed is one the exact enumeration reached.
+    turns, keys, _ = reached_observations(policy, context)
+    reached = set(zip(turns.tolist(), keys.tolist(), strict=True))
+    rows, cols = np.nonzero(np.arange(max_turns)[None, :] < played.turns[:, None])
+    shown = visible_key(played.codes[rows, cols], played.histories[rows, cols])
+    assert set(zip(cols.tolist(), shown.tolist(), strict=True)) <= reached
+
+
+def test_observation_vectors_are_the_cores():
+    context = PolicyContext.create(persona="mixture", max_turns=6)
+    core = conversation_core(context.tables, 6)
+    turns, keys, _ = reached_observations(agents.make("tone_reader", context), context)
+    for turn in np.unique(turns):
+        mine = keys[turns == turn]
+        code, history = split_visible_key(mine)
+        expected = core.observe_codes(code, np.full(code.shape, turn), history)
+        np.testing.assert_array_equal(observations(int(turn), mine, 6), expected)
+        back_turn, back = observation_codes(expected, 6)
+        assert np.all(back_turn == turn) and np.array_equal(back, mine)
+    assert np.all(split_visible_key(keys[turns == 0])[1] == START_HISTORY)
+
+
+def _format_1_number(tone, reaction, solved, last, counts) -> int:
+    """The number format-1 files stored, written out from its definition (last = N_MOVES before any move)."""
+    counts_code = sum(min(c, COUNT_CAP) * (COUNT_CAP + 1) ** m for m, c in enumerate(counts))
+    return ((((tone * N_REACTIONS + reaction) * 2 + solved) * (N_MOVES + 1) + last) * (COUNT_CAP + 1) ** N_MOVES) + (
+        counts_code
+    )
+
+
+def test_tables_saved_in_format_1_still_load(tmp_path):
+    # (tone, reaction, solved, last move, counts, turn, move) of three observations.
+    entries = [
+        (1, 0, 0, N_MOVES, (0, 0, 0, 0, 0, 0), 0, 4),
+        (2, 5, 0, 3, (1, 0, 0, 2, 0, 0), 3, 1),
+        (0, 7, 1, 0, (3, 1, 0, 5, 0, 2), 9, 5),
+    ]
+    path = tmp_path / "old.npz"
+    np.savez_compressed(
+        path,
+        max_turns=np.int64(16),
+        turn=np.array([e[5] for e in entries]),
+        code=np.array([_format_1_number(*e[:5]) for e in entries]),
+        move=np.array([e[6] for e in entries]),
+    )
+    loaded = TablePolicy.load(str(path), fallback=2)
+    assert loaded.size == 3
+    for tone, reaction, solved, last, counts, turn, move in entries:
+        obs = encode(tone, reaction, solved, turn, 16, -1 if last == N_MOVES else last, np.array(counts))
+        assert int(loaded.predict(obs)[0]) == move
+    # Saved again, in the current format, it plays the same.
+    loaded.save(str(tmp_path / "new.npz"))
+    with np.load(tmp_path / "new.npz") as data:
+        assert int(data["format"]) == TABLE_FORMAT and "code" not in data.files
+    again = TablePolicy.load(str(tmp_path / "new.npz"), fallback=2)
+    assert {t: (c.tolist(), m.tolist()) for t, (c, m) in again.table.items()} == {
+        t: (c.tolist(), m.tolist()) for t, (c, m) in loaded.table.items()
+    }
+
+
+def test_a_table_of_a_newer_format_is_refused(tmp_path):
+    path = tmp_path / "future.npz"
+    zeros = np.zeros(0, np.int64)
+    np.savez(path, format=np.int64(TABLE_FORMAT + 1), max_turns=np.int64(3), turn=zeros, move=zeros)
+    with pytest.raises(ValueError, match=f"table format {TABLE_FORMAT + 1}"):
+        TablePolicy.load(str(path))
+
+
+RECORDED_RANDOM_MOVES = [2, 5, 2, 0]
+
+
+def test_a_random_table_keeps_the_moves_of_its_seed():
+    # Moves of RandomTablePolicy(16, seed=5) recorded before the module moved onto the core's codes.
+    policy = RandomTablePolicy(16, seed=5)
+    obs = encode(
+        np.array([0, 1, 3, 2]),
+        np.array([0, 4, 7, 11]),
+        np.array([0, 0, 1, 0]),
+        np.array([0, 2, 5, 15]),
+        16,
+        np.array([-1, 2, 0, 5]),
+        np.array([[0, 0, 0, 0, 0, 0], [1, 0, 1, 0, 0, 0], [3, 0, 0, 2, 0, 0], [3, 3, 3, 3, 3, 3]]),
+    )
+    assert policy.predict(obs)[0].tolist() == RECORDED_RANDOM_MOVES

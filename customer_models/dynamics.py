@@ -67,7 +67,7 @@ class State(NamedTuple):
     abuse: int
     """An :class:`Abuse` value (C6)."""
     patience: int
-    """Turns without progress the customer still tolerates, 1-4 while ongoing (C10)."""
+    """Turns without progress the customer still tolerates, 1 to ``vocabulary.MAX_PATIENCE`` while ongoing (C10)."""
 
 
 class _Branch(NamedTuple):

@@ -36,7 +36,7 @@ from difficult_customer.customer_models.provenance import (
     parameter,
     q,
 )
-from difficult_customer.customer_models.vocabulary import Anger
+from difficult_customer.customer_models.vocabulary import MAX_PATIENCE, Anger
 
 # --- sentences cited by several parameters -----------------------------------------------
 _FEELINGS_FIRST = q(
@@ -117,10 +117,10 @@ class Persona:
     )
     patience: int = parameter(
         4,
-        Support("assumption", "turns without progress (1-4) before the customer walks away",
+        Support("assumption", f"turns without progress (1-{MAX_PATIENCE}) before the customer walks away",
                 why="no guide says a customer leaves; a customer who never leaves makes stalling free (the "
                     "turn limit alone ends the conversation)"),
-        claims="C10", switch="A15", off=4, low=2, high=4, integer=True,
+        claims="C10", switch="A15", off=MAX_PATIENCE, low=2, high=MAX_PATIENCE, integer=True,
     )
 
     # --- C1 listen ------------------------------------------------------------------------
@@ -465,8 +465,9 @@ def validate_persona(p: Persona) -> None:
         )
     if not _is_integer(p.initial_trust) or p.initial_trust not in range(4):
         raise ValueError(f"persona {p.name!r}: initial_trust={p.initial_trust!r}; allowed is 0, 1, 2 or 3")
-    if not _is_integer(p.patience) or p.patience not in range(1, 5):
-        raise ValueError(f"persona {p.name!r}: patience={p.patience!r}; allowed is 1, 2, 3 or 4")
+    if not _is_integer(p.patience) or p.patience not in range(1, MAX_PATIENCE + 1):
+        allowed = ", ".join(str(level) for level in range(1, MAX_PATIENCE)) + f" or {MAX_PATIENCE}"
+        raise ValueError(f"persona {p.name!r}: patience={p.patience!r}; allowed is {allowed}")
     known = {f.name for f in model_fields()}
     for name in p.defining:
         if name not in known:

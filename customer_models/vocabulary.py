@@ -117,6 +117,13 @@ FACTORS: tuple[str, ...] = (
 MAX_APOLOGIES = 2
 """Apologies are counted 0, 1, 2 (2 means two or more)."""
 
+MAX_PATIENCE = 4
+"""Largest patience a persona can have: turns without progress tolerated (C10, A15).
+
+Patience has no enum: a persona's ``patience`` is 1 to ``MAX_PATIENCE``, and the hidden
+``patience`` factor counts down from it to 0 (used up: the customer walks away), so it
+takes ``MAX_PATIENCE + 1`` values."""
+
 CLAIMS: tuple[str, ...] = tuple(f"C{i}" for i in range(1, 11))
 """Claim ids that effects cite and ablations switch off."""
 

@@ -184,9 +184,7 @@ class CustomerEnv(gym.Env):
         render_hidden: bool = False,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode={render_mode!r}; allowed: None, {', '.join(self.metadata['render_modes'])}"
-            )
+            raise ValueError(f"render_mode={render_mode!r}; allowed: None, {', '.join(self.metadata['render_modes'])}")
         self.max_turns = check_max_turns(max_turns)
         self.observation_mode = check_observation_mode(observation)
         self.tables: Tables = compile_model(persona, ablate, make_rewards(rewards))

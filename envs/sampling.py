@@ -6,18 +6,19 @@ cumulative probability exceeds ``u`` (``searchsorted(cum, u, side="right")``). T
 slot with positive probability of every row holds ``inf`` instead of a sum that
 rounding may leave just below 1, so a slot of probability 0 is never drawn.
 
-Conversations are stepped by the conversation core (:mod:`difficult_customer.envs.core`), which
-reads :attr:`TableSampler.flat`: :class:`FlatTransitions` holds the sparse successors of
-every (state, move) and the start distribution as one flat table, searched with a guide
-table (the first candidate slot for each of ``G`` equal buckets of ``u``), so a batched
-draw costs a few array gathers instead of a binary search; the core's scalar step
-searches the same rows with :func:`bisect.bisect_right`, which gives the same slot.
+:class:`FlatTransitions` (:attr:`TableSampler.flat`) holds the sparse successors of every
+(state, move) and the start distribution as one flat table of slots, searched with a
+guide table (the first candidate slot for each of ``G`` equal buckets of ``u``), so a
+batched inverse-CDF draw costs a few array gathers instead of a binary search.
 
-The conversation core steps with :class:`JointAlias` (:attr:`TableSampler.joint`): for every
-row of the flat table, Walker's alias method over the joint distribution of (successor slot,
-tone shown in the successor), so one step's two uniforms settle both draws with two
-gathers and no search: ``u[0]`` picks one of the row's equally likely columns and ``u[1]``
-the column's own outcome or its alias.
+Conversations are stepped by the conversation core (:mod:`difficult_customer.envs.core`),
+which keeps the flat table's slots but draws with :class:`JointAlias`
+(:attr:`TableSampler.joint`): for every row of the flat table, Walker's alias method over
+the joint distribution of (successor slot, tone shown in the successor), so one step's
+two uniforms settle both draws with a few gathers and no search: ``u[0]`` picks one of
+the row's equally likely columns and ``u[1]`` the column's own outcome or its alias.
+The core's scalar step applies the same formula to Python floats, which gives the same
+outcome.
 
 The sampler's own one-row and batched draws (:meth:`TableSampler.sample_successor`,
 :meth:`TableSampler.sample_successor_batch`, ...) are single distributions, not

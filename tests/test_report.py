@@ -295,3 +295,21 @@ def test_a_quick_sensitivity_study_puts_shares_beside_the_headline(tiny, tmp_pat
     headline = "\n".join(report.section_headline(with_shares))
     assert "hidden_information_costs holds in" in headline and "of 2 plausible models" in headline
     assert "## How robust the conclusions are" in report.render_markdown(with_shares)
+
+
+@pytest.mark.slow
+def test_the_study_solved_beside_the_evaluation_is_read_back_not_solved_again(tmp_path, monkeypatch):
+    import difficult_customer.experiments.library.sensitivity as sensitivity
+
+    config = ReportConfig(out=str(tmp_path), robustness_samples=2)
+    side = report._start_study(config, "default", tmp_path)
+    side.join()
+    assert side.exitcode == 0
+
+    def no_solving(*args, **kwargs):
+        raise AssertionError("a model of the study was solved again")
+
+    monkeypatch.setattr(sensitivity, "solve_sample", no_solving)
+    sens = report.robustness_of(config, "default", tmp_path)
+    assert sens["samples"] == 2 and "hidden_information_costs" in sens["conclusions"]
+    assert report._start_study(ReportConfig(out=str(tmp_path), quick=True), "default", tmp_path) is None

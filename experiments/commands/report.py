@@ -294,7 +294,6 @@ def quick_sensitivity(variant: str, samples: int, out: Path, max_turns: int, see
             records[key] = stored["record"]
         else:
             todo.append((key, x))
-    started = time.perf_counter()
 
     def keep(key: str, record: dict[str, Any]) -> None:
         atomic_write_json(folder / f"{key}.json", {"key": key, "fingerprint": fingerprint, "record": record})
@@ -322,7 +321,7 @@ def quick_sensitivity(variant: str, samples: int, out: Path, max_turns: int, see
         conclusions[c.id] = {"text": c.text, "share": share, "share_ci": [low, high],
                              "holds_in_default": c.holds(default)}
     return {"source": f"the report's quick study ({samples} models)", "variant": variant, "samples": samples,
-            "conclusions": conclusions, "seconds": time.perf_counter() - started}
+            "conclusions": conclusions}
 
 
 def read_sensitivity(path: str | Path, variant: str) -> dict[str, Any] | None:
@@ -380,11 +379,44 @@ def build_results(config: Config) -> dict[str, Any]:
     trained = train_all(plan, out=config.out, seed=config.seed, persona=config.train_persona, ablate=ablate,
                         max_turns=config.max_turns, n_envs=config.n_envs, workers=config.workers,
                         progress=config.progress)
+    main_persona = config.train_persona if config.train_persona in config.personas else config.personas[0]
+    variant = variant_of(ablate)
+    side = _start_study(config, variant, out)  # solves the study's models on the core evaluation leaves idle
+    try:
+        return _evaluate(config, plan, started, out, ablate, trained, main_persona, variant, side)
+    finally:
+        if side is not None and side.is_alive():
+            side.terminate()
+
+
+def _start_study(config: Config, variant: str, out: Path) -> Any:
+    """Start the quick sensitivity study in a separate process (None when the report runs none).
+
+    Evaluation and the brackets use one core, so the study's models are solved on the other
+    meanwhile; :func:`robustness_of` later reads them back (and solves any that are missing).
+    """
+    if config.sensitivity is not None or not config.study_samples or variant not in VARIANT_NAMES:
+        return None
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(
+        target=quick_sensitivity, args=(variant, config.study_samples, out / "sensitivity", config.max_turns),
+        kwargs={"seed": config.seed, "workers": 1}, daemon=True)
+    process.start()
+    return process
+
+
+def _evaluate(config: Config, plan: Any, started: float, out: Path, ablate: list[str],
+              trained: dict[str, list[dict[str, Any]]], main_persona: str, variant: str,
+              side: Any = None) -> dict[str, Any]:
+    """Score, bracket and compare everything after training (the body of :func:`build_results`).
+
+    ``side``: the process solving the quick sensitivity study, joined before its models are read back.
+    """
     fixed = [n for n in agents.names() if not agents.spec(n).learned]
     learned = {learner: [r["policy"] for r in runs] for learner, runs in trained.items()}
     seeds = eval_seeds(config.seed, plan.eval_episodes)
     all_names = fixed + [n for names in learned.values() for n in names]
-    main_persona = config.train_persona if config.train_persona in config.personas else config.personas[0]
     # conversations are played on the main persona only (reliability, conformance, strategies); every
     # persona gets its scores, exact or Monte Carlo
     grid = evaluate_grid(all_names, config.personas, seeds, out / "cells", ablate=ablate, max_turns=config.max_turns,
@@ -443,7 +475,6 @@ def build_results(config: Config) -> dict[str, Any]:
     costs = {r: {"cost": c.cost if np.isfinite(c.cost) else None,
                  "normalized": c.cost / span if np.isfinite(c.cost) else None}
              for r, c in rule_costs(main_context.tables, config.max_turns).items()}
-    variant = variant_of(ablate)
     results: dict[str, Any] = {
         "settings": {
             "budget": config.budget_name,
@@ -476,6 +507,8 @@ def build_results(config: Config) -> dict[str, Any]:
                           r["wall_seconds"], "model": r["model"]} for r in runs] for a, runs in trained.items()},
     }
     results["faithfulness"] = faithfulness_tables(out, config.max_turns, plan.eval_episodes, config.seed)
+    if side is not None:
+        side.join()
     results["sensitivity"] = robustness_of(config, variant, out)
     results["headline"] = {"persona": main_persona, "variant": variant, "focus": findings.focus_learner(results),
                            "findings": findings.headline_findings(results)}

@@ -41,6 +41,7 @@ import numpy as np
 
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.belief import SparseBeliefs, merge
+from difficult_customer.agents.exact.evaluation import _random_values
 from difficult_customer.agents.exact.fib import solve_fib
 from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
 from difficult_customer.agents.exact.oracle import solve_oracle
@@ -272,15 +273,7 @@ def certified_bracket(
 
 def _random_value(tables: Tables, max_turns: int) -> float:
     """J_random from the tables: uniform moves, Bellman backups averaged over moves."""
-    ix = transition_index(tables)
-    live = ~ix.terminal[ix.source] & ~ix.terminal[ix.target]
-    source, target, prob = ix.source[live], ix.target[live], ix.prob[live] / N_MOVES
-    immediate = ix.expected_reward.mean(-1)
-    v = np.zeros(tables.n_states)
-    for _ in range(max_turns):
-        v = immediate + np.bincount(source, prob * v[target], minlength=tables.n_states)
-        v[tables.terminal] = 0.0
-    return float(tables.initial @ v)
+    return float(tables.initial @ _random_values(tables, max_turns))
 
 
 def _tables_and_horizon(context: PolicyContext | Tables, max_turns: int | None) -> tuple[Tables, int]:

@@ -487,8 +487,10 @@ class MemorylessValue:
     Attributes:
         value: expected return.
         value_by_persona: expected return given each persona of the mixture.
-        observations: distinct (turn, observation) pairs the policy was asked about.
-        max_support: most (observation, hidden state) pairs alive at one turn.
+        observations: distinct (turn, observation) pairs the policy was asked about: those
+            reached with positive probability.
+        max_support: most (observation, hidden state) pairs alive at one turn (positive
+            probability, as ``propagate`` counts them).
         seconds: wall time.
     """
 

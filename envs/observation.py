@@ -30,6 +30,7 @@ import numpy as np
 from difficult_customer.customer_models.vocabulary import (
     FACTORS,
     MAX_APOLOGIES,
+    MAX_PATIENCE,
     N_MOVES,
     N_REACTIONS,
     N_TONES,
@@ -49,9 +50,6 @@ TURN = SOLVED + 1
 LAST_MOVE = slice(TURN + 1, TURN + 1 + N_MOVES)
 COUNTS = slice(LAST_MOVE.stop, LAST_MOVE.stop + N_MOVES)
 PARTIAL_SIZE = COUNTS.stop
-
-MAX_PATIENCE = 4
-"""Largest patience a persona can have (``customer_models.personas`` allows 1-4; 0 when used up)."""
 
 FACTOR_SIZES: dict[str, int | None] = {
     "persona": None,  # the mixture's number of personas

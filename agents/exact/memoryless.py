@@ -181,7 +181,32 @@ def _check_max_turns(max_turns: Any) -> int:
     return int(max_turns)
 
 
-class RandomTablePolicy:
+class _ByTurnTable:
+    """SB3's ``predict`` for a policy given as ``moves(turn, visible keys)``: one lookup per turn in the batch."""
+
+    max_turns: int
+
+    def moves(self, turn: int, codes: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """SB3-style predict on one observation or a batch."""
+        obs = check_observation(observation)
+        turn, code = observation_codes(obs.reshape(-1, obs.shape[-1]), self.max_turns)
+        out = np.zeros(code.shape[0], dtype=np.int64)
+        for t in np.unique(turn):
+            rows = turn == t
+            out[rows] = self.moves(int(t), code[rows])
+        return out.reshape(obs.shape[:-1]), state
+
+
+class RandomTablePolicy(_ByTurnTable):
     """A seeded random memoryless policy: a fixed pseudo-random move for every observation.
 
     The move is a hash of (seed, turn, observation), so the same observation always
@@ -208,22 +233,6 @@ class RandomTablePolicy:
             x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
             x = x ^ (x >> np.uint64(31))
         return (x % np.uint64(N_MOVES)).astype(np.int64)
-
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-    ) -> tuple[np.ndarray, Any]:
-        """SB3-style predict on one observation or a batch."""
-        obs = check_observation(observation)
-        turn, code = observation_codes(obs.reshape(-1, obs.shape[-1]), self.max_turns)
-        out = np.zeros(code.shape[0], dtype=np.int64)
-        for t in np.unique(turn):
-            rows = turn == t
-            out[rows] = self.moves(int(t), code[rows])
-        return out.reshape(obs.shape[:-1]), state
 
     def __repr__(self) -> str:
         return f"RandomTablePolicy(max_turns={self.max_turns}, seed={self.seed})"
@@ -272,7 +281,7 @@ class SequencePolicy:
         return f"SequencePolicy({self.sequence.tolist()}, name={self.name!r})"
 
 
-class TablePolicy:
+class TablePolicy(_ByTurnTable):
     """A deterministic memoryless policy: a table from (turn, visible key) to move.
 
     Observations not in the table get the fallback policy's move (a policy with
@@ -337,22 +346,6 @@ class TablePolicy:
             self.set(turn, np.unique(codes[missing]), new)
             out[missing] = self.moves(turn, codes[missing])
         return out
-
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-    ) -> tuple[np.ndarray, Any]:
-        """SB3-style predict on one observation or a batch."""
-        obs = check_observation(observation)
-        turn, code = observation_codes(obs.reshape(-1, obs.shape[-1]), self.max_turns)
-        out = np.zeros(code.shape[0], dtype=np.int64)
-        for t in np.unique(turn):
-            rows = turn == t
-            out[rows] = self.moves(int(t), code[rows])
-        return out.reshape(obs.shape[:-1]), state
 
     def save(self, path: str) -> None:
         """Write the table to an ``.npz`` file (:data:`TABLE_FORMAT`): turn limit, and per entry turn, codes, move.

@@ -239,6 +239,15 @@ class ContextConfig:
     depth: Literal[0, 1] = 1
     """belief-based optimum compared with: 0 QMDP, 1 belief lookahead"""
 
+    def session(self, policy: str | None = None) -> Session:
+        """The conversation these options describe (``policy`` plays it, or the person at the keys).
+
+        Raises:
+            ValueError: for a bad persona, seed, turn limit or switch id, naming it.
+        """
+        return Session(persona=self.persona, seed=self.seed, max_turns=self.max_turns, ablate=self.ablate,
+                       policy=policy, depth=self.depth)
+
 
 def make_console(width: int | None = None) -> Any:
     """A rich console for the game (no syntax highlighting of numbers)."""
@@ -290,13 +299,7 @@ def main(config: Config) -> int:
     if not require_rich():
         return 2
     try:
-        session = Session(
-            persona=config.persona,
-            seed=config.seed,
-            max_turns=config.max_turns,
-            ablate=config.ablate,
-            depth=config.depth,
-        )
+        session = config.session()
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -71,14 +71,7 @@ def main(config: Config) -> int:
         print(f"error: --delay {config.delay!r}; allowed: seconds >= 0", file=sys.stderr)
         return 2
     try:
-        session = Session(
-            persona=config.persona,
-            seed=config.seed,
-            max_turns=config.max_turns,
-            ablate=config.ablate,
-            policy=check_policy(config.policy),
-            depth=config.depth,
-        )
+        session = config.session(check_policy(config.policy))
     except (ValueError, OSError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1052,12 +1052,15 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
 
 
 def main(config: Config) -> int:
-    """Build the results, write the report; 2 on bad settings."""
+    """Build the results, write the report; 2 on bad settings, 1 when training runs failed (run again to retry them)."""
     try:
         results = build_results(config)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:  # failed training runs (the others are stored; running again retries these)
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     path = write_report(results, Path(config.out))
     print(f"report: {path} ({results['settings']['wall_seconds']:.0f} s)")
     return 0

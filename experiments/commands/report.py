@@ -61,6 +61,8 @@ PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent"
 VARIANT_NAMES = ("default", "guide_only")
 QUICK_STUDY_SAMPLES = 16
 """Latin-hypercube models of the report's own quick sensitivity study (default budget)."""
+STUDY_POINTS = 64
+"""PBVI belief points of the quick study's brackets (the report's own bracket uses more; the depth is the same)."""
 
 
 @dataclass
@@ -256,8 +258,8 @@ def quick_sensitivity(variant: str, samples: int, out: Path, max_turns: int, see
 
     Draws ``samples`` models from the documented ranges of every assumption and reading
     (a Latin hypercube, as ``difficult-customer sensitivity``), solves each exactly at a
-    coarse precision (``library/sensitivity.py``'s :func:`solve_sample`: bracket with 16
-    points, no conformance) and reports, per conclusion, the share of models in which it
+    coarser precision (``library/sensitivity.py``'s :func:`solve_sample`: bracket with
+    :data:`STUDY_POINTS` belief points and the report's expectimax depth, no conformance) and reports, per conclusion, the share of models in which it
     holds with a Wilson interval. Each solved model is saved in ``out`` (resumable).
 
     Raises:
@@ -280,8 +282,8 @@ def quick_sensitivity(variant: str, samples: int, out: Path, max_turns: int, see
         raise ValueError(f"samples={samples}; allowed is an integer >= 2")
     space = space_for(variant)
     design = Design(lhs_samples=samples, index_trajectories=2, seed=seed)
-    settings = SolveSettings(max_turns=max_turns, bracket_points=16, bracket_depth=2, conformance_episodes=0,
-                             fixed_sequence_nodes=200, seed=seed)
+    settings = SolveSettings(max_turns=max_turns, bracket_points=STUDY_POINTS, bracket_depth=_precision()["depth"],
+                             conformance_episodes=0, fixed_sequence_nodes=200, seed=seed)
     fingerprint = design_fingerprint(space.problem, design, asdict(settings))
     jobs = [("default", tuple(space.default_x()))] + [
         (s.key, s.x) for s in draw(space.problem, design) if s.design == "lhs"]
@@ -893,9 +895,9 @@ def section_sensitivity(results: dict[str, Any]) -> list[str]:
     out = ["## How robust the conclusions are", "", f"From {sens['source']}, variant {sens['variant']}: the share of "
            f"{sens['samples']} models drawn over every assumption's and reading's range in which each conclusion "
            "holds (95% Wilson interval)." + (
-               " The quick study solves each model at a coarser precision than the report's own bracket (16 belief "
-               "points, depth 2): its bracket is wider, so the conclusions that need a tight bracket (hidden "
-               "information, adapting) hold in at most as many models as they would at full precision."
+               f" The quick study solves each model's bracket with {STUDY_POINTS} belief points (the report's own "
+               "uses more; the upper end's depth is the same): its lower end is lower, so a conclusion that needs it "
+               "(adapting) holds in at most as many models as it would at full precision."
                if sens["source"].startswith("the report's quick study") else ""),
            "", "| conclusion | in the default model | share of plausible models | "
            "verdict |", "|---|---|---|---|"]

@@ -228,10 +228,15 @@ def _compile(mixture: Mixture, ablate: frozenset[str], rewards: Rewards) -> Tabl
 
     factors = np.array(order, dtype=np.int8)
     terminal = factors[:, FACTORS.index("status")] != Outcome.ongoing
-    terms = reward_terms(factors[:, None, None, :], factors[next_state])
-    terms[terminal] = 0.0
-    terms = terms * (next_prob > 0)[..., None]
-    reward = terms @ rewards.vector()
+    # Reward terms on the real successor slots of live states only (the rest stay 0): most
+    # of the (S, A, K) grid is padding, and computing terms there costs most of a compile.
+    live = (next_prob > 0) & ~terminal[:, None, None]
+    s_idx = np.nonzero(live)[0]
+    terms = np.zeros((*next_prob.shape, len(REWARD_TERMS)), dtype=np.float32)
+    slot_terms = reward_terms(factors[s_idx], factors[next_state[live]])
+    terms[live] = slot_terms
+    reward = np.zeros(next_prob.shape)
+    reward[live] = slot_terms @ rewards.vector()
 
     tone_prob = np.array([tone_distribution(personas[st.persona], st) for st in order])
     abusive = factors[:, FACTORS.index("abuse")] == Abuse.abusive
@@ -255,7 +260,7 @@ def _compile(mixture: Mixture, ablate: frozenset[str], rewards: Rewards) -> Tabl
         next_prob=next_prob,
         next_reaction=next_reaction,
         reward=reward,
-        reward_terms=terms.astype(np.float32),
+        reward_terms=terms,
         tone_prob=tone_prob,
         opening_reaction=opening,
         terminal=terminal,

@@ -119,9 +119,9 @@ def test_normalized_score_is_0_for_random_and_1_for_the_oracle_and_exact_where_p
     assert by["random"]["normalized"] == pytest.approx(0.0) and by["oracle"]["normalized"] == pytest.approx(1.0)
     assert by["guide_000"]["source"] == "exact" and by["qmdp"]["source"] == "monte carlo"
     assert by["oracle"]["kind"] == "oracle" and by["qmdp"]["kind"] == "exact" and by["guide_000"]["kind"] == "guide"
-    assert 0.2 < by["guide_000"]["normalized"] < by["qmdp"]["normalized"] < 1.0
-    q = by["qmdp"]
+    q = by["qmdp"]  # sampled on 40 conversations: only its interval can be held against exact bounds
     assert q["normalized_low"] < q["normalized"] < q["normalized_high"]
+    assert 0.2 < by["guide_000"]["normalized"] < q["normalized_high"] and q["normalized_low"] < 1.0
 
 
 def test_resumed_scores_are_read_back_not_recomputed(tmp_path, monkeypatch):

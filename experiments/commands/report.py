@@ -612,6 +612,7 @@ def build_store_results(config: Config) -> dict[str, Any]:
         grouped.setdefault(tuple(row.get(k) for k in keys), []).append(row)
     group_rows = []
     for members in grouped.values():
+        members = sorted(members, key=lambda m: m.get(SEED_KEY) or 0)  # seed order, as the report's own learners
         ctx_key = run_scores[members[0]["run_id"]][0]
         entry = contexts[ctx_key]
         per_seed = [run_scores[m["run_id"]][1] for m in members]

@@ -96,7 +96,7 @@ def main(config: Config) -> int:
     )
     if config.quick:
         settings = replace(settings, conformance_episodes=min(settings.conformance_episodes, 50),
-                           bracket_points=min(settings.bracket_points, 16), fixed_sequence_nodes=200)
+                           bracket_points=min(settings.bracket_points, 16), fixed_sequence_nodes=50)
     workers = config.workers if config.workers > 0 else (os.cpu_count() or 1)
     config.out.mkdir(parents=True, exist_ok=True)
     results = {}

@@ -89,8 +89,8 @@ BudgetName = Literal["default", "quick", "tiny"]
 
 BUDGETS: dict[str, Budget] = {
     "default": Budget(
-        {"ppo": (40_000, 5), "ppo_belief": (25_000, 5), "a2c": (40_000, 5), "dqn": (40_000, 5),
-         "recurrent_ppo": (8_000, 5)},
+        {"ppo": (60_000, 5), "ppo_belief": (40_000, 5), "a2c": (60_000, 5), "dqn": (60_000, 5),
+         "recurrent_ppo": (12_000, 5)},
         eval_episodes=500, curve_every=10_000, curve_episodes=200, mc_episodes=4000, learned_mc_episodes=2000,
     ),
     "quick": Budget(
@@ -104,7 +104,8 @@ BUDGETS: dict[str, Budget] = {
     ),
 }
 """The named budgets. ``default``: every learner on 5 seeds (intervals across seeds need
-them), with the steps cut so that the whole report takes about ten minutes on two cores;
+them), with the steps cut so that the whole report takes at most about ten minutes on two
+cores (7m40s measured with other processes sharing them);
 ``quick``: 3 seeds, fewer steps (a few minutes); ``tiny``: for tests (its Monte Carlo counts
 are below the report's 2,000 and it has a one-seed learner, to exercise that path)."""
 

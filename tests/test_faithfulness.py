@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from difficult_customer import agents
+from difficult_customer.agents.exact.bracket import PRECISE, certified_bracket
 from difficult_customer.agents.exact.evaluation import fib_value, propagate, random_value
 from difficult_customer.agents.exact.oracle import solve_oracle
 from difficult_customer.customer_models import ASSUMPTIONS
@@ -30,12 +31,13 @@ def test_main_table_numbers_come_from_the_exact_solvers(tables):
         context = variant_context(t.variant, "belligerent", 6)
         assert t.oracle == pytest.approx(solve_oracle(context.tables, 6).value)
         assert t.random == pytest.approx(random_value(context))
-        assert t.fib_upper == pytest.approx(fib_value(context))
-        assert t.pbvi_lower <= t.fib_upper + 1e-9 <= t.oracle + 2e-9
+        bracket = certified_bracket(context, **PRECISE)
+        assert (t.bracket_lower, t.bracket_upper) == pytest.approx((bracket.lower, bracket.upper))
+        assert t.bracket_lower <= t.bracket_upper + 1e-9 <= fib_value(context) + 2e-9 <= t.oracle + 4e-9
         for g in GUIDE_POLICIES:
             assert t.guides[g] == pytest.approx(propagate(agents.make(g, context), context).value)
             assert t.guide_over_random()[g] == pytest.approx(t.guides[g] - t.random)
-        assert t.observation_gap == pytest.approx((t.oracle - t.fib_upper, t.oracle - t.pbvi_lower))
+        assert t.observation_gap == pytest.approx((t.oracle - t.bracket_upper, t.oracle - t.bracket_lower))
         assert t.oracle_over_fixed == pytest.approx(t.oracle - t.best_fixed)
         assert set(t.rule_costs) == set(RULES) and set(t.conformance) == {"oracle", "guide_000"}
     assert default.switched_off == () and set(guide_only.switched_off) == set(ASSUMPTIONS)

@@ -139,7 +139,7 @@ def test_play_a_full_conversation_by_clicking(browser_context, server_url, tmp_p
     shown = page.inner_text("#summary-lines")
     assert f"Outcome: {summary['outcome'].replace('_', ' ')}; return {summary['return']:+.2f}" in shown
     assert "Normalized score of this conversation" in shown
-    assert "Every move matched the best move of the belief-based optimum" in shown  # it followed the advice
+    assert "Every move matched the best move of the belief-based reference policy" in shown  # it followed the advice
     assert page.inner_text("#transcript").count("Agent (") == len(clicked)
     assert not errors
 

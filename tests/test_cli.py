@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import typing
 
 import pytest
 
@@ -66,9 +67,11 @@ def test_help_lists_every_config_field_with_its_docstring(name, capsys, monkeypa
     module = importlib.import_module(cli.COMMANDS[name][0])
     assert f"difficult-customer {name}" in out
     docs = field_docstrings(module.Config)
+    hints = typing.get_type_hints(module.Config, include_extras=True)
     for f in dataclasses.fields(module.Config):
-        flag = "--" + f.name.replace("_", "-")
-        assert flag in out or f.name.upper() in out, f"{name}: --help does not list {f.name}"
+        renamed = [m.name for m in getattr(hints[f.name], "__metadata__", ()) if getattr(m, "name", None)]
+        flag = "--" + (renamed[0] if renamed else f.name).replace("_", "-")
+        assert flag in out or f.name.upper() in out, f"{name}: --help does not list {f.name} (as {flag})"
         first = " ".join(docs[f.name].split()[:4])
         assert first in out, f"{name}: --help does not show the docstring of {f.name} ({first!r})"
 

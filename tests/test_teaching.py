@@ -50,7 +50,7 @@ def run_to_end(session: Session, moves) -> None:
 
 
 def best_moves(session: Session):
-    """Moves that follow the belief-based optimum's advice."""
+    """Moves that follow the belief-based reference policy's advice."""
     while True:
         yield session.advice()["belief_best"]
 

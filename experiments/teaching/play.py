@@ -7,9 +7,9 @@ Usage::
 
 Pick a move with its key (1-6; the move names are shown), read the customer's reply,
 and at the end see the outcome, the return, the normalized score of the conversation and
-the first turn where the belief-based optimum would have chosen differently (with the
+the first turn where the belief-based reference policy would have chosen differently (with the
 oracle's choice). ``--teacher`` shows, after every turn, the hidden anger and trust as
-gauges, the belief over persona and the optimum's move values. ``q``, Ctrl-D or the end
+gauges, the belief over persona and the move values of the oracle and the belief-based reference policy. ``q``, Ctrl-D or the end
 of the input leave the game; Ctrl-C stops it; neither prints a traceback.
 
 The game logic is :class:`difficult_customer.experiments.teaching.session.Session`; this module only draws it
@@ -67,7 +67,7 @@ def transcript_renderables(lines: list[str]) -> list[Any]:
 
 
 def teacher_renderables(state: dict[str, Any]) -> list[Any]:
-    """The teacher's panel: hidden gauges, belief over persona, the optimum's move values."""
+    """The teacher's panel: hidden gauges, belief over persona, the move values of the oracle and the belief-based reference policy."""
     from rich.text import Text
 
     view = state["teacher"]
@@ -235,9 +235,9 @@ class ContextConfig:
     ablate: tuple[str, ...] = ()
     """claims (C1-C10) or other switches of the customer model (A1-A17, D1) to turn off, e.g. --ablate C4 C7"""
     teacher: bool = False
-    """after every turn show the hidden anger and trust, the belief over persona and the optimum's advice"""
+    """after every turn show the hidden anger and trust, the belief over persona and the advice of the oracle and the belief-based reference policy"""
     depth: Literal[0, 1] = 1
-    """belief-based optimum compared with: 0 QMDP, 1 belief lookahead"""
+    """belief-based reference policy compared with: 0 QMDP, 1 belief lookahead"""
 
     def session(self, policy: str | None = None) -> Session:
         """The conversation these options describe (``policy`` plays it, or the person at the keys).
@@ -284,7 +284,7 @@ def play(session: Session, console: Any, read: Callable[[], str | None], teacher
             first = session.first_difference()
             if first is not None:
                 console.print(
-                    f"So far the first move the belief-based optimum would have made differently: turn "
+                    f"So far the first move the belief-based reference policy would have made differently: turn "
                     f"{first.turn}, {MOVE_NAMES[first.move]} instead of {MOVE_NAMES[first.belief_best]}.",
                     markup=False,
                 )

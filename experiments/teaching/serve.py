@@ -8,7 +8,7 @@ Usage::
 
 The page (``experiments/web/``: plain HTML, CSS and JavaScript, no build step) lets a
 student play the conversation with buttons, a teacher toggle show the hidden gauges,
-the belief over persona and the optimum's move values, and any registered policy be
+the belief over persona and the move values of the oracle and the belief-based reference policy, and any registered policy be
 replayed step by step. All game logic is :class:`difficult_customer.experiments.teaching.session.Session`, the
 same as the terminal's ``play`` and ``watch``.
 

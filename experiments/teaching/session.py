@@ -14,14 +14,14 @@ have the same conversation. The terminal screens (``difficult-customer play`` an
 
 At every decision the session records the value of each move twice:
 
-- for the *belief-based optimum* (:class:`~agents.exact.policies.BeliefPolicy`, belief
+- for the *belief-based reference policy* (:class:`~agents.exact.policies.BeliefPolicy`, belief
   lookahead by default): it sees exactly what the student sees (tone, reaction, the moves
   so far), so its best move is the fair comparison;
 - for the *oracle*, which also sees the hidden anger, trust and persona.
 
 At the end, :meth:`Session.summary` gives the outcome, the return, the normalized score of
 that return (0 = random moves, 1 = the oracle's expected return in this context) and the
-first turn where the move played was not the belief-based optimum's best move.
+first turn where the move played was not the belief-based reference policy's best move.
 
 Usage::
 
@@ -66,7 +66,7 @@ QUIT_KEYS = frozenset({"q", "quit", "exit", "\x04"})
 TIE = 1e-9
 """Two move values closer than this are equally good."""
 BELIEF_DEPTHS = (0, 1, 2)
-"""Depths of the belief-based optimum: 0 QMDP, 1 belief lookahead (default), 2 deeper."""
+"""Depths of the belief-based reference policy: 0 QMDP, 1 belief lookahead (default), 2 deeper."""
 
 _STATE, _CODE, _TURN = 0, 1, 2
 """Fields of a conversation of the core (:data:`~difficult_customer.envs.core.One`): hidden state, shown code, turn."""
@@ -187,7 +187,7 @@ class SharedModel:
     Attributes:
         key: ``(persona, ablate, max_turns, depth)``.
         context: the policy context of the setting (seed None).
-        believer: the belief-based optimum (its oracle solution gives the oracle's values).
+        believer: the belief-based reference policy (its oracle solution gives the oracle's values).
         random_value: J_random, the exact expected return of random moves.
         oracle_value: J_oracle, the oracle's exact expected return.
         core: the conversation core of the setting's tables and turn limit (shared by
@@ -224,7 +224,7 @@ def shared_model(persona: str, ablate: tuple[str, ...], max_turns: int, depth: i
         persona: a persona or ``"mixture"`` (checked).
         ablate: sorted claim ids switched off.
         max_turns: the turn limit.
-        depth: depth of the belief-based optimum.
+        depth: depth of the belief-based reference policy.
     """
     key = (persona, tuple(ablate), int(max_turns), int(depth))
     with _SHARED_LOCK:
@@ -254,7 +254,7 @@ class Decision:
         turn: the move's number (1 for the first move), as in the transcript's ``[ 1]``.
         move: the move id played.
         reward: the reward it earned.
-        belief_q: value of each move for the belief-based optimum (sees what the player sees).
+        belief_q: value of each move for the belief-based reference policy (sees what the player sees).
         oracle_q: value of each move for the oracle (sees the hidden state).
     """
 
@@ -266,7 +266,7 @@ class Decision:
 
     @property
     def belief_best(self) -> int:
-        """The belief-based optimum's best move (the first of equally good ones)."""
+        """The belief-based reference policy's best move (the first of equally good ones)."""
         return int(np.argmax(self.belief_q))
 
     @property
@@ -276,7 +276,7 @@ class Decision:
 
     @property
     def matches_belief(self) -> bool:
-        """Whether the move played was as good as the belief-based optimum's best."""
+        """Whether the move played was as good as the belief-based reference policy's best."""
         return self.belief_q[self.move] >= max(self.belief_q) - TIE
 
     @property
@@ -311,7 +311,7 @@ class Session:
         policy: None for a student's game (:meth:`move`); a policy name to replay that
             policy (:meth:`policy_step`), or the path of a trained model
             (``"runs/ppo/mixture/seed0/model.zip"``).
-        depth: depth of the belief-based optimum (0 QMDP, 1 belief lookahead).
+        depth: depth of the belief-based reference policy (0 QMDP, 1 belief lookahead).
 
     Raises:
         ValueError: for an unknown persona, policy, claim, or a bad seed, turn limit or depth.
@@ -406,7 +406,7 @@ class Session:
         }
 
     def teacher_view(self) -> dict[str, Any]:
-        """What only a teacher sees: the hidden state, the belief and the optimum's advice."""
+        """What only a teacher sees: the hidden state, the belief and the advice of the oracle and the belief-based reference policy."""
         hidden = {k: (v if isinstance(v, str) else int(v)) for k, v in self.hidden_state.items()}
         belief = self._belief_state.belief(0, self._shared.context.tables)
         return {
@@ -422,7 +422,7 @@ class Session:
 
         Args:
             teacher: include :meth:`teacher_view` (hidden anger and trust, the belief over
-                persona, the optimum's move values) under ``"teacher"``.
+                persona, the move values of the oracle and the belief-based reference policy) under ``"teacher"``.
 
         Returns:
             A dict with ``persona`` (the setting, e.g. ``"mixture"``), ``seed``,
@@ -459,7 +459,7 @@ class Session:
         }
 
     def first_difference(self) -> Decision | None:
-        """The first decision whose move was not the belief-based optimum's best (None if all were)."""
+        """The first decision whose move was not the belief-based reference policy's best (None if all were)."""
         return next((d for d in self.history if not d.matches_belief), None)
 
     def summary(self) -> dict[str, Any]:
@@ -470,7 +470,7 @@ class Session:
             ``(return - J_random) / (J_oracle - J_random)``, with the exact expected returns
             of random moves and of the oracle in this context), ``random_value``,
             ``oracle_value``, ``turns``, ``true_persona``, ``player`` (``"you"`` or the
-            policy's name), ``matches`` (moves as good as the belief-based optimum's best),
+            policy's name), ``matches`` (moves as good as the belief-based reference policy's best),
             ``first_difference`` (a :meth:`Decision.as_dict`, or None), ``decisions``
             (every decision) and ``lines`` (the summary in sentences, as the screens show it).
 
@@ -607,7 +607,7 @@ def describe_summary(summary: dict[str, Any]) -> list[str]:
     believer = summary["believer"]
     if first is None:
         lines.append(
-            f"Every move matched the best move of the belief-based optimum ({believer}, which sees only what "
+            f"Every move matched the best move of the belief-based reference policy ({believer}, which sees only what "
             f"{'you' if you else 'the policy'} saw)."
         )
     else:
@@ -618,13 +618,13 @@ def describe_summary(summary: dict[str, Any]) -> list[str]:
         else:
             oracle = f"would have played {first['oracle_best']}"
         lines.append(
-            f"Turn {first['turn']}: {'you' if you else who} played {first['move']}; the belief-based optimum "
+            f"Turn {first['turn']}: {'you' if you else who} played {first['move']}; the belief-based reference policy "
             f"({believer}, which saw only what {'you' if you else 'the policy'} saw) would have played "
             f"{first['belief_best']} (value {first['belief_q'][first['belief_best']]:+.3f} against "
             f"{first['belief_q'][first['move']]:+.3f}); the oracle, which sees the hidden state, {oracle}."
         )
     lines.append(
-        f"Moves as good as the belief-based optimum's best: {summary['matches']} of {len(summary['decisions'])}."
+        f"Moves as good as the belief-based reference policy's best: {summary['matches']} of {len(summary['decisions'])}."
     )
     return lines
 

@@ -9,7 +9,7 @@ Usage::
 The same screen as ``difficult-customer play`` (:mod:`difficult_customer.experiments.teaching.play`), with the
 policy making the moves at ``--delay`` seconds per turn, or ``--all-at-once`` for a
 transcript. At the end: outcome, return, normalized score, and the first turn where the
-policy's move was not the belief-based optimum's best. Any registered policy
+policy's move was not the belief-based reference policy's best. Any registered policy
 (``difficult_customer.agents.names()``) or a trained model (its path, ``runs/.../model.zip``) can be watched.
 """
 

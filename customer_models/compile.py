@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -62,6 +63,13 @@ class Tables:
     """(S,) bool: the conversation is over (status is not ongoing)."""
     factors: np.ndarray
     """(S, F) int8: hidden-state factor values, columns in the order of ``FACTORS``."""
+
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    """What solvers, samplers and the conversation core computed from these tables, cached by name.
+
+    The caches live and die with the tables. A module-level ``WeakKeyDictionary`` keyed by the
+    tables would not: its values refer back to their key, so no entry was ever freed, and a
+    study compiling hundreds of models ran out of memory."""
 
     def __repr__(self) -> str:
         return (f"Tables(mixture={self.mixture.name!r}, ablate={sorted(self.ablate)}, states={self.n_states}, "
@@ -173,6 +181,15 @@ def compile_model(
     elif not isinstance(rewards, Rewards):
         raise ValueError(f"rewards={rewards!r}; allowed: None, a Rewards, or a mapping of term name -> weight")
     return _compile(mixture, off, rewards)
+
+
+def clear_compiled() -> None:
+    """Forget every compiled model, so its tables (and what solvers cached on them) can be freed.
+
+    Compiling caches the last 32 models; a study that compiles hundreds of sampled models
+    once each calls this after each one to keep its memory flat.
+    """
+    _compile.cache_clear()
 
 
 @functools.lru_cache(maxsize=32)

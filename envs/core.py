@@ -56,7 +56,6 @@ cost a cache miss each; what it returns are views of the gathered records.
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -137,7 +136,7 @@ def opening_distribution(tables: Tables) -> Opening:
     with (``opening_reaction``) and its solved flag. Entries are sorted by start state,
     then tone, and cached per tables.
     """
-    cached = _OPENINGS.get(tables)
+    cached = tables.derived.get("core.openings")
     if cached is None:
         state = np.flatnonzero(tables.initial > 0)
         tone = np.arange(N_TONES)
@@ -149,11 +148,10 @@ def opening_distribution(tables: Tables) -> Opening:
         cached = Opening(code[keep], np.broadcast_to(state[:, None], prob.shape)[keep].astype(np.int64), prob[keep])
         for array in cached:
             array.setflags(write=False)
-        _OPENINGS[tables] = cached
+        tables.derived["core.openings"] = cached
     return cached
 
 
-_OPENINGS: weakref.WeakKeyDictionary[Tables, Opening] = weakref.WeakKeyDictionary()
 
 
 def history_counts(history: Any) -> np.ndarray:
@@ -509,7 +507,6 @@ def _check_uniforms(u: Any, n: int | None) -> np.ndarray:
     return u
 
 
-_CORES: weakref.WeakKeyDictionary[Tables, dict[int, ConversationCore]] = weakref.WeakKeyDictionary()
 
 
 def conversation_core(tables: Tables, max_turns: int) -> ConversationCore:
@@ -520,7 +517,7 @@ def conversation_core(tables: Tables, max_turns: int) -> ConversationCore:
     """
     if isinstance(max_turns, bool) or not isinstance(max_turns, (int, np.integer)) or max_turns < 1:
         raise ValueError(f"max_turns={max_turns!r}; allowed is an integer >= 1")
-    by_turns = _CORES.setdefault(tables, {})
+    by_turns = tables.derived.setdefault("core.cores", {})
     core = by_turns.get(int(max_turns))
     if core is None:
         core = by_turns[int(max_turns)] = build_core(tables, int(max_turns))

@@ -27,7 +27,6 @@ conversation steps: for tests of the tables and for solvers that sample beliefs.
 
 from __future__ import annotations
 
-import weakref
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
@@ -346,12 +345,11 @@ def _trimmed(cum_row: np.ndarray) -> tuple[float, ...]:
     return tuple(cum_row[:width].tolist())
 
 
-_SAMPLERS: weakref.WeakKeyDictionary[Tables, TableSampler] = weakref.WeakKeyDictionary()
 
 
 def sampler_for(tables: Tables) -> TableSampler:
     """The shared sampler of ``tables`` (built once)."""
-    sampler = _SAMPLERS.get(tables)
+    sampler = tables.derived.get("sampling.samplers")
     if sampler is None:
-        sampler = _SAMPLERS[tables] = TableSampler(tables)
+        sampler = tables.derived["sampling.samplers"] = TableSampler(tables)
     return sampler

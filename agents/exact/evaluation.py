@@ -31,7 +31,6 @@ Normalized score: :func:`normalized` maps J to ``(J - J_random) / (J_oracle - J_
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,12 +64,11 @@ def oracle_value(context: PolicyContext) -> float:
     return solve_oracle(context.tables, context.max_turns).value
 
 
-_RANDOM: weakref.WeakKeyDictionary[Tables, dict[int, float]] = weakref.WeakKeyDictionary()
 
 
 def random_value(context: PolicyContext) -> float:
     """J_random: expected return of uniformly random moves, exactly (cached per model and turn limit)."""
-    by_horizon = _RANDOM.setdefault(context.tables, {})
+    by_horizon = context.tables.derived.setdefault("evaluation.random", {})
     if context.max_turns not in by_horizon:
         values = _random_values(context.tables, context.max_turns)
         by_horizon[context.max_turns] = float(context.tables.initial @ values)

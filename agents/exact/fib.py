@@ -14,20 +14,16 @@ turn, like value iteration.
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
 from difficult_customer.customer_models import Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
 
-_CACHE: weakref.WeakKeyDictionary[Tables, dict[int, np.ndarray]] = weakref.WeakKeyDictionary()
-
 
 def solve_fib(tables: Tables, max_turns: int) -> np.ndarray:
     """FIB move values ``(max_turns + 1, S, A)`` by moves left (cached); ``[0] = 0``."""
-    by_horizon = _CACHE.setdefault(tables, {})
+    by_horizon = tables.derived.setdefault("fib.cache", {})
     if max_turns not in by_horizon:
         by_horizon[max_turns] = _solve(tables, int(max_turns))
     return by_horizon[max_turns]

@@ -13,7 +13,6 @@ conversation core's :func:`~envs.core.observation_code`, the one such code in th
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,14 +91,13 @@ class TransitionIndex:
         return parent, entry
 
 
-_CACHE: weakref.WeakKeyDictionary[Tables, TransitionIndex] = weakref.WeakKeyDictionary()
 
 
 def transition_index(tables: Tables) -> TransitionIndex:
     """The (cached) :class:`TransitionIndex` of ``tables``."""
-    index = _CACHE.get(tables)
+    index = tables.derived.get("model.cache")
     if index is None:
-        index = _CACHE[tables] = _build(tables)
+        index = tables.derived["model.cache"] = _build(tables)
     return index
 
 

@@ -18,7 +18,6 @@ budget its answer is the proven optimum. ``docs/exact.md`` has the measured gaps
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +59,6 @@ class OpenLoopPlan:
         return [m.name for m in self.moves]
 
 
-_BLIND: weakref.WeakKeyDictionary[Tables, dict[int, np.ndarray]] = weakref.WeakKeyDictionary()
 
 
 def blind_values(tables: Tables, max_turns: int) -> np.ndarray:
@@ -72,7 +70,7 @@ def blind_values(tables: Tables, max_turns: int) -> np.ndarray:
     at most ``Σ_s d(s) blind[h, s, a]`` (by induction on ``h``), and ``blind <= q_oracle``.
     Cached per (tables, max_turns).
     """
-    by_horizon = _BLIND.setdefault(tables, {})
+    by_horizon = tables.derived.setdefault("open_loop.blind", {})
     if max_turns not in by_horizon:
         ix = transition_index(tables)
         n_states = tables.n_states
@@ -125,11 +123,10 @@ class _Dynamics:
         return (dist @ self.blind[moves_left]).max(-1)
 
 
-_DYNAMICS: weakref.WeakKeyDictionary[Tables, dict[int, _Dynamics]] = weakref.WeakKeyDictionary()
 
 
 def _dynamics(tables: Tables, max_turns: int) -> _Dynamics:
-    by_horizon = _DYNAMICS.setdefault(tables, {})
+    by_horizon = tables.derived.setdefault("open_loop.dynamics", {})
     if max_turns not in by_horizon:
         by_horizon[max_turns] = _Dynamics(solve_oracle(tables, max_turns))
     return by_horizon[max_turns]
@@ -301,7 +298,6 @@ def branch_and_bound(
     return OpenLoopPlan(tuple(Move(a) for a in best_moves), best_value, "branch and bound", True, nodes, best_value)
 
 
-_PLANS: weakref.WeakKeyDictionary[Tables, dict[int, OpenLoopPlan]] = weakref.WeakKeyDictionary()
 
 
 def solve_open_loop(tables: Tables, max_turns: int, beam_width: int = 8, max_nodes: int = 2000) -> OpenLoopPlan:
@@ -311,7 +307,7 @@ def solve_open_loop(tables: Tables, max_turns: int, beam_width: int = 8, max_nod
     (``max_nodes``, about 0.2 s on the mixture), the best plan found is returned with
     ``optimal`` False and a proven ``upper_bound``.
     """
-    by_horizon = _PLANS.setdefault(tables, {})
+    by_horizon = tables.derived.setdefault("open_loop.plans", {})
     if max_turns not in by_horizon:
         incumbent = best_open_loop(tables, max_turns, beam_width)
         by_horizon[max_turns] = branch_and_bound(tables, max_turns, incumbent=incumbent, max_nodes=max_nodes)

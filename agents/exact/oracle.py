@@ -12,7 +12,6 @@ tables; it takes milliseconds even for the ~7000 states of the mixture.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +55,6 @@ class OracleSolution:
         return np.clip(self.max_turns - np.asarray(turn, dtype=np.int64), 1, self.max_turns)
 
 
-_CACHE: weakref.WeakKeyDictionary[Tables, dict[int, OracleSolution]] = weakref.WeakKeyDictionary()
 
 
 def solve_oracle(tables: Tables, max_turns: int) -> OracleSolution:
@@ -75,7 +73,7 @@ def solve_oracle(tables: Tables, max_turns: int) -> OracleSolution:
     if isinstance(max_turns, bool) or not isinstance(max_turns, (int, np.integer)) or max_turns < 1:
         raise ValueError(f"max_turns={max_turns!r}; allowed is an integer >= 1")
     max_turns = int(max_turns)
-    by_horizon = _CACHE.setdefault(tables, {})
+    by_horizon = tables.derived.setdefault("oracle.cache", {})
     if max_turns not in by_horizon:
         by_horizon[max_turns] = _solve(tables, max_turns)
     return by_horizon[max_turns]
@@ -130,13 +128,12 @@ def hidden_state_index(tables: Tables, observation: np.ndarray) -> np.ndarray:
     return index.reshape(obs.shape[:-1]).astype(np.int64)
 
 
-_CODES: weakref.WeakKeyDictionary[Tables, np.ndarray] = weakref.WeakKeyDictionary()
 
 
 def _hidden_codes(tables: Tables) -> np.ndarray:
-    codes = _CODES.get(tables)
+    codes = tables.derived.get("oracle.codes")
     if codes is None:
-        codes = _CODES[tables] = hidden_one_hot(tables.factors, len(tables.persona_names))
+        codes = tables.derived["oracle.codes"] = hidden_one_hot(tables.factors, len(tables.persona_names))
     return codes
 
 

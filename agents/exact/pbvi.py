@@ -18,7 +18,6 @@ is computed on all states. So
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,7 +123,6 @@ def _row_sums(values: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
     return np.add.reduceat(values, starts, axis=0)
 
 
-_CACHE: weakref.WeakKeyDictionary[Tables, dict[tuple[int, int, int], PBVISolution]] = weakref.WeakKeyDictionary()
 
 
 def solve_pbvi(
@@ -147,7 +145,7 @@ def solve_pbvi(
     if not cache:
         return _solve(tables, int(max_turns), int(points), int(seed))
     key = (int(max_turns), int(points), int(seed))
-    solutions = _CACHE.setdefault(tables, {})
+    solutions = tables.derived.setdefault("pbvi.cache", {})
     if key not in solutions:
         solutions[key] = _solve(tables, int(max_turns), int(points), int(seed))
     return solutions[key]

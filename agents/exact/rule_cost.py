@@ -16,7 +16,6 @@ anyway; ``inf`` when no policy can keep it for sure). Reuses the oracle's flat t
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,7 +111,6 @@ def _solve(tables: Tables, max_turns: int, rule: Rule) -> tuple[np.ndarray, np.n
     return v, start
 
 
-_CACHE: weakref.WeakKeyDictionary[Tables, dict[tuple[int, str], RuleCost]] = weakref.WeakKeyDictionary()
 
 
 def rule_cost(tables: Tables, max_turns: int, rule: str) -> RuleCost:
@@ -123,7 +121,7 @@ def rule_cost(tables: Tables, max_turns: int, rule: str) -> RuleCost:
     """
     if rule not in RULE_AUTOMATA:
         raise ValueError(f"unknown rule {rule!r}; allowed: {', '.join(RULE_AUTOMATA)}")
-    cache = _CACHE.setdefault(tables, {})
+    cache = tables.derived.setdefault("rule_cost.cache", {})
     key = (int(max_turns), rule)
     if key not in cache:
         oracle = solve_oracle(tables, max_turns)

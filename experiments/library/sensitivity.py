@@ -514,6 +514,7 @@ def solve_sample(space: Space, x: Sequence[float], settings: SolveSettings) -> d
     from difficult_customer.agents.exact.evaluation import propagate
     from difficult_customer.agents.exact.open_loop import solve_open_loop
     from difficult_customer.agents.exact.rule_cost import rule_costs
+    from difficult_customer.customer_models.compile import clear_compiled
     from difficult_customer.experiments.library.conformance import conformance
     from difficult_customer.experiments.library.rollouts import run_episodes
 
@@ -541,6 +542,7 @@ def solve_sample(space: Space, x: Sequence[float], settings: SolveSettings) -> d
         table = conformance(run_episodes("oracle", context, seeds))
         for rule, row in table.items():
             record[f"conf_{rule}"] = row["rate"]
+    clear_compiled()  # each sampled model is solved once: keep memory flat over hundreds of them
     return record
 
 

@@ -41,7 +41,7 @@ class Config:
     index_method: Literal["morris", "sobol"] = "morris"
     """Indices: grouped Morris elementary effects, or grouped Sobol total indices (needs many more models)."""
     index_trajectories: int | None = None
-    """Morris trajectories r, or Sobol's base N (a power of 2) (default 4; 2 with --quick)."""
+    """Morris trajectories r, or Sobol's base N (a power of 2) (default 3; 2 with --quick)."""
     group_by: Literal["switch", "claim"] | None = None
     """Index groups: each switch id (default), or assumptions folded into their claim (the --quick default)."""
     seed: int = 0
@@ -75,7 +75,7 @@ RULE_IDS = ("R1", "R2", "R3", "R4", "R5", "R6")
 def designs(config: Config) -> Design:
     """The design the options ask for."""
     lhs = config.lhs_samples if config.lhs_samples is not None else (8 if config.quick else 64)
-    r = config.index_trajectories if config.index_trajectories is not None else (2 if config.quick else 4)
+    r = config.index_trajectories if config.index_trajectories is not None else (2 if config.quick else 3)
     group_by = config.group_by or ("claim" if config.quick else "switch")
     return Design(lhs_samples=lhs, index_method=config.index_method, index_trajectories=r, group_by=group_by,
                   seed=config.seed)

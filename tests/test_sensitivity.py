@@ -233,3 +233,8 @@ def test_claim_grouping_folds_each_assumption_into_its_claim():
     assert len(set(by_claim)) < len(set(by_switch))
     with pytest.raises(ValueError, match="group_by='persona'; allowed: 'switch', 'claim'"):
         sens.Design(group_by="persona")
+
+
+def test_quartile_cells_never_print_a_negative_zero():
+    assert sens._iqr([-1e-16, -0.0, 0.01234]) == "0.000 [0.000, 0.012]"
+    assert sens._iqr(None) == "—"

@@ -840,7 +840,10 @@ def learned_summary(study: dict[str, Any], learned: dict[str, Any], rules: Seque
 
 
 def _iqr(q: Sequence[float] | None) -> str:
-    return "—" if q is None else f"{q[1]:.3f} [{q[0]:.3f}, {q[2]:.3f}]"
+    if q is None:
+        return "—"
+    median, low, high = (f"{round(v, 3) + 0.0:.3f}" for v in (q[1], q[0], q[2]))  # + 0.0: no "-0.000"
+    return f"{median} [{low}, {high}]"
 
 
 def _quartiles(values: Sequence[float]) -> list[float] | None:

@@ -40,14 +40,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from difficult_customer.agents.base import PolicyContext
-from difficult_customer.agents.exact.belief import SparseBeliefs, merge
+from difficult_customer.agents.exact.belief import SparseBeliefs
 from difficult_customer.agents.exact.evaluation import _random_values
 from difficult_customer.agents.exact.fib import solve_fib
-from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
+from difficult_customer.agents.exact.lookahead import observation_branches
+from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.agents.exact.oracle import solve_oracle
 from difficult_customer.agents.exact.pbvi import PBVISolution, opening_beliefs, solve_pbvi
 from difficult_customer.customer_models import Tables
-from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
+from difficult_customer.customer_models.vocabulary import N_MOVES
 
 DEFAULT_POINTS = 64
 """PBVI belief points per turn at the default (fast) setting."""
@@ -323,33 +324,14 @@ def expectimax(tables: Tables, beliefs: SparseBeliefs, moves_left: np.ndarray, d
     moves_left = np.asarray(moves_left, dtype=np.int64).reshape(-1)
     if depth == 0 or beliefs.row.shape[0] == 0:
         return leaf(beliefs, moves_left) if beliefs.row.shape[0] else np.zeros(beliefs.n_rows)
-    ix = transition_index(tables)
     n = beliefs.n_rows
-    tones = np.arange(N_TONES)
     q = np.zeros((n, N_MOVES))
     for a in range(N_MOVES):
-        parent, entry = ix.expand(beliefs.state, a)
-        row = beliefs.row[parent]
-        weight = beliefs.weight[parent] * ix.prob[entry]
-        q[:, a] = np.bincount(row, weight * ix.reward[entry], minlength=n)
-        target = ix.target[entry]
-        left = moves_left[row] - 1
-        alive = ~ix.terminal[target] & (left > 0)
-        if not alive.any():
-            continue
-        row, weight, target, left, entry = row[alive], weight[alive], target[alive], left[alive], entry[alive]
-        branch = row[:, None] * N_OBSERVATION_KEYS + observation_key(
-            ix.reaction[entry][:, None], tones[None, :], ix.solved[target][:, None]
-        )
-        branch_weight = weight[:, None] * tables.tone_prob[target]
-        positive = branch_weight > 0
-        branch, branch_weight = branch[positive], branch_weight[positive]
-        states = np.broadcast_to(target[:, None], positive.shape)[positive]
-        branch_left = np.broadcast_to(left[:, None], positive.shape)[positive]
-        keys, first, inverse = np.unique(branch, return_index=True, return_inverse=True)
-        child = merge(inverse, states, branch_weight, keys.shape[0], tables.n_states)
-        values = expectimax(tables, child, branch_left[first], depth - 1, leaf)
-        q[:, a] += np.bincount(keys // N_OBSERVATION_KEYS, values, minlength=n)
+        br = observation_branches(tables, beliefs, moves_left, a)
+        q[:, a] = br.reward
+        if br.keys is not None:
+            values = expectimax(tables, br.child(tables.n_states), br.left[br.first], depth - 1, leaf)
+            q[:, a] += br.to_rows(values, n)
     return q.max(-1)
 
 

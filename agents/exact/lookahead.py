@@ -17,11 +17,14 @@ scale), for a whole batch of beliefs at once.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from difficult_customer.agents.exact.belief import SparseBeliefs, merge
 from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
 from difficult_customer.agents.exact.oracle import OracleSolution
+from difficult_customer.customer_models import Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
 
 MAX_DEPTH = 3
@@ -69,41 +72,73 @@ def _q(solution: OracleSolution, leaf: np.ndarray, b: SparseBeliefs, moves_left:
         for a in range(N_MOVES):
             out[:, a] = np.bincount(b.row, b.weight * values[:, a], minlength=n)
         return out
-    ix = transition_index(solution.tables)
-    tone_prob = solution.tables.tone_prob
-    tones = np.arange(N_TONES)
     for a in range(N_MOVES):
-        parent, entry = ix.expand(b.state, a)
-        row = b.row[parent]
-        weight = b.weight[parent] * ix.prob[entry]
-        out[:, a] = np.bincount(row, weight * ix.reward[entry], minlength=n)
-        target = ix.target[entry]
-        left = moves_left[row] - 1
-        alive = ~ix.terminal[target] & (left > 0)
-        if not alive.any():
+        br = observation_branches(solution.tables, b, moves_left, a)
+        out[:, a] = br.reward
+        if br.keys is None:
             continue
-        row, weight, target, left = row[alive], weight[alive], target[alive], left[alive]
-        reaction = ix.reaction[entry[alive]]
-        # Split by the tone seen: one branch per (row, reaction, tone, solved).
-        branch = row[:, None] * N_OBSERVATION_KEYS + observation_key(
-            reaction[:, None], tones[None, :], ix.solved[target][:, None]
-        )
-        branch_weight = weight[:, None] * tone_prob[target]
-        positive = branch_weight > 0
-        branch, branch_weight = branch[positive], branch_weight[positive]
-        states = np.broadcast_to(target[:, None], positive.shape)[positive]
-        branch_left = np.broadcast_to(left[:, None], positive.shape)[positive]
-        keys, first, inverse = np.unique(branch, return_index=True, return_inverse=True)
         if depth == 1:  # leaves: QMDP values of each branch's belief, without merging states
-            values = leaf[branch_left, states] * branch_weight[:, None]
+            values = leaf[br.left, br.states] * br.weight[:, None]
             child_q = np.stack(
-                [np.bincount(inverse, values[:, m], minlength=keys.shape[0]) for m in range(N_MOVES)], -1
+                [np.bincount(br.inverse, values[:, m], minlength=br.keys.shape[0]) for m in range(N_MOVES)], -1
             )
         else:
-            child = merge(inverse, states, branch_weight, keys.shape[0], solution.tables.n_states)
-            child_q = _q(solution, leaf, child, branch_left[first], depth - 1)
-        out[:, a] += np.bincount(keys // N_OBSERVATION_KEYS, child_q.max(-1), minlength=n)
+            child_q = _q(solution, leaf, br.child(solution.tables.n_states), br.left[br.first], depth - 1)
+        out[:, a] += br.to_rows(child_q.max(-1), n)
     return out
 
 
-__all__ = ["MAX_DEPTH", "belief_q_values"]
+class Branches(NamedTuple):
+    """One move made from a batch of beliefs, split by the observation that follows.
+
+    ``reward`` is each row's expected immediate reward. The remaining fields describe the
+    live successors (not ended, moves left), one entry per (row, observation, successor
+    state), grouped by branch (row, observation): ``keys`` are the distinct branches,
+    ``inverse`` maps entries to them and ``first`` is one entry of each. ``keys`` is None
+    when no successor lives on.
+    """
+
+    reward: np.ndarray
+    keys: np.ndarray | None = None
+    inverse: np.ndarray | None = None
+    first: np.ndarray | None = None
+    states: np.ndarray | None = None
+    weight: np.ndarray | None = None
+    left: np.ndarray | None = None
+
+    def child(self, n_states: int) -> SparseBeliefs:
+        """The (unnormalized) belief of every branch."""
+        return merge(self.inverse, self.states, self.weight, self.keys.shape[0], n_states)
+
+    def to_rows(self, branch_values: np.ndarray, n_rows: int) -> np.ndarray:
+        """Per belief row, the sum of its branches' values."""
+        return np.bincount(self.keys // N_OBSERVATION_KEYS, branch_values, minlength=n_rows)
+
+
+def observation_branches(tables: Tables, b: SparseBeliefs, moves_left: np.ndarray, move: int) -> Branches:
+    """Make ``move`` from every belief row of ``b`` and split what follows by the observation seen."""
+    ix = transition_index(tables)
+    n = b.n_rows
+    parent, entry = ix.expand(b.state, move)
+    row = b.row[parent]
+    weight = b.weight[parent] * ix.prob[entry]
+    reward = np.bincount(row, weight * ix.reward[entry], minlength=n)
+    target = ix.target[entry]
+    left = moves_left[row] - 1
+    alive = ~ix.terminal[target] & (left > 0)
+    if not alive.any():
+        return Branches(reward)
+    row, weight, target, left = row[alive], weight[alive], target[alive], left[alive]
+    tones = np.arange(N_TONES)
+    branch = row[:, None] * N_OBSERVATION_KEYS + observation_key(
+        ix.reaction[entry[alive]][:, None], tones[None, :], ix.solved[target][:, None]
+    )
+    branch_weight = weight[:, None] * tables.tone_prob[target]
+    positive = branch_weight > 0
+    states = np.broadcast_to(target[:, None], positive.shape)[positive]
+    branch_left = np.broadcast_to(left[:, None], positive.shape)[positive]
+    keys, first, inverse = np.unique(branch[positive], return_index=True, return_inverse=True)
+    return Branches(reward, keys, inverse, first, states, branch_weight[positive], branch_left)
+
+
+__all__ = ["MAX_DEPTH", "Branches", "belief_q_values", "observation_branches"]

@@ -265,16 +265,14 @@ def quick_sensitivity(variant: str, samples: int, out: Path, max_turns: int, see
     Raises:
         ValueError: for an unknown variant or fewer than 2 samples.
     """
-    from concurrent.futures import ProcessPoolExecutor
-
     from difficult_customer.experiments.library.sensitivity import (
-        RULE_COST_CAP,
         Design,
         SolveSettings,
         default_conclusions,
         design_fingerprint,
         draw,
-        solve_sample,
+        finite_record,
+        solve_models,
         space_for,
     )
 
@@ -287,35 +285,9 @@ def quick_sensitivity(variant: str, samples: int, out: Path, max_turns: int, see
     fingerprint = design_fingerprint(space.problem, design, asdict(settings))
     jobs = [("default", tuple(space.default_x()))] + [
         (s.key, s.x) for s in draw(space.problem, design) if s.design == "lhs"]
-    folder = out / variant
-    records: dict[str, dict[str, Any]] = {}
-    todo = []
-    for key, x in jobs:
-        stored = read_json(folder / f"{key}.json")
-        if stored is not None and stored.get("fingerprint") == fingerprint:
-            records[key] = stored["record"]
-        else:
-            todo.append((key, x))
-
-    def keep(key: str, record: dict[str, Any]) -> None:
-        atomic_write_json(folder / f"{key}.json", {"key": key, "fingerprint": fingerprint, "record": record})
-        records[key] = record
-
-    if workers <= 1 or len(todo) < 2:
-        for key, x in todo:
-            keep(key, solve_sample(space, x, settings))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [(key, pool.submit(solve_sample, space, x, settings)) for key, x in todo]
-            for key, future in futures:
-                keep(key, future.result())
-
-    def finite(record: dict[str, Any]) -> dict[str, float]:
-        return {k: (RULE_COST_CAP if k.startswith("cost_") else float("nan")) if v is None else float(v)
-                for k, v in record.items()}
-
-    models = [finite(records[key]) for key, _ in jobs[1:]]
-    default = finite(records["default"])
+    records = solve_models(space, jobs, settings, out / variant, fingerprint, workers)
+    models = [finite_record(records[key]) for key, _ in jobs[1:]]
+    default = finite_record(records["default"])
     conclusions = {}
     for c in default_conclusions():
         held = sum(c.holds(r) for r in models)

@@ -554,6 +554,58 @@ def _solve_one(args: tuple[Space, tuple[float, ...], SolveSettings]) -> dict[str
     return solve_sample(space, x, settings)
 
 
+def solve_models(
+    space: Space,
+    jobs: Sequence[tuple[str, Sequence[float]]],
+    settings: SolveSettings,
+    folder: Path,
+    fingerprint: str,
+    workers: int = 1,
+    progress: str | None = None,
+) -> dict[str, dict[str, float | None]]:
+    """Solve every ``(key, x)`` job not yet stored in ``folder`` under ``fingerprint``, in ``workers`` processes.
+
+    Each record is written atomically to ``folder/<key>.json`` with the fingerprint, so an
+    interrupted study resumes and a changed design never mixes with old results.
+
+    Args:
+        progress: the progress bar's label, or None for none.
+
+    Returns:
+        The record of every job, by key.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    from difficult_customer.experiments.library.io import atomic_write_json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    done = read_records(folder, fingerprint)
+    todo = [(key, tuple(x)) for key, x in jobs if key not in done]
+    bar = None
+    if progress is not None:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=progress, unit="model")
+
+    def store(key: str, record: dict[str, float | None]) -> None:
+        atomic_write_json(folder / f"{key}.json", {"key": key, "fingerprint": fingerprint, "record": record})
+        done[key] = record
+        if bar is not None:
+            bar.update(1)
+
+    if workers <= 1 or len(todo) < 2:
+        for key, x in todo:
+            store(key, solve_sample(space, x, settings))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = pool.map(_solve_one, [(space, x, settings) for _, x in todo])
+            for (key, _), record in zip(todo, results, strict=True):
+                store(key, record)
+    if bar is not None:
+        bar.close()
+    return {key: done[key] for key, _ in jobs}
+
+
 def run_study(
     variant: str,
     design: Design,
@@ -572,9 +624,6 @@ def run_study(
         The variant's part of ``sensitivity.json``.
     """
     import time
-    from concurrent.futures import ProcessPoolExecutor
-
-    from difficult_customer.experiments.library.io import atomic_write_json
 
     start = time.perf_counter()
     space = space_for(variant)
@@ -583,44 +632,16 @@ def run_study(
     folder = out / "samples" / variant
     folder.mkdir(parents=True, exist_ok=True)
     samples = draw(problem, design)
-    done = read_records(folder, fingerprint)
-    todo = [s for s in samples if s.key not in done]
-    default_path = folder / "default.json"
-    default = read_records(folder, fingerprint).get("default")
-    jobs: list[tuple[str, tuple[float, ...]]] = [(s.key, s.x) for s in todo]
-    if default is None:
-        jobs.insert(0, ("default", space.default_x()))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(samples) + 1, initial=len(samples) + 1 - len(jobs), desc=f"sensitivity {variant}",
-                   unit="model")
-
-    def store(key: str, record: dict[str, float | None]) -> None:
-        path = default_path if key == "default" else folder / f"{key}.json"
-        atomic_write_json(path, {"key": key, "fingerprint": fingerprint, "record": record})
-        done[key] = record
-        if bar is not None:
-            bar.update(1)
-
-    if workers <= 1:
-        for key, x in jobs:
-            store(key, solve_sample(space, x, settings))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = pool.map(_solve_one, [(space, x, settings) for _, x in jobs])
-            for (key, _), record in zip(jobs, results, strict=True):
-                store(key, record)
-    if bar is not None:
-        bar.close()
+    jobs = [("default", space.default_x()), *((s.key, s.x) for s in samples)]
+    done = solve_models(space, jobs, settings, folder, fingerprint, workers,
+                        f"sensitivity {variant}" if progress else None)
     default = done.pop("default")
     lhs = [done[s.key] for s in samples if s.design == "lhs"]
     index_samples = [s for s in samples if s.design != "lhs"]
     index_records = [done[s.key] for s in index_samples]
-    numeric = [_finite(r) for r in lhs]
-    analysis = analyze(problem, design, numeric, index_samples, [_finite(r) for r in index_records],
-                       default_conclusions(), _finite(default))
+    numeric = [finite_record(r) for r in lhs]
+    analysis = analyze(problem, design, numeric, index_samples, [finite_record(r) for r in index_records],
+                       default_conclusions(), finite_record(default))
     return {
         "variant": variant,
         "fingerprint": fingerprint,
@@ -643,7 +664,7 @@ RULE_COST_CAP = 10.0
 """A rule that no policy can keep for sure costs ``inf``; the analysis uses this raw cap instead."""
 
 
-def _finite(record: dict[str, float | None]) -> dict[str, float]:
+def finite_record(record: dict[str, float | None]) -> dict[str, float]:
     """A record with ``None`` rule costs (cannot be kept) as :data:`RULE_COST_CAP`, other ``None`` as NaN."""
     out: dict[str, float] = {}
     for key, value in record.items():

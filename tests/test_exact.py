@@ -227,6 +227,20 @@ def test_normalized_is_undefined_when_the_oracle_is_not_better_than_random():
         normalized(0.0, context)
 
 
+def test_normalize_takes_numbers_and_arrays_and_refuses_a_zero_span():
+    from difficult_customer.agents.exact.normalize import normalize
+
+    assert normalize(1.5, 1.0, 2.0) == pytest.approx(0.5)
+    assert isinstance(normalize(np.float32(1.5), 1.0, 2.0), float)
+    np.testing.assert_allclose(normalize(np.array([[1.0, 2.0], [3.0, 0.0]]), 1.0, 3.0), [[0.0, 0.5], [1.0, -0.5]])
+    np.testing.assert_allclose(normalize([1.0, 2.0], 0.0, 4.0), [0.25, 0.5])
+    for random, oracle in ((0.5, 0.5), (0.5, 0.5 + 1e-13), (1.0, 0.0)):
+        with pytest.raises(ValueError, match=f"J_oracle={oracle!r} is not above J_random={random!r}"):
+            normalize(0.2, random, oracle)
+        with pytest.raises(ValueError, match="J_oracle="):
+            normalize(np.zeros(3), random, oracle)
+
+
 def test_oracle_policy_needs_full_observations():
     context = PolicyContext.create(persona="mixture")
     oracle = agents.make("oracle", context)

@@ -45,6 +45,7 @@ from difficult_customer.agents.exact.evaluation import _random_values
 from difficult_customer.agents.exact.fib import solve_fib
 from difficult_customer.agents.exact.lookahead import observation_branches
 from difficult_customer.agents.exact.model import transition_index
+from difficult_customer.agents.exact.normalize import normalize
 from difficult_customer.agents.exact.oracle import solve_oracle
 from difficult_customer.agents.exact.pbvi import PBVISolution, opening_beliefs, solve_pbvi
 from difficult_customer.customer_models import Tables
@@ -147,10 +148,7 @@ class Bracket:
         Raises:
             ValueError: if the oracle is no better than random.
         """
-        span = self.oracle - self.random
-        if not span > 1e-12:
-            raise ValueError(f"J_oracle={self.oracle!r} is not above J_random={self.random!r}; nothing to normalize")
-        return (float(value) - self.random) / span
+        return normalize(value, self.random, self.oracle)
 
     @property
     def normalized(self) -> tuple[float, float]:
@@ -203,7 +201,8 @@ def locate(value: float, bracket: Bracket) -> Location:
 
 
 def _share(value: float, zero: float, one: float) -> float:
-    return (value - zero) / (one - zero) if one - zero > 1e-12 else float("nan")
+    """``value``'s share of the way from ``zero`` to ``one`` (:func:`normalize`; raises on a zero span)."""
+    return normalize(value, zero, one)
 
 
 def certified_bracket(

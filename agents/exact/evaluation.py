@@ -41,6 +41,7 @@ from difficult_customer.agents.exact.belief import merge
 from difficult_customer.agents.exact.fib import solve_fib
 from difficult_customer.agents.exact.lookahead import MAX_DEPTH, belief_q_values
 from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, transition_index
+from difficult_customer.agents.exact.normalize import normalize
 from difficult_customer.agents.exact.open_loop import BestFixedSequence
 from difficult_customer.agents.exact.oracle import OracleValueIteration, solve_oracle
 from difficult_customer.agents.exact.policies import BeliefPolicy
@@ -93,10 +94,7 @@ def normalized(value: float, context: PolicyContext) -> float:
     Raises:
         ValueError: if the oracle is no better than random in this context.
     """
-    low, high = random_value(context), oracle_value(context)
-    if not high - low > 1e-12:
-        raise ValueError(f"J_oracle={high!r} is not above J_random={low!r}; the normalized score is undefined")
-    return (float(value) - low) / (high - low)
+    return normalize(value, random_value(context), oracle_value(context))
 
 
 def exact_value(policy: Policy, context: PolicyContext, memoryless: bool | None = None) -> float | None:

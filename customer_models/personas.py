@@ -36,6 +36,7 @@ from difficult_customer.customer_models.provenance import (
     parameter,
     q,
 )
+from difficult_customer.customer_models.switches import ASSUMPTIONS, check_switches
 from difficult_customer.customer_models.vocabulary import MAX_PATIENCE, Anger
 
 # --- sentences cited by several parameters -----------------------------------------------
@@ -630,8 +631,6 @@ class Mixture:
         names = [p.name for p in self.personas]
         if len(set(names)) != len(names):
             raise ValueError(f"mixture {self.name!r}: persona names {names} repeat; allowed are distinct names")
-        from difficult_customer.customer_models.switches import check_switches
-
         object.__setattr__(self, "switched_off", check_switches(self.switched_off))
 
     @property
@@ -654,8 +653,6 @@ DEFAULT_MIXTURE = Mixture(
 
 
 def _guide_only() -> Mixture:
-    from difficult_customer.customer_models.switches import ASSUMPTIONS
-
     return replace(DEFAULT_MIXTURE, name="guide_only", switched_off=frozenset(ASSUMPTIONS))
 
 

@@ -64,7 +64,7 @@ import numpy as np
 
 from difficult_customer.customer_models import FACTORS, REWARD_TERMS, Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
-from difficult_customer.envs import observation as layout
+import difficult_customer.envs.observation as layout
 from difficult_customer.envs.sampling import FlatTransitions, JointAlias, sampler_for
 
 N_OBSERVATION_CODES = N_REACTIONS * 2 * N_TONES

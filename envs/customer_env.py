@@ -24,8 +24,10 @@ from difficult_customer.customer_models import (
     compile_model,
 )
 from difficult_customer.customer_models.vocabulary import N_TONES
-from difficult_customer.envs import observation as obs_layout
+import difficult_customer.envs.observation as obs_layout
 from difficult_customer.envs.core import N_OBSERVATION_CODES, One, conversation_core, split_observation_code
+from difficult_customer.envs.frame import draw_frame
+from difficult_customer.envs.transcript import turn_lines
 
 MOVE_NAMES: tuple[str, ...] = tuple(m.name for m in Move)
 """Action names in action-id order."""
@@ -285,8 +287,6 @@ class CustomerEnv(gym.Env):
         if self.render_mode == "ansi":
             return "\n".join(self._lines) + "\n"
         if self.render_mode == "rgb_array":
-            from difficult_customer.envs.frame import draw_frame
-
             state, code, turn, _ = self._one
             hidden = self.tables.hidden_state(state)
             outcome = Outcome(self.tables.factors[state, _STATUS])
@@ -347,8 +347,6 @@ class CustomerEnv(gym.Env):
     def _add_lines(self, move: Move | None, outcome: str | None = None) -> None:
         if self.render_mode is None:
             return
-        from difficult_customer.envs.transcript import turn_lines
-
         state, code, turn, _ = self._one
         if move is None:
             self._printed = 0

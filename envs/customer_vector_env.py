@@ -21,7 +21,7 @@ from difficult_customer.customer_models import (
     compile_model,
 )
 from difficult_customer.customer_models.vocabulary import N_MOVES
-from difficult_customer.envs import observation as obs_layout
+import difficult_customer.envs.observation as obs_layout
 from difficult_customer.envs.core import Conversations, conversation_core, split_observation_code
 from difficult_customer.envs.customer_env import (
     DEFAULT_MAX_TURNS,

@@ -61,14 +61,14 @@ def line_style(line: str) -> str:
 
 def transcript_renderables(lines: list[str]) -> list[Any]:
     """Transcript lines as rich Text objects (never parsed as markup: lines contain brackets)."""
-    from rich.text import Text
+    from rich.text import Text  # optional extra (rich)
 
     return [Text(line.rstrip(), style=line_style(line)) for line in lines]
 
 
 def teacher_renderables(state: dict[str, Any]) -> list[Any]:
     """The teacher's panel: hidden gauges, belief over persona, the move values of the oracle and the belief-based reference policy."""
-    from rich.text import Text
+    from rich.text import Text  # optional extra (rich)
 
     view = state["teacher"]
     if view is None:
@@ -109,7 +109,7 @@ def teacher_renderables(state: dict[str, Any]) -> list[Any]:
 
 def summary_renderable(summary: dict[str, Any]) -> Any:
     """The end-of-conversation panel."""
-    from rich import box
+    from rich import box  # optional extra (rich)
     from rich.panel import Panel
     from rich.text import Text
 
@@ -170,7 +170,7 @@ def read_key(stream: IO[str] | None = None) -> str | None:
         is_tty = False
     if is_tty:
         try:
-            import select
+            import select  # POSIX only: imported where the fallback can catch it
             import termios
             import tty
         except ImportError:  # not POSIX: fall back to lines
@@ -251,7 +251,7 @@ class ContextConfig:
 
 def make_console(width: int | None = None) -> Any:
     """A rich console for the game (no syntax highlighting of numbers)."""
-    from rich.console import Console
+    from rich.console import Console  # optional extra (rich)
 
     return Console(highlight=False, width=width)
 
@@ -259,7 +259,7 @@ def make_console(width: int | None = None) -> Any:
 def require_rich() -> bool:
     """Whether rich is importable; prints how to install it otherwise."""
     try:
-        import rich  # noqa: F401
+        import rich  # noqa: F401  (optional extra: checks it is installed)
     except ImportError:
         print("error: the terminal game needs rich: pip install rich (or pip install -e '.[teach]')", file=sys.stderr)
         return False

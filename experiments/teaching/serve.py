@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from difficult_customer import agents
+from difficult_customer.customer_models import PERSONA_NAMES
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
 from difficult_customer.experiments.teaching.session import (
     MOVE_KEYS,
@@ -149,9 +151,6 @@ def _int(value: Any, name: str, low: int, high: int) -> int:
 
 def options() -> dict[str, Any]:
     """What the page offers: personas, policies, moves and defaults."""
-    from difficult_customer import agents
-    from difficult_customer.customer_models import PERSONA_NAMES
-
     return {
         "personas": list(PERSONA_NAMES),
         "policies": [
@@ -168,7 +167,7 @@ def create_app(store: SessionStore | None = None) -> Any:
     Args:
         store: where sessions live (a new :class:`SessionStore` by default).
     """
-    from flask import Flask, jsonify, request, send_from_directory
+    from flask import Flask, jsonify, request, send_from_directory  # optional extra (flask)
     from werkzeug.exceptions import HTTPException
 
     app = Flask(__name__, static_folder=None)
@@ -320,7 +319,7 @@ def make_server(host: str, port: int, app: Any = None, log: bool = False) -> Any
     Raises:
         OSError: if the address cannot be bound (in use, unknown host, no permission).
     """
-    from werkzeug.serving import WSGIRequestHandler
+    from werkzeug.serving import WSGIRequestHandler  # optional extra (flask)
     from werkzeug.serving import make_server as werkzeug_server
 
     class Handler(WSGIRequestHandler):
@@ -352,7 +351,7 @@ def main(config: Config) -> int:
         print(f"error: --max-sessions {config.max_sessions}; allowed: an integer >= 1", file=sys.stderr)
         return 2
     try:
-        import flask  # noqa: F401
+        import flask  # noqa: F401  (optional extra: checks it is installed)
     except ImportError:
         print("error: the web page needs Flask: pip install flask (or pip install -e '.[teach]')", file=sys.stderr)
         return 2

@@ -52,6 +52,7 @@ from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.evaluation import oracle_value, random_value
 from difficult_customer.agents.exact.policies import BeliefPolicy
+from difficult_customer.agents.learned import is_model_file
 from difficult_customer.customer_models import PERSONA_NAMES, Move, Reaction, Tone
 from difficult_customer.envs.core import ConversationCore, One, conversation_core, split_observation_code
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
@@ -165,8 +166,6 @@ def check_policy(policy: Any, allow_files: bool = True) -> str:
     if isinstance(policy, str) and policy in registered:
         return policy
     if allow_files and isinstance(policy, str) and policy.strip():
-        from difficult_customer.agents.learned import is_model_file
-
         if is_model_file(policy):
             agents.spec(policy)  # registers the model; a bad model file is a named ValueError
             return policy

@@ -62,10 +62,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+import difficult_customer.envs.observation as layout
 from difficult_customer.customer_models import FACTORS, REWARD_TERMS, Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
-import difficult_customer.envs.observation as layout
-from difficult_customer.envs.sampling import FlatTransitions, JointAlias, sampler_for
+from difficult_customer.envs.sampling import FlatTransitions, JointAlias, alias_tables
 
 N_OBSERVATION_CODES = N_REACTIONS * 2 * N_TONES
 """Number of distinct (tone, reaction, solved) codes."""
@@ -314,7 +314,7 @@ class ConversationCore:
     tables: Tables
     max_turns: int
     flat: FlatTransitions
-    """Successor rows of every (state, move) and the start row, with a guide (see ``sampling``)."""
+    """Successor rows of every (state, move) and the start row (see ``sampling``)."""
     slot_reward: np.ndarray
     """(M,) float64 reward of each slot (0 for start slots)."""
     slot_terminal: np.ndarray
@@ -527,8 +527,7 @@ def conversation_core(tables: Tables, max_turns: int) -> ConversationCore:
 def build_core(tables: Tables, max_turns: int) -> ConversationCore:
     """A new, uncached :class:`ConversationCore` (use :func:`conversation_core`; this is for profiling)."""
     t = tables
-    sampler = sampler_for(t)
-    flat = sampler.flat
+    flat, joint = alias_tables(t)
     from_move = flat.source >= 0
     source = np.where(from_move, flat.source, 0)
     solved = t.factors[flat.next_state, _SOLVED].astype(np.intp)
@@ -537,7 +536,6 @@ def build_core(tables: Tables, max_turns: int) -> ConversationCore:
     slot_terminal = t.terminal[flat.next_state].copy()
     assert not slot_terminal[~from_move].any(), "a start state is terminal"
     slot_code = observation_code(0, reaction.astype(np.intp), solved)
-    joint = sampler.joint
     outcomes = _aligned_zeros(2 * joint.threshold.shape[0], OUTCOME, 64)
     slot = joint.slot.ravel()
     outcomes["reward"] = slot_reward[slot]

@@ -11,6 +11,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
+import difficult_customer.envs.observation as obs_layout
 from difficult_customer.customer_models import (
     FACTORS,
     Mixture,
@@ -24,7 +25,6 @@ from difficult_customer.customer_models import (
     compile_model,
 )
 from difficult_customer.customer_models.vocabulary import N_TONES
-import difficult_customer.envs.observation as obs_layout
 from difficult_customer.envs.core import N_OBSERVATION_CODES, One, conversation_core, split_observation_code
 from difficult_customer.envs.frame import draw_frame
 from difficult_customer.envs.transcript import turn_lines

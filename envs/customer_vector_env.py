@@ -10,6 +10,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+import difficult_customer.envs.observation as obs_layout
 from difficult_customer.customer_models import (
     FACTORS,
     REWARD_TERMS,
@@ -21,7 +22,6 @@ from difficult_customer.customer_models import (
     compile_model,
 )
 from difficult_customer.customer_models.vocabulary import N_MOVES
-import difficult_customer.envs.observation as obs_layout
 from difficult_customer.envs.core import Conversations, conversation_core, split_observation_code
 from difficult_customer.envs.customer_env import (
     DEFAULT_MAX_TURNS,

@@ -210,8 +210,6 @@ def test_scalar_draw_is_the_batched_draw_for_every_row(name, pick, u0, u1):
         float(drawn["reward"]),
         bool(drawn["terminal"]),
     )
-    slot_j, tone_j = core.joint.sample(np.array([row]), np.array([[u0], [u1]]))
-    assert (int(slot_j[0]), int(tone_j[0])) == (slot, one[1] % N_TONES)
 
 
 @pytest.mark.parametrize("name", sorted(CORES))
@@ -291,9 +289,6 @@ def test_alias_draw_at_the_edges_stays_in_the_row_and_off_zeros(u):
     assert (t.next_prob.ravel()[source[~restart]] > 0).all()
     assert (t.initial[drawn["state"][restart]] > 0).all()
     assert (t.tone_prob[drawn["state"], drawn["code"] % N_TONES] > 0).all()
-    slot, tone = core.joint.sample(rows, np.array(u, dtype=np.float64)[:, None].repeat(rows.size, 1))
-    np.testing.assert_array_equal(slot, drawn["slot"])
-    np.testing.assert_array_equal(tone, drawn["code"] % N_TONES)
 
 
 # ------------------------------------------------------------------ codes

@@ -3,8 +3,8 @@
 Hypothesis draws a built-in persona, replaces several of its probabilities with random
 values in [0, 1] and switches off a random set of claims; whatever it draws, the tables
 must be valid distributions with absorbing, reward-free terminal states and rewards
-equal to the weighted terms. Sampled transitions, from the sampler and from the
-environment itself, must follow the tables (chi-square tests with fixed seeds).
+equal to the weighted terms. Sampled transitions, from the conversation core's step and
+from the environment itself, must follow the tables (chi-square tests with fixed seeds).
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ from difficult_customer.customer_models import (
     compile_model,
 )
 from difficult_customer.customer_models.switches import closure
+from difficult_customer.customer_models.vocabulary import N_TONES
 from difficult_customer.envs import CustomerEnv
-from difficult_customer.envs.sampling import sampler_for
+from difficult_customer.envs.core import START_HISTORY, Conversations, conversation_core, uniforms
 
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -335,62 +336,51 @@ def widest_row(t: Tables) -> tuple[int, int]:
     return int(s), int(a)
 
 
+def _at(core, states: np.ndarray) -> Conversations:
+    """Conversations in ``states`` at turn 0 with no moves yet (not ended)."""
+    n = states.size
+    return Conversations(states, np.zeros(n, np.intp), np.zeros(n, np.intp), np.full(n, START_HISTORY), np.zeros(n, bool))
+
+
 @pytest.mark.parametrize("name", ["mixture", "naturally_difficult"])
-def test_sampler_follows_next_prob(name):
+def test_core_step_follows_next_prob_and_tone_prob(name):
+    """The core's step from the widest (state, move): successors by next_prob, the tone shown by tone_prob."""
     t = compile_model(name)
+    core = conversation_core(t, 16)
     s, a = widest_row(t)
     assert (t.next_prob[s, a] > 0).sum() >= 4
-    sampler = sampler_for(t)
     rng = np.random.default_rng(0)
     n = 20_000
-    slots = [sampler.sample_successor(rng, s, a) for _ in range(n)]
-    counts = np.bincount(slots, minlength=t.next_prob.shape[-1])
-    assert merged_chisquare(counts, t.next_prob[s, a]) > 1e-3
-    batch = sampler.sample_successor_batch(rng, np.full(n, s), np.full(n, a))
-    counts = np.bincount(batch, minlength=t.next_prob.shape[-1])
-    assert merged_chisquare(counts, t.next_prob[s, a]) > 1e-3
+    conv, step = core.step(_at(core, np.full(n, s)), np.full(n, a), uniforms(rng, n))
+    k = core.flat.source[step.slot] % t.next_prob.shape[-1]
+    assert merged_chisquare(np.bincount(k, minlength=t.next_prob.shape[-1]), t.next_prob[s, a]) > 1e-3
+    busiest = int(np.bincount(conv.state).argmax())
+    tones = conv.code[conv.state == busiest] % N_TONES
+    assert merged_chisquare(np.bincount(tones, minlength=N_TONES), t.tone_prob[busiest]) > 1e-3
 
 
-def test_sampler_follows_initial_and_tone(mixture):
-    sampler = sampler_for(mixture)
-    rng = np.random.default_rng(1)
-    n = 20_000
-    starts = sampler.sample_initial_batch(rng, n)
-    assert merged_chisquare(np.bincount(starts, minlength=mixture.n_states), mixture.initial) > 1e-3
-    s = int(np.argmax(mixture.tone_prob.max(-1) < 0.9))  # a state with a noisy tone
-    tones = [sampler.sample_tone(rng, s) for _ in range(n)]
-    assert merged_chisquare(np.bincount(tones, minlength=4), mixture.tone_prob[s]) > 1e-3
-
-
-class FixedUniforms:
-    """A stand-in generator whose ``random()`` always returns ``u``."""
-
-    def __init__(self, u: float) -> None:
-        self.u = float(u)
-
-    def random(self, n: int | None = None):
-        return self.u if n is None else np.full(n, self.u)
+def test_core_reset_follows_initial(mixture):
+    core = conversation_core(mixture, 16)
+    conv = core.reset(uniforms(np.random.default_rng(1), 20_000))
+    assert merged_chisquare(np.bincount(conv.state, minlength=mixture.n_states), mixture.initial) > 1e-3
 
 
 @pytest.mark.parametrize("u", [0.0, 0.5, np.nextafter(1.0, 0.0)], ids=["zero", "half", "below_one"])
-def test_sampler_never_draws_a_slot_of_probability_zero(mixture, u):
-    """Even at the edges of [0, 1), where rounded cumulative sums fall short of 1."""
-    sampler = sampler_for(mixture)
+def test_core_never_draws_an_outcome_of_probability_zero(mixture, u):
+    """Even at the edges of [0, 1): every (state, move) steps to a possible successor and tone; resets too."""
+    core = conversation_core(mixture, 16)
     n_states, n_moves, _ = mixture.next_prob.shape
     states = np.repeat(np.arange(n_states), n_moves)
     moves = np.tile(np.arange(n_moves), n_states)
-    batch = sampler.sample_successor_batch(FixedUniforms(u), states, moves)
-    assert (mixture.next_prob[states, moves, batch] > 0).all()
-    single = [
-        sampler.sample_successor(FixedUniforms(u), s, a) for s, a in zip(states.tolist(), moves.tolist(), strict=True)
-    ]
-    np.testing.assert_array_equal(single, batch)
-    tones = sampler.sample_tone_batch(FixedUniforms(u), np.arange(n_states))
-    assert (mixture.tone_prob[np.arange(n_states), tones] > 0).all()
-    assert [sampler.sample_tone(FixedUniforms(u), s) for s in range(n_states)] == tones.tolist()
-    start = sampler.sample_initial(FixedUniforms(u))
-    assert mixture.initial[start] > 0
-    assert sampler.sample_initial_batch(FixedUniforms(u), 3).tolist() == [start] * 3
+    live = mixture.terminal[states] == 0
+    states, moves = states[live], moves[live]
+    conv, step = core.step(_at(core, states), moves, np.full((2, states.size), u))
+    assert (mixture.next_prob.ravel()[core.flat.source[step.slot]] > 0).all()
+    np.testing.assert_array_equal(conv.state, mixture.next_state.ravel()[core.flat.source[step.slot]])
+    assert (mixture.tone_prob[conv.state, conv.code % N_TONES] > 0).all()
+    start = core.reset(np.full((2, 3), u))
+    assert (mixture.initial[start.state] > 0).all() and (start.state == start.state[0]).all()
+    assert (mixture.tone_prob[start.state, start.code % N_TONES] > 0).all()
 
 
 def test_sampled_conversations_follow_the_tables():

@@ -1,4 +1,4 @@
-"""The batched environment and its SB3 adapter: spaces, seeding, autoreset, infos, sampling, equivalence.
+"""The batched environment and its SB3 adapter: spaces, seeding, autoreset, infos, equivalence.
 
 The single env is the reference. With one customer and the same seed the batched env
 plays exactly the single env's conversations; with many customers the distributions
@@ -23,11 +23,10 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from scipy.stats import chi2_contingency
 
-from difficult_customer.customer_models import FACTORS, REWARD_TERMS, Move, Outcome, Reaction, compile_model
+from difficult_customer.customer_models import FACTORS, REWARD_TERMS, Move, Outcome, Reaction
 from difficult_customer.envs import ENV_ID, CustomerEnv, CustomerVectorEnv
 from difficult_customer.envs import observation as layout
 from difficult_customer.envs.customer_vector_env import INFO_KEYS
-from difficult_customer.envs.sampling import cumulative, sampler_for
 
 N_MOVES = len(Move)
 
@@ -510,91 +509,6 @@ def test_observations_are_the_single_envs_encoding_of_the_visible_history():
         reaction = np.where(info["_reaction"], info["reaction"], opening[info["state_index"]])
         assert np.array_equal(info["_reaction"], ~restart)
         restart = terminated | truncated
-
-
-# ---------------------------------------------------------------- sampling
-class FixedUniforms:
-    """A stand-in generator whose ``random()`` returns given numbers, one per call."""
-
-    def __init__(self, values):
-        self.values = iter(values)
-
-    def random(self, size=None):
-        if size is None:
-            return float(next(self.values))
-        return np.array([next(self.values) for _ in range(int(np.prod(size)))]).reshape(size)
-
-
-def edge_uniforms(cum: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One uniform per row of ``cum``: at, just below or just above one of its boundaries, or random."""
-    n = cum.shape[0]
-    finite = np.isfinite(cum).sum(-1)
-    edge = cum[np.arange(n), (rng.random(n) * np.maximum(finite, 1)).astype(int)]
-    edge = np.where(finite > 0, edge, rng.random(n))
-    shift = rng.integers(-1, 2, n)
-    edge = np.where(shift < 0, np.nextafter(edge, 0), np.where(shift > 0, np.nextafter(edge, 1), edge))
-    u = np.where(rng.random(n) < 0.5, edge, rng.random(n))
-    u[:2] = 0.0, np.nextafter(1.0, 0)
-    return np.clip(u, 0.0, np.nextafter(1.0, 0))
-
-
-@pytest.mark.parametrize("persona", ["mixture", "belligerent"])
-def test_guided_flat_table_gives_the_searchsorted_slot(persona):
-    t = compile_model(persona)
-    sampler = sampler_for(t)
-    flat = sampler.flat
-    rng = np.random.default_rng(0)
-    n = 20_000
-    states = rng.integers(0, t.n_states, n)
-    moves = rng.integers(0, N_MOVES, n)
-    u = edge_uniforms(sampler.next_cum[states, moves], rng)
-    slots = flat.sample(flat.row(states, moves), u)
-    expected = np.array(
-        [np.searchsorted(sampler.next_cum[s, a], x, side="right") for s, a, x in zip(states, moves, u, strict=True)]
-    )
-    assert np.array_equal(flat.source[slots], (states * N_MOVES + moves) * t.next_state.shape[-1] + expected)
-    assert np.array_equal(flat.next_state[slots], t.next_state[states, moves, expected])
-    assert (t.next_prob[states, moves, expected] > 0).all()
-    # The restart rows draw start states, as the single env's sample_initial does.
-    u = edge_uniforms(np.broadcast_to(sampler.initial_cum[t.initial > 0], (n, int((t.initial > 0).sum()))), rng)
-    starts = flat.next_state[flat.sample(flat.row(states, flat.restart), u)]
-    assert np.array_equal(starts, np.searchsorted(sampler.initial_cum, u, side="right"))
-    u = edge_uniforms(sampler.tone_cum[states], rng)
-    tones = sampler.add_tones(states, u, np.zeros(n, dtype=np.intp))
-    assert np.array_equal(
-        tones, [np.searchsorted(sampler.tone_cum[s], x, side="right") for s, x in zip(states, u, strict=True)]
-    )
-
-
-def test_single_env_draws_are_the_searchsorted_of_the_old_cumulative_tables(mixture):
-    """The single env keeps its results for a seed: same uniforms, same slots as before the speed-up."""
-    sampler = sampler_for(mixture)
-    rng = np.random.default_rng(1)
-    old_next = np.cumsum(mixture.next_prob, axis=-1)
-    old_next[..., -1] = np.inf
-    old_initial = np.cumsum(mixture.initial)
-    old_initial[-1] = np.inf
-    states = rng.integers(0, mixture.n_states, 3000)
-    moves = rng.integers(0, N_MOVES, 3000)
-    u = rng.random(3000)
-    draws = [
-        sampler.sample_successor(FixedUniforms([x]), int(s), int(a)) for s, a, x in zip(states, moves, u, strict=True)
-    ]
-    assert draws == [
-        int(np.searchsorted(old_next[s, a], x, side="right")) for s, a, x in zip(states, moves, u, strict=True)
-    ]
-    starts = [sampler.sample_initial(FixedUniforms([x])) for x in u]
-    assert starts == np.searchsorted(old_initial, u, side="right").tolist()
-
-
-def test_cumulative_never_draws_a_slot_of_probability_zero():
-    """Rounding leaves sum([0.1] * 10) just below 1: the largest uniform must still land on a real slot."""
-    prob = np.array([[0.1] * 10 + [0.0, 0.0], [0.0, 1.0] + [0.0] * 10, [0.7, 0.2, 0.1] + [0.0] * 9])
-    assert np.cumsum(prob[0])[-1] < 1.0
-    cum = cumulative(prob)
-    for row, p in zip(cum, prob, strict=True):
-        for u in (0.0, 0.3, 0.5, np.nextafter(1.0, 0)):
-            assert p[np.searchsorted(row, u, side="right")] > 0
 
 
 # ------------------------------------------------------------- SB3 adapter

@@ -165,10 +165,9 @@ def check_policy(policy: Any, allow_files: bool = True) -> str:
     registered = agents.names()
     if isinstance(policy, str) and policy in registered:
         return policy
-    if allow_files and isinstance(policy, str) and policy.strip():
-        if is_model_file(policy):
-            agents.spec(policy)  # registers the model; a bad model file is a named ValueError
-            return policy
+    if allow_files and isinstance(policy, str) and policy.strip() and is_model_file(policy):
+        agents.spec(policy)  # registers the model; a bad model file is a named ValueError
+        return policy
     extra = ", or the path of a trained model (model.zip)" if allow_files else ""
     raise ValueError(f"policy {policy!r} is unknown; allowed: {', '.join(registered)}{extra}")
 

@@ -24,7 +24,7 @@ from difficult_customer.customer_models.personas import (
 )
 from difficult_customer.customer_models.provenance import GUIDES, Quote, Support, Switch
 from difficult_customer.customer_models.rewards import REWARD_TERMS, Rewards, reward_terms
-from difficult_customer.customer_models.switches import ASSUMPTIONS, SWITCH_IDS, SWITCHES, VARIANTS
+from difficult_customer.customer_models.switches import ASSUMPTIONS, SWITCH_IDS, SWITCHES, VARIANT_NAMES, VARIANTS
 from difficult_customer.customer_models.vocabulary import (
     CLAIMS,
     FACTORS,
@@ -66,6 +66,7 @@ __all__ = [
     "Tone",
     "Trust",
     "VARIANTS",
+    "VARIANT_NAMES",
     "check_ablate",
     "compile_model",
     "resolve_persona",

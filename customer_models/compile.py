@@ -173,7 +173,7 @@ def compile_model(
         ValueError: for an unknown persona, switch id or variant, or invalid tables.
     """
     mixture = resolve_persona(persona)
-    off = check_ablate(ablate) | check_variant(variant) | mixture.switched_off
+    off = check_ablate(ablate) | check_variant(variant) | mixture.ablate
     if rewards is None:
         rewards = Rewards()
     elif isinstance(rewards, Mapping):

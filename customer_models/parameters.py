@@ -32,7 +32,7 @@ from difficult_customer.customer_models.personas import (
     Persona,
     model_fields,
 )
-from difficult_customer.customer_models.provenance import KINDS, param_info
+from difficult_customer.customer_models.provenance import SUPPORT_KINDS, param_info
 
 WEIGHT = "weight"
 """The :attr:`ParameterSpec.name` of a mixture weight."""
@@ -87,8 +87,8 @@ def sampled_parameters(
     """
     kinds = tuple(kinds)
     for kind in kinds:
-        if kind not in KINDS:
-            raise ValueError(f"unknown support kind {kind!r}; allowed: {', '.join(KINDS)}")
+        if kind not in SUPPORT_KINDS:
+            raise ValueError(f"unknown support kind {kind!r}; allowed: {', '.join(SUPPORT_KINDS)}")
     specs: list[ParameterSpec] = []
     for name in personas:
         if name not in PERSONAS:
@@ -178,8 +178,8 @@ def build_mixture(sample: Mapping[ParameterSpec, float], name: str = "sampled", 
             raise ValueError("every sampled mixture weight is 0; allowed is at least one positive weight")
         total = sum(kept.values())
         return Mixture(name, tuple(personas[n] for n in kept), tuple(w / total for w in kept.values()),
-                       base.switched_off)
-    return Mixture(name, tuple(personas[n] for n in base.persona_names), base.weights, base.switched_off)
+                       base.ablate)
+    return Mixture(name, tuple(personas[n] for n in base.persona_names), base.weights, base.ablate)
 
 
 __all__ = ["WEIGHT", "ParameterSpec", "build_mixture", "sample_uniform", "sampled_parameters"]

@@ -5,7 +5,7 @@ A :class:`Persona` holds only free parameters. Every parameter is declared with
 what it models, on which guide sentences it rests (``quoted``), how we read them
 (``reading``) or why the model assumes it (``assumption``), the claim and switch that
 turn it off, its value when off, and its plausible range. ``docs/claims.md`` is
-rendered from these records (:func:`~difficult_customer.customer_models.faithful.render_claims_doc`).
+rendered from these records (:func:`~difficult_customer.experiments.library.faithfulness.render_claims_doc`).
 
 The shared (default) value of a field is what every persona has unless it differs; a
 persona's differences from the shared values are our assumptions (guide 004 gives one
@@ -20,6 +20,7 @@ fails at once with its name and range.
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -36,7 +37,7 @@ from difficult_customer.customer_models.provenance import (
     parameter,
     q,
 )
-from difficult_customer.customer_models.switches import ASSUMPTIONS, check_switches
+from difficult_customer.customer_models.switches import VARIANTS, check_switches
 from difficult_customer.customer_models.vocabulary import MAX_PATIENCE, Anger
 
 # --- sentences cited by several parameters -----------------------------------------------
@@ -441,25 +442,18 @@ def validate_persona(p: Persona) -> None:
     """Raise ``ValueError`` naming the first parameter outside its allowed range."""
     for name in _probability_fields():
         _check_probability(p.name, name, getattr(p, name))
-    if len(p.initial_anger) != len(Anger):
-        raise ValueError(
-            f"persona {p.name!r}: initial_anger has {len(p.initial_anger)} entries; "
-            f"allowed is one per anger level ({len(Anger)})"
-        )
-    for level, value in enumerate(p.initial_anger):
-        _check_probability(p.name, f"initial_anger[{level}]", value)
+    for name in ("initial_anger", "offer_accept"):  # one probability per anger level
+        values = getattr(p, name)
+        if len(values) != len(Anger):
+            raise ValueError(f"persona {p.name!r}: {name} has {len(values)} entries; "
+                             f"allowed is one per anger level ({len(Anger)})")
+        for level, value in enumerate(values):
+            _check_probability(p.name, f"{name}[{level}]", value)
     if abs(sum(p.initial_anger) - 1.0) > 1e-9:
         raise ValueError(
             f"persona {p.name!r}: initial_anger={p.initial_anger!r} sums to "
             f"{sum(p.initial_anger):.6g}; allowed is a distribution summing to 1"
         )
-    if len(p.offer_accept) != len(Anger):
-        raise ValueError(
-            f"persona {p.name!r}: offer_accept has {len(p.offer_accept)} entries; "
-            f"allowed is one per anger level ({len(Anger)})"
-        )
-    for level, value in enumerate(p.offer_accept):
-        _check_probability(p.name, f"offer_accept[{level}]", value)
     if p.tone_up + p.tone_down > 1.0:
         raise ValueError(
             f"persona {p.name!r}: tone_up + tone_down = {p.tone_up + p.tone_down:.6g}; allowed is at most 1"
@@ -551,11 +545,6 @@ PERSONAS: dict[str, Persona] = {
 """Built-in personas by name."""
 
 
-def persona_differences(p: Persona) -> dict[str, object]:
-    """The parameters in which ``p`` differs from the shared values (its own, and defining ones)."""
-    return {name: getattr(p, name) for name, shared in SHARED.items() if getattr(p, name) != shared}
-
-
 def effective_persona(p: Persona, off: frozenset[str]) -> Persona:
     """The persona as the compiler uses it, with the switches ``off`` (already closed over claims).
 
@@ -603,15 +592,15 @@ class Mixture:
     """A population of personas; one is drawn at reset and never shown to the agent (C8).
 
     A single persona is a mixture of one. The persona factor of the hidden state indexes
-    ``personas``. ``switched_off`` holds switches that the mixture always compiles with
-    (the ``"guide_only"`` mixture has every assumption off), added to ``ablate``.
+    ``personas``. ``ablate`` holds the switch ids the mixture always compiles with off
+    (the ``"guide_only"`` mixture has every assumption off), added to ``compile_model``'s ``ablate``.
     """
 
     name: str
     personas: tuple[Persona, ...]
     weights: tuple[float, ...] = _weights_field()
     """Chance of drawing each persona at reset; must sum to 1 (A17: off means equal weights)."""
-    switched_off: frozenset[str] = frozenset()
+    ablate: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if len(self.personas) != len(self.weights) or not self.personas:
@@ -631,7 +620,13 @@ class Mixture:
         names = [p.name for p in self.personas]
         if len(set(names)) != len(names):
             raise ValueError(f"mixture {self.name!r}: persona names {names} repeat; allowed are distinct names")
-        object.__setattr__(self, "switched_off", check_switches(self.switched_off))
+        object.__setattr__(self, "ablate", check_switches(self.ablate))
+
+    @property
+    def switched_off(self) -> frozenset[str]:
+        """Deprecated name of :attr:`ablate`."""
+        warnings.warn("Mixture.switched_off is deprecated; use Mixture.ablate", DeprecationWarning, stacklevel=2)
+        return self.ablate
 
     @property
     def persona_names(self) -> tuple[str, ...]:
@@ -652,12 +647,8 @@ DEFAULT_MIXTURE = Mixture(
 """The default population: the three difficult personas (the reasonable one left out)."""
 
 
-def _guide_only() -> Mixture:
-    return replace(DEFAULT_MIXTURE, name="guide_only", switched_off=frozenset(ASSUMPTIONS))
-
-
-GUIDE_ONLY_MIXTURE = _guide_only()
-"""The default mixture with every assumption off: what the guides say, or what we read from them."""
+GUIDE_ONLY_MIXTURE = replace(DEFAULT_MIXTURE, name="guide_only", ablate=VARIANTS["guide_only"])
+"""The default mixture under ``variant="guide_only"`` (every assumption off): what ``persona="guide_only"`` names."""
 
 MIXTURES: dict[str, Mixture] = {DEFAULT_MIXTURE.name: DEFAULT_MIXTURE, GUIDE_ONLY_MIXTURE.name: GUIDE_ONLY_MIXTURE}
 
@@ -700,7 +691,6 @@ __all__ = [
     "effective_persona",
     "field_info",
     "model_fields",
-    "persona_differences",
     "replace",
     "resolve_persona",
 ]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -47,7 +48,8 @@ GUIDES: dict[str, str] = {
 G000, G001, G002, G003, G004 = GUIDES
 
 Kind = Literal["quoted", "reading", "assumption"]
-KINDS: tuple[str, ...] = ("quoted", "reading", "assumption")
+SUPPORT_KINDS: tuple[str, ...] = ("quoted", "reading", "assumption")
+"""What a parameter can rest on: a quoted sentence, our reading of one, or our assumption."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,8 @@ class Support:
     """Where guides disagree: the other side's sentences."""
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"support kind {self.kind!r}; allowed: {', '.join(KINDS)}")
+        if self.kind not in SUPPORT_KINDS:
+            raise ValueError(f"support kind {self.kind!r}; allowed: {', '.join(SUPPORT_KINDS)}")
         if self.kind == "quoted" and not self.quotes:
             raise ValueError(f"quoted support for {self.what!r} has no quote")
         if self.kind in ("reading", "assumption") and not self.why:
@@ -184,6 +186,14 @@ def param_info(field: dataclasses.Field) -> ParamInfo | None:
     return field.metadata.get("param")
 
 
+
+def __getattr__(name: str) -> Any:
+    """Deprecated names: ``KINDS`` is :data:`SUPPORT_KINDS`."""
+    if name == "KINDS":
+        warnings.warn("provenance.KINDS is deprecated; use SUPPORT_KINDS", DeprecationWarning, stacklevel=2)
+        return SUPPORT_KINDS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "G000",
     "G001",
@@ -191,7 +201,7 @@ __all__ = [
     "G003",
     "G004",
     "GUIDES",
-    "KINDS",
+    "SUPPORT_KINDS",
     "ParamInfo",
     "Quote",
     "Support",

@@ -12,10 +12,10 @@ new argument; and "switch off claim C6" and "switch off assumption A9" are the s
 operation (parameters to their off values), at two grains. Switching a claim off also
 switches off the assumptions and contested readings that belong to it.
 
-Variants: ``"default"`` (everything on) and ``"guide_only"`` (every assumption off: only
-what the guides say or what we read from them). Use ``compile_model(...,
-variant="guide_only")``, or the persona name ``"guide_only"`` (the default mixture with
-every assumption off), which works wherever a persona name does.
+Variants (:data:`VARIANTS`): ``"default"`` (everything on) and ``"guide_only"`` (every
+assumption off: only what the guides say or what we read from them). Use
+``compile_model(..., variant="guide_only")``; the persona name ``"guide_only"`` is shorthand
+for the default mixture under ``variant="guide_only"`` and works wherever a persona name does.
 """
 
 from __future__ import annotations
@@ -109,7 +109,12 @@ VARIANTS: dict[str, frozenset[str]] = {
     "default": frozenset(),
     "guide_only": frozenset(ASSUMPTIONS),
 }
-"""Named sets of switches: ``"guide_only"`` keeps only what the guides say or what we read from them."""
+"""Named sets of switches turned off: ``"guide_only"`` keeps only what the guides say or what we read from them.
+
+The one list of variants: code that names or loops over variants imports this (or :data:`VARIANT_NAMES`)."""
+
+VARIANT_NAMES: tuple[str, ...] = tuple(VARIANTS)
+"""The variant names, ``("default", "guide_only")``."""
 
 
 def check_switches(ablate: Iterable[str] | str | None) -> frozenset[str]:
@@ -157,6 +162,7 @@ __all__ = [
     "SWITCHES",
     "SWITCH_IDS",
     "VARIANTS",
+    "VARIANT_NAMES",
     "check_switches",
     "check_variant",
     "closure",

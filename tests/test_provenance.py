@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from difficult_customer.agents.guides import GUIDE_SCRIPTS
-from difficult_customer.customer_models import ASSUMPTIONS, SWITCH_IDS, compile_model
+from difficult_customer.customer_models import ASSUMPTIONS, SWITCH_IDS, compile_model, provenance
 from difficult_customer.customer_models.dynamics import STRUCTURE
 from difficult_customer.customer_models.parameters import (
     WEIGHT,
@@ -37,7 +37,15 @@ from difficult_customer.customer_models.personas import (
     model_fields,
 )
 from difficult_customer.customer_models.provenance import GUIDES, Quote, Support, is_sentence_of, param_info
-from difficult_customer.customer_models.switches import CONTESTED, SWITCHES, check_switches, check_variant, closure
+from difficult_customer.customer_models.switches import (
+    CONTESTED,
+    SWITCHES,
+    VARIANT_NAMES,
+    VARIANTS,
+    check_switches,
+    check_variant,
+    closure,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE_TEXT = {name: (ROOT / "docs" / "guides" / name).read_text(encoding="utf-8") for name in GUIDES}
@@ -242,3 +250,20 @@ def test_switches_thread_through_gym_make_and_policy_contexts():
     context = PolicyContext.create(persona="belligerent", ablate=["A9"])
     assert context.tables.ablate == frozenset({"A9"})
     assert context.env_kwargs()["ablate"] == ["A9"]
+
+
+def test_guide_only_persona_is_the_default_mixture_under_the_guide_only_variant():
+    by_persona = compile_model("guide_only")
+    by_variant = compile_model("mixture", variant="guide_only")
+    assert by_persona.ablate == by_variant.ablate == VARIANTS["guide_only"]
+    np.testing.assert_array_equal(by_persona.next_prob, by_variant.next_prob)
+    assert VARIANT_NAMES == tuple(VARIANTS) == ("default", "guide_only")
+
+
+def test_deprecated_names_warn_and_still_work():
+    from difficult_customer.customer_models import GUIDE_ONLY_MIXTURE
+
+    with pytest.warns(DeprecationWarning, match="Mixture.ablate"):
+        assert GUIDE_ONLY_MIXTURE.switched_off == GUIDE_ONLY_MIXTURE.ablate == VARIANTS["guide_only"]
+    with pytest.warns(DeprecationWarning, match="SUPPORT_KINDS"):
+        assert provenance.KINDS == provenance.SUPPORT_KINDS == ("quoted", "reading", "assumption")

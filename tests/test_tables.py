@@ -271,7 +271,7 @@ def test_state_space_sizes():
 
 
 @pytest.mark.parametrize("switch", [*CLAIMS, "A8", "A15", "A17", "D1"])
-def test_switched_off_tables_are_valid(switch):
+def test_ablated_tables_are_valid(switch):
     t = compile_model("belligerent", ablate=[switch])
     assert_distributions(t)
     assert_terminal_absorbing(t)

@@ -136,3 +136,18 @@ def decode(observation: np.ndarray) -> Observed:
         last_move=np.where(last.max(-1) > 0.5, last.argmax(-1), -1),
         counts=np.rint(obs[..., COUNTS] * COUNT_CAP).astype(np.int64),
     )
+
+
+def turn_of(observation: np.ndarray, max_turns: int) -> np.ndarray | int:
+    """The turn number (moves made so far) of a partial or full observation, or of a batch of them.
+
+    The observation holds ``turn / max_turns`` (:data:`TURN`), so the turn limit the
+    observation was made with is needed to read it back. Returns an int for one
+    observation, an int64 array of the leading shape for a batch.
+    """
+    obs = np.asarray(observation)
+    if obs.ndim == 0 or obs.shape[-1] < PARTIAL_SIZE:
+        raise ValueError(f"observation of shape {obs.shape}; expected at least {PARTIAL_SIZE} values on the last axis")
+    turn = np.rint(obs[..., TURN].astype(np.float64) * max_turns).astype(np.int64)
+    return int(turn) if turn.ndim == 0 else turn
+

@@ -11,8 +11,8 @@ follows up to check that the solution worked.
 The story is always the same: a replacement part that was promised for Tuesday arrived
 late and broken, and the customer is on the phone about it.
 
-Nothing here draws random numbers. Callers pass a deterministic ``variant`` (for example
-the turn index), and the line is picked as ``templates[variant % len(templates)]``, so
+Nothing here draws random numbers. Callers pass a deterministic ``wording`` (for example
+the turn index), and the line is picked as ``templates[wording % len(templates)]``, so
 rendering never touches the environment's random stream.
 
 Customer templates mark emphasised words as ``*word*``; the tone decides how they are
@@ -400,22 +400,22 @@ _EMPHASIS = re.compile(r"\*([^*]+)\*")
 _FULL_STOP = re.compile(r"(?<!\.)\.(?=\s|$)")
 
 
-def _pick(lines: Lines, variant: int) -> str:
-    return lines[int(variant) % len(lines)]
+def _pick(lines: Lines, wording: int) -> str:
+    return lines[int(wording) % len(lines)]
 
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower())
 
 
-def _opener(openers: Lines, variant: int, text: str) -> str:
-    """Pick an opener from ``variant`` on, skipping any that would echo the line's first words."""
+def _opener(openers: Lines, wording: int, text: str) -> str:
+    """Pick an opener from ``wording`` on, skipping any that would echo the line's first words."""
     start = _words(text)[:4]
     for i in range(len(openers)):
-        opener = _pick(openers, variant + i)
+        opener = _pick(openers, wording + i)
         if not set(_words(opener)) & set(start):
             return opener
-    return _pick(openers, variant)
+    return _pick(openers, wording)
 
 
 def _apply_tone(text: str, tone: Tone) -> str:
@@ -432,21 +432,21 @@ def _apply_tone(text: str, tone: Tone) -> str:
     return text
 
 
-def agent_line(move: Move, variant: int) -> str:
+def agent_line(move: Move, wording: int) -> str:
     """Return the agent's line for a move.
 
     Args:
         move: The agent's move.
-        variant: Any integer chosen deterministically by the caller (for example the turn
-            index); the template is ``templates[variant % len(templates)]``.
+        wording: Any integer chosen deterministically by the caller (for example the turn
+            index); the template is ``templates[wording % len(templates)]``.
 
     Returns:
         One sentence or a few, in the guides' wording.
     """
-    return _pick(AGENT_LINES[Move(move)], variant)
+    return _pick(AGENT_LINES[Move(move)], wording)
 
 
-def customer_line(persona: str, tone: Tone, reaction: Reaction, variant: int) -> str:
+def customer_line(persona: str, tone: Tone, reaction: Reaction, wording: int) -> str:
     """Return the customer's line for a reaction, in the persona's voice and the given tone.
 
     Args:
@@ -455,8 +455,8 @@ def customer_line(persona: str, tone: Tone, reaction: Reaction, variant: int) ->
         tone: How the customer sounds: calm is measured, tense opens curtly, angry adds
             exclamation marks, hostile shouts a few words in capitals.
         reaction: What the customer does; ``complains`` is the opening complaint.
-        variant: Any integer chosen deterministically by the caller; it picks the template
-            (``variant % len(templates)``) and then the tone's opening interjection.
+        wording: Any integer chosen deterministically by the caller; it picks the template
+            (``wording % len(templates)``) and then the tone's opening interjection.
 
     Returns:
         The customer's line, never empty.
@@ -464,9 +464,9 @@ def customer_line(persona: str, tone: Tone, reaction: Reaction, variant: int) ->
     tone = Tone(tone)
     reaction = Reaction(reaction)
     lines = CUSTOMER_LINES.get(persona, GENERIC_LINES)[reaction]
-    variant = int(variant)
-    text = _apply_tone(_pick(lines, variant), tone)
-    opener = _opener(TONE_OPENERS[tone, reaction in POSITIVE_REACTIONS], variant // len(lines), text)
+    wording = int(wording)
+    text = _apply_tone(_pick(lines, wording), tone)
+    opener = _opener(TONE_OPENERS[tone, reaction in POSITIVE_REACTIONS], wording // len(lines), text)
     return f"{opener} {text}" if opener else text
 
 
@@ -513,14 +513,14 @@ def turn_lines(
         The header (opening) or the agent's line, the customer's line, and the hidden
         state, stage direction and outcome lines where they apply.
     """
-    variant = episode * 7 + turn
+    wording = episode * 7 + turn
     persona = str(hidden["persona"])
     if move is None:
         lines = [f"--- conversation {episode + 1} ({persona if render_hidden else 'persona hidden'}) ---"]
     else:
-        lines = [f"[{turn:2d}] Agent ({Move(move).name}): {agent_line(move, variant)}"]
+        lines = [f"[{turn:2d}] Agent ({Move(move).name}): {agent_line(move, wording)}"]
     reaction, tone = Reaction(reaction), Tone(tone)
-    lines.append(f"     Customer [{tone.name}, {reaction.name}]: {customer_line(persona, tone, reaction, variant)}")
+    lines.append(f"     Customer [{tone.name}, {reaction.name}]: {customer_line(persona, tone, reaction, wording)}")
     if render_hidden:
         lines.append(
             f"     (hidden: anger {hidden['anger']}/4, trust {hidden['trust']}/3, heard {hidden['heard']}, "

@@ -26,9 +26,11 @@ from difficult_customer.customer_models import (
     Reaction,
     Rewards,
     Tone,
+    compile_model,
 )
 from difficult_customer.envs import ENV_ID, CustomerEnv
 from difficult_customer.envs import observation as layout
+from difficult_customer.envs.core import START_HISTORY, conversation_core
 
 MODES = ("partial", "full")
 CYCLE = [Move.listen, Move.empathize, Move.apologize, Move.offer_options, Move.set_boundary, Move.follow_up]
@@ -267,6 +269,7 @@ def test_decode_round_trips_tone_reaction_and_counts():
             assert Tone(int(seen.tone)).name == info["tone"]
             assert Reaction(int(seen.reaction)).name == info["reaction"]
             assert seen.turn_fraction == pytest.approx(turn / 12)
+            assert layout.turn_of(obs, 12) == turn
             assert int(seen.last_move) == (actions[turn - 1] if turn else -1)
             counts = np.bincount(actions[:turn], minlength=len(Move))
             np.testing.assert_array_equal(seen.counts, np.minimum(counts, layout.COUNT_CAP))
@@ -302,6 +305,20 @@ def test_opening_reactions():
 
 
 # --------------------------------------------------------------------- ends
+@pytest.mark.parametrize("max_turns", [1, 7, 16, 100])
+def test_turn_of_reads_the_turn_of_one_observation_or_a_batch(max_turns):
+    core = conversation_core(compile_model("mixture"), max_turns)
+    turns = np.arange(max_turns + 1)
+    n = turns.size
+    obs = core.observe_codes(np.zeros(n, np.intp), turns, np.full(n, START_HISTORY))
+    np.testing.assert_array_equal(layout.turn_of(obs, max_turns), turns)
+    assert layout.turn_of(obs[-1], max_turns) == max_turns and isinstance(layout.turn_of(obs[0], max_turns), int)
+    full = core.observe_codes(np.zeros(n, np.intp), turns, np.full(n, START_HISTORY), np.zeros(n, np.intp))
+    np.testing.assert_array_equal(layout.turn_of(full.reshape(1, n, -1), max_turns), turns[None])
+    with pytest.raises(ValueError, match="at least"):
+        layout.turn_of(obs[:, :5], max_turns)
+
+
 def test_truncation_at_max_turns_is_timed_out():
     env = CustomerEnv("genuine_grievance", ablate=["C10"], max_turns=5)
     steps = run_episode(env, [Move.follow_up] * 10, seed=0)

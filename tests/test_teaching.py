@@ -177,10 +177,10 @@ def test_summary_after_the_end_matches_an_independent_computation():
     assert summary["true_persona"] == "naturally_difficult" and summary["turns"] == len(session.history)
 
     first = next(d for d in session.history if d.belief_q[d.move] < max(d.belief_q) - 1e-9)
-    assert summary["first_difference"]["turn"] == first.turn
+    assert summary["first_difference"]["turn"] == first.turn + 1  # the move's number, as the transcript prints it
     assert summary["first_difference"]["belief_best"] == MOVE_NAMES[int(np.argmax(first.belief_q))]
     assert summary["first_difference"]["oracle_best"] == MOVE_NAMES[int(np.argmax(first.oracle_q))]
-    assert f"Turn {first.turn}: you played {MOVE_NAMES[first.move]}" in " ".join(summary["lines"])
+    assert f"Turn {first.turn + 1}: you played {MOVE_NAMES[first.move]}" in " ".join(summary["lines"])
     assert session.state()["summary"] == summary
 
     with pytest.raises(SessionStateError, match="conversation is over"):
@@ -448,3 +448,18 @@ def test_ctrl_c_stops_the_game_without_a_traceback():
     assert proc.returncode == 130
     assert b"Stopped (Ctrl-C) after 0 turns" in seen + out
     assert b"Traceback" not in seen + out + err
+
+
+def test_moves_are_recorded_as_move_values_and_the_old_names_warn():
+    from difficult_customer.agents.exact import explain
+    from difficult_customer.experiments.teaching import session as session_module
+
+    session = Session(persona="belligerent", seed=2, max_turns=4)
+    session.move("listen")
+    values = session.history[0]
+    assert isinstance(values, explain.MoveValues) and values.turn == 0 and values.move == 0
+    assert values.as_dict()["turn"] == 1 and set(values.as_dict()["belief_q"]) == set(explain.MOVE_NAMES)
+    with pytest.warns(DeprecationWarning, match="MoveValues"):
+        assert session_module.Decision is explain.MoveValues
+    with pytest.warns(DeprecationWarning, match="MoveValues"):
+        assert explain.TurnExplanation is explain.MoveValues

@@ -10,7 +10,9 @@ together with the Bayes filter's belief over persona and its expected anger and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -22,34 +24,101 @@ from difficult_customer.customer_models import Move, Outcome
 from difficult_customer.envs.observation import PARTIAL_SIZE
 from difficult_customer.envs.rollout import rollout
 
+MOVE_NAMES: tuple[str, ...] = tuple(m.name for m in Move)
 
-@dataclass(frozen=True)
-class TurnExplanation:
-    """What was known and what each move was worth at one turn.
+TIE = 1e-9
+"""Move values within this of the best count as best (a tie)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MoveValues:
+    """Per-move values at one turn: each move's value for the oracle and for the belief-based reference policy.
+
+    Recorded by :func:`explain_conversation` (every turn, with what was known) and by the
+    teaching session (:mod:`difficult_customer.experiments.teaching.session`, every move made).
 
     Attributes:
-        turn: turns taken so far.
-        transcript: the environment's transcript lines up to this decision.
-        hidden: the true hidden state (for the reader; the agent does not see it).
-        persona_belief: the filter's probability of each persona.
-        expected_anger: the filter's expected anger (0 calm ... 4 furious).
-        expected_trust: the filter's expected trust (0 none ... 3 high).
-        oracle_q: value of each move for the oracle, who sees the hidden state.
-        belief_q: value of each move for the belief-based policy.
-        move: the move the policy made (None once the conversation is over).
+        turn: moves made before this one (0 at the first move).
+        oracle_q: value of each move, by move id, for the oracle, who sees the hidden state
+            (empty once the conversation is over).
+        belief_q: value of each move, by move id, for the belief-based reference policy,
+            which sees only what the agent sees (empty once the conversation is over).
+        move: the move id played (None once the conversation is over).
         reward: the reward that move earned.
+        transcript: the environment's transcript lines up to this decision (explain only).
+        hidden: the true hidden state, for the reader (explain only).
+        persona_belief: the Bayes filter's probability of each persona (explain only).
+        expected_anger: the filter's expected anger, 0 calm ... 4 furious (explain only).
+        expected_trust: the filter's expected trust, 0 none ... 3 high (explain only).
     """
 
     turn: int
-    transcript: list[str]
-    hidden: dict[str, object]
-    persona_belief: dict[str, float]
-    expected_anger: float
-    expected_trust: float
-    oracle_q: dict[str, float] = field(default_factory=dict)
-    belief_q: dict[str, float] = field(default_factory=dict)
-    move: str | None = None
+    oracle_q: tuple[float, ...] = ()
+    belief_q: tuple[float, ...] = ()
+    move: int | None = None
     reward: float | None = None
+    transcript: tuple[str, ...] = ()
+    hidden: dict[str, object] | None = None
+    persona_belief: dict[str, float] | None = None
+    expected_anger: float | None = None
+    expected_trust: float | None = None
+
+    @property
+    def belief_best(self) -> int:
+        """The belief-based reference policy's best move id (the first of equally good ones)."""
+        return int(np.argmax(self.belief_q))
+
+    @property
+    def oracle_best(self) -> int:
+        """The oracle's best move id."""
+        return int(np.argmax(self.oracle_q))
+
+    @property
+    def matches_belief(self) -> bool:
+        """Whether the move played was as good as the belief-based reference policy's best."""
+        return self.move is not None and self.belief_q[self.move] >= max(self.belief_q) - TIE
+
+    @property
+    def matches_oracle(self) -> bool:
+        """Whether the move played was as good as the oracle's best."""
+        return self.move is not None and self.oracle_q[self.move] >= max(self.oracle_q) - TIE
+
+    def by_name(self, values: tuple[float, ...]) -> dict[str, float]:
+        """``oracle_q`` or ``belief_q`` keyed by move name."""
+        return dict(zip(MOVE_NAMES, values, strict=True))
+
+    def advice(self) -> dict[str, object]:
+        """The values before the move, as JSON: ``belief_q``, ``oracle_q`` (by move name), ``belief_best``, ``oracle_best``."""
+        return {
+            "belief_q": self.by_name(self.belief_q),
+            "oracle_q": self.by_name(self.oracle_q),
+            "belief_best": MOVE_NAMES[self.belief_best],
+            "oracle_best": MOVE_NAMES[self.oracle_best],
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        """A move made, as JSON (the teaching page's ``decision``).
+
+        ``turn`` is the move's number as the transcript prints it (``[ 1]`` for the first
+        move, so :attr:`turn` + 1); ``move`` and the best moves are names.
+        """
+        assert self.move is not None, "as_dict is for a move made"
+        return {
+            "turn": self.turn + 1,
+            "move": MOVE_NAMES[self.move],
+            "reward": self.reward,
+            **self.advice(),
+            "matches_belief": self.matches_belief,
+            "matches_oracle": self.matches_oracle,
+        }
+
+
+def __getattr__(name: str) -> Any:
+    """Deprecated names: ``TurnExplanation`` is :class:`MoveValues`."""
+    if name == "TurnExplanation":
+        warnings.warn("TurnExplanation is deprecated; use MoveValues", DeprecationWarning, stacklevel=2)
+        return MoveValues
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +129,7 @@ class Explanation:
     context: PolicyContext
     seed: int
     belief_policy: str
-    turns: list[TurnExplanation]
+    turns: list[MoveValues]
     outcome: str
     total_return: float
 
@@ -89,9 +158,8 @@ def explain_conversation(
     tables = context.tables
     believer = BeliefPolicy(context, belief_depth)
     solution = solve_oracle(tables, context.max_turns)
-    moves = [m.name for m in Move]
 
-    # The conversation, through the one rollout loop; then the annotations, turn by turn.
+    # The conversation, played by rollout; then the annotations, turn by turn.
     played = rollout(
         agent, tables, seeds=[seed], max_turns=context.max_turns, observation="full" if peeks else "partial"
     )
@@ -103,7 +171,7 @@ def explain_conversation(
     total = float(played.returns[0])
     transcripts = played.turn_transcripts(0)
     belief_state, start = None, np.ones(1, dtype=bool)
-    turns: list[TurnExplanation] = []
+    turns: list[MoveValues] = []
     for turn in range(end + 1):
         hidden = tables.hidden_state(int(states[turn]))
         move = int(played.moves[0, turn]) if turn < end else None
@@ -111,9 +179,9 @@ def explain_conversation(
         if turn == end and terminated:  # no decision after the end: the closing lines only
             previous = turns[-1]
             turns.append(
-                TurnExplanation(
+                MoveValues(
                     turn=turn,
-                    transcript=transcript,
+                    transcript=tuple(transcript),
                     hidden=dict(hidden),
                     persona_belief=previous.persona_belief,
                     expected_anger=previous.expected_anger,
@@ -126,23 +194,25 @@ def explain_conversation(
         belief = belief_state.belief(0, tables)
         oracle_q = None if move is None else solution.q[solution.moves_left(turn), int(states[turn])]
         turns.append(
-            TurnExplanation(
+            MoveValues(
                 turn=turn,
-                transcript=transcript,
+                oracle_q=() if oracle_q is None else tuple(oracle_q.tolist()),
+                belief_q=() if move is None else tuple(q_belief[0].tolist()),
+                move=move,
+                reward=None if move is None else float(played.rewards[0, turn]),
+                transcript=tuple(transcript),
                 hidden=dict(hidden),
                 persona_belief=belief.persona(),
                 expected_anger=belief.expected("anger"),
                 expected_trust=belief.expected("trust"),
-                oracle_q={} if oracle_q is None else dict(zip(moves, oracle_q.tolist(), strict=True)),
-                belief_q={} if move is None else dict(zip(moves, q_belief[0].tolist(), strict=True)),
-                move=None if move is None else moves[move],
-                reward=None if move is None else float(played.rewards[0, turn]),
             )
         )
     return Explanation(name, context, seed, believer.name, turns, outcome, total)
 
 
-def _ranked(values: dict[str, float], chosen: str | None) -> str:
+def _ranked(q: tuple[float, ...], chosen: int | None) -> str:
+    values = dict(zip(MOVE_NAMES, q, strict=True))
+    chosen = None if chosen is None else MOVE_NAMES[chosen]
     order = sorted(values, key=lambda m: -values[m])
     best = order[0]
     parts = []
@@ -176,8 +246,8 @@ def format_explanation(explanation: Explanation) -> str:
         if t.move is not None:
             out.append(f"     oracle: {_ranked(t.oracle_q, t.move)}")
             out.append(f"     {e.belief_policy}: {_ranked(t.belief_q, t.move)}")
-            out.append(f"     -> {e.policy} plays {t.move}")
+            out.append(f"     -> {e.policy} plays {MOVE_NAMES[t.move]}")
     return "\n".join(out)
 
 
-__all__ = ["Explanation", "TurnExplanation", "explain_conversation", "format_explanation"]
+__all__ = ["MOVE_NAMES", "TIE", "Explanation", "MoveValues", "explain_conversation", "format_explanation"]

@@ -23,7 +23,7 @@ what is allowed):
 - ``POST /api/sessions/<id>/move`` ``{"move": 0-5 or a move name, "teacher"}``: the
   student's move: ``{"id", "state", "decision"}``, the decision being the move just made
   (its ``turn``, ``move`` and the optimum's values, as
-  :meth:`~difficult_customer.experiments.teaching.session.Decision.as_dict`). A request
+  :meth:`~difficult_customer.agents.exact.explain.MoveValues.as_dict`). A request
   refused (a bad move or flag: 400; after the end: 409) changes nothing.
 - ``POST /api/sessions/<id>/step`` ``{"teacher"}``: the replayed policy's next move, answered
   as a move is.

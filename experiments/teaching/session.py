@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,7 @@ import difficult_customer.agents.exact  # noqa: F401  (registers the exact polic
 from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.evaluation import oracle_value, random_value
+from difficult_customer.agents.exact.explain import MoveValues
 from difficult_customer.agents.exact.policies import BeliefPolicy
 from difficult_customer.agents.learned import is_model_file
 from difficult_customer.customer_models import PERSONA_NAMES, Move, Reaction, Tone
@@ -64,8 +66,6 @@ MOVE_KEYS: tuple[str, ...] = tuple(str(i + 1) for i in range(len(Move)))
 """The key that picks each move: ``"1"`` is listen ... ``"6"`` is follow_up."""
 QUIT_KEYS = frozenset({"q", "quit", "exit", "\x04"})
 """Keys and words that end a terminal game (``\\x04`` is Ctrl-D)."""
-TIE = 1e-9
-"""Two move values closer than this are equally good."""
 BELIEF_DEPTHS = (0, 1, 2)
 """Depths of the belief-based reference policy: 0 QMDP, 1 belief lookahead (default), 2 deeper."""
 
@@ -244,58 +244,6 @@ def shared_model(persona: str, ablate: tuple[str, ...], max_turns: int, depth: i
         return _SHARED[key]
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One move and what the optimum thought of it.
-
-    Attributes:
-        turn: the move's number (1 for the first move), as in the transcript's ``[ 1]``.
-        move: the move id played.
-        reward: the reward it earned.
-        belief_q: value of each move for the belief-based reference policy (sees what the player sees).
-        oracle_q: value of each move for the oracle (sees the hidden state).
-    """
-
-    turn: int
-    move: int
-    reward: float
-    belief_q: tuple[float, ...]
-    oracle_q: tuple[float, ...]
-
-    @property
-    def belief_best(self) -> int:
-        """The belief-based reference policy's best move (the first of equally good ones)."""
-        return int(np.argmax(self.belief_q))
-
-    @property
-    def oracle_best(self) -> int:
-        """The oracle's best move."""
-        return int(np.argmax(self.oracle_q))
-
-    @property
-    def matches_belief(self) -> bool:
-        """Whether the move played was as good as the belief-based reference policy's best."""
-        return self.belief_q[self.move] >= max(self.belief_q) - TIE
-
-    @property
-    def matches_oracle(self) -> bool:
-        """Whether the move played was as good as the oracle's best."""
-        return self.oracle_q[self.move] >= max(self.oracle_q) - TIE
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "turn": self.turn,
-            "move": MOVE_NAMES[self.move],
-            "reward": self.reward,
-            "belief_best": MOVE_NAMES[self.belief_best],
-            "oracle_best": MOVE_NAMES[self.oracle_best],
-            "belief_q": dict(zip(MOVE_NAMES, self.belief_q, strict=True)),
-            "oracle_q": dict(zip(MOVE_NAMES, self.oracle_q, strict=True)),
-            "matches_belief": self.matches_belief,
-            "matches_oracle": self.matches_oracle,
-        }
-
-
 @dataclass(eq=False)
 class Session:
     """One conversation of the teaching game.
@@ -321,7 +269,7 @@ class Session:
     ablate: Iterable[str] = ()
     policy: str | None = None
     depth: int = 1
-    history: list[Decision] = field(default_factory=list, init=False)
+    history: list[MoveValues] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.persona = check_persona(self.persona)
@@ -394,14 +342,8 @@ class Session:
         """
         if self._done:
             return None
-        belief_q, oracle_q = self._q_belief, self._q_oracle
-        return {
-            "believer": self._shared.believer.name,
-            "belief_q": dict(zip(MOVE_NAMES, belief_q, strict=True)),
-            "oracle_q": dict(zip(MOVE_NAMES, oracle_q, strict=True)),
-            "belief_best": MOVE_NAMES[int(np.argmax(belief_q))],
-            "oracle_best": MOVE_NAMES[int(np.argmax(oracle_q))],
-        }
+        values = MoveValues(self.turn, oracle_q=self._q_oracle, belief_q=self._q_belief)
+        return {"believer": self._shared.believer.name, **values.advice()}
 
     def teacher_view(self) -> dict[str, Any]:
         """What only a teacher sees: the hidden state, the belief and the advice of the oracle and the belief-based reference policy."""
@@ -456,7 +398,7 @@ class Session:
             "summary": self.summary() if self._done else None,
         }
 
-    def first_difference(self) -> Decision | None:
+    def first_difference(self) -> MoveValues | None:
         """The first decision whose move was not the belief-based reference policy's best (None if all were)."""
         return next((d for d in self.history if not d.matches_belief), None)
 
@@ -469,7 +411,7 @@ class Session:
             of random moves and of the oracle in this context), ``random_value``,
             ``oracle_value``, ``turns``, ``true_persona``, ``player`` (``"you"`` or the
             policy's name), ``matches`` (moves as good as the belief-based reference policy's best),
-            ``first_difference`` (a :meth:`Decision.as_dict`, or None), ``decisions``
+            ``first_difference`` (a :meth:`MoveValues.as_dict`, or None), ``decisions``
             (every decision) and ``lines`` (the summary in sentences, as the screens show it).
 
         Raises:
@@ -507,7 +449,7 @@ class Session:
         """The student makes ``move`` (an id 0-5 or a move name).
 
         Returns:
-            The decision made, as :meth:`Decision.as_dict`.
+            The decision made, as :meth:`MoveValues.as_dict`.
 
         Raises:
             ValueError: for a value that is not a move.
@@ -524,7 +466,7 @@ class Session:
         """The replayed policy makes its next move.
 
         Returns:
-            The decision made, as :meth:`Decision.as_dict`.
+            The decision made, as :meth:`MoveValues.as_dict`.
 
         Raises:
             SessionStateError: for a student's session, or after the end.
@@ -539,7 +481,7 @@ class Session:
             self._policy_start = np.zeros(1, dtype=bool)
             return self._apply(int(np.asarray(action).reshape(-1)[0])).as_dict()
 
-    def _apply(self, move_id: int) -> Decision:
+    def _apply(self, move_id: int) -> MoveValues:
         """Step the customer through the shared conversation core, then update the belief."""
         if self._done:
             raise SessionStateError(f"the conversation is over ({self._outcome}); start a new one")
@@ -549,7 +491,7 @@ class Session:
             self._one, move_id, rng.random(), rng.random()
         )
         self._return += float(reward)
-        decision = Decision(turn + 1, move_id, float(reward), belief_q, oracle_q)
+        decision = MoveValues(turn, oracle_q, belief_q, move_id, float(reward))
         self.history.append(decision)
         if terminated or truncated:
             self._done = True
@@ -627,10 +569,18 @@ def describe_summary(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+
+def __getattr__(name: str) -> Any:
+    """Deprecated names: ``Decision`` is :class:`~difficult_customer.agents.exact.explain.MoveValues`."""
+    if name == "Decision":
+        warnings.warn("session.Decision is deprecated; use agents.exact.explain.MoveValues", DeprecationWarning,
+                      stacklevel=2)
+        return MoveValues
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "MOVE_KEYS",
     "MOVE_NAMES",
-    "Decision",
     "Session",
     "SessionStateError",
     "check_move",

@@ -103,7 +103,9 @@ GUIDE_SCRIPTS: dict[str, GuideScript] = {
             name="guide_000",
             source=G000,
             steps=(
-                Step(Move.listen, q(G000, "Start your conversation by actively listening and showing genuine concern.")),
+                Step(
+                    Move.listen, q(G000, "Start your conversation by actively listening and showing genuine concern.")
+                ),
                 Step(Move.empathize, q(G000, "Acknowledging their feelings is key during interactions.")),
                 Step(Move.listen, q(G000, "Try paraphrasing their complaints to show you are engaged in the "
                                           "conversation."), note="paraphrasing is listening"),

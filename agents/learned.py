@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from difficult_customer.agents.exact.belief_input import BeliefInputPolicy
 from difficult_customer.agents.registry import PolicySpec, add, names, spec
+from difficult_customer.customer_models import compile_model
 
 ALGORITHMS: dict[str, tuple[str, str]] = {
     "ppo": ("stable_baselines3", "PPO"),
@@ -37,7 +39,7 @@ def algorithm_class(algo: str) -> Any:
     if algo not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algo!r}; allowed: {', '.join(ALGORITHMS)}")
     module_name, class_name = ALGORITHMS[algo]
-    try:
+    try:  # stable_baselines3 / sb3_contrib: the train extra, imported only when a model is loaded
         module = __import__(module_name, fromlist=[class_name])
     except ImportError as err:  # pragma: no cover - depends on the install
         raise ImportError(
@@ -63,9 +65,6 @@ class LearnedPolicy:
         self.name = str(path)
         config = run_config(path)
         if config.get("observation") == "belief":
-            from difficult_customer.agents.exact.belief_input import BeliefInputPolicy
-            from difficult_customer.customer_models import compile_model
-
             self.model = BeliefInputPolicy(self.model, compile_model(config["persona"], config["ablate"]))
 
     def predict(
@@ -123,7 +122,7 @@ def model_spec(path: str | Path, algo: str | None = None, name: str | None = Non
         factory=lambda context: LearnedPolicy(algo, path),
         description=f"{algo} trained{trained_on}" + (" with belief features" if belief else "") + f" ({path})",
         kind="learned",
-        observation="belief" if belief else "partial",
+        decides_on="belief" if belief else "partial",
         memory=belief or algo == "recurrent_ppo",
         path=path,
         algo=algo,
@@ -144,3 +143,8 @@ def register_model(path: str | Path, algo: str | None = None, name: str | None =
         if old.kind == "learned" and old.path == new.path and old.algo == new.algo:
             return old
     return add(new)
+
+
+def load_model_spec(name: str) -> PolicySpec | None:
+    """The registry's model loader: registers and returns the model at path ``name``, None if it is not a model file."""
+    return register_model(name) if is_model_file(name) else None

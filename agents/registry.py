@@ -1,12 +1,13 @@
 """Policies by name, and what each one is: ``agents.make(name)``, ``agents.spec(name)``, ``agents.names()``.
 
 A :class:`PolicySpec` records, besides the factory, what kind of policy it is
-(:data:`KINDS`), which observation it decides on (:data:`OBSERVATIONS`) and whether it
-keeps memory between turns. Code that runs policies asks the spec, never the name: for
-instance :meth:`PolicySpec.context_for` is the one place that gives the oracle the full
-observation. Trained models register like any other policy
-(:func:`difficult_customer.agents.register_model`); a name that is not registered but is
-the path of a trained model is registered from that path on first use.
+(:data:`KINDS`), what it decides on (:data:`DECIDES_ON`) and whether it keeps memory
+between turns. Code that runs policies asks the spec, never the name: for instance
+:meth:`PolicySpec.context_for` gives the oracle the full observation. Trained models
+register like any other policy (:func:`difficult_customer.agents.register_model`); a name
+that is not registered is handed to the model loader (:func:`set_model_loader`, which
+``difficult_customer.agents`` installs), which registers it if it is the path of a
+trained model.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from difficult_customer.agents.base import Policy, PolicyContext
+from difficult_customer.agents.deprecation import warn_renamed
 
 Factory = Callable[[PolicyContext], Policy]
 
@@ -34,12 +36,12 @@ KINDS: dict[str, str] = {
 SCRIPTED_KINDS = ("scripted", "baseline", "guide", "adaptive")
 """Kinds of hand-written rules (numpy only, exactly evaluable)."""
 
-OBSERVATIONS: dict[str, str] = {
+DECIDES_ON: dict[str, str] = {
     "partial": "the environment's observation (what a person at the desk sees)",
     "belief": "the exact Bayes filter's belief, tracked from the partial observations",
     "full": "the observation with the hidden state appended (observation='full')",
 }
-"""What a policy decides on."""
+"""What a policy's move is computed from (:attr:`PolicySpec.decides_on`)."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,8 @@ class PolicySpec:
     description: str
     kind: str
     """One of :data:`KINDS`."""
-    observation: str = "partial"
-    """One of :data:`OBSERVATIONS`: ``"full"`` policies need the env's ``observation="full"``."""
+    decides_on: str = "partial"
+    """One of :data:`DECIDES_ON`: ``"full"`` policies need the env's ``observation="full"``."""
     memory: bool = False
     """Whether ``predict`` carries state between turns (belief filters, recurrent networks)."""
     path: Path | None = None
@@ -63,9 +65,15 @@ class PolicySpec:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"policy {self.name!r}: unknown kind {self.kind!r}; allowed: {', '.join(KINDS)}")
-        if self.observation not in OBSERVATIONS:
-            raise ValueError(f"policy {self.name!r}: unknown observation {self.observation!r}; "
-                             f"allowed: {', '.join(OBSERVATIONS)}")
+        if self.decides_on not in DECIDES_ON:
+            raise ValueError(f"policy {self.name!r}: unknown decides_on {self.decides_on!r}; "
+                             f"allowed: {', '.join(DECIDES_ON)}")
+
+    @property
+    def observation(self) -> str:
+        """Deprecated: :attr:`decides_on`."""
+        warn_renamed("PolicySpec.observation", "PolicySpec.decides_on")
+        return self.decides_on
 
     @property
     def scripted(self) -> bool:
@@ -79,7 +87,7 @@ class PolicySpec:
     @property
     def needs_full_observation(self) -> bool:
         """Whether the policy reads the hidden state (the env must run with ``observation="full"``)."""
-        return self.observation == "full"
+        return self.decides_on == "full"
 
     def context_for(self, context: PolicyContext) -> PolicyContext:
         """The context this policy acts in: ``context``, with the full observation if the policy needs it."""
@@ -94,6 +102,18 @@ class PolicySpec:
 
 _REGISTRY: dict[str, PolicySpec] = {}
 
+ModelLoader = Callable[[str], "PolicySpec | None"]
+"""``loader(name)``: the registered spec of the trained model at path ``name``, or None if it is not one."""
+
+_model_loader: ModelLoader | None = None
+
+
+def set_model_loader(loader: ModelLoader | None) -> None:
+    """Install the hook :func:`spec` resolves unregistered names with (``difficult_customer.agents`` installs
+    :func:`~agents.learned.load_model_spec`); None removes it."""
+    global _model_loader
+    _model_loader = loader
+
 
 def register(
     name: str,
@@ -101,19 +121,25 @@ def register(
     description: str,
     kind: str,
     *,
-    observation: str = "partial",
+    decides_on: str = "partial",
     memory: bool = False,
     path: Path | None = None,
     algo: str | None = None,
+    observation: str | None = None,
 ) -> PolicySpec:
     """Add a policy under ``name`` and return its spec.
 
+    ``observation=`` is the deprecated name of ``decides_on=`` (it warns).
+
     Raises:
-        ValueError: if ``name`` is taken, or for an unknown kind or observation.
+        ValueError: if ``name`` is taken, or for an unknown kind or ``decides_on``.
     """
+    if observation is not None:
+        warn_renamed("register(observation=...)", "register(decides_on=...)")
+        decides_on = observation
     if name in _REGISTRY:
         raise ValueError(f"policy {name!r} is already registered")
-    entry = PolicySpec(name, factory, description, kind, observation, memory, path, algo)
+    entry = PolicySpec(name, factory, description, kind, decides_on, memory, path, algo)
     _REGISTRY[name] = entry
     return entry
 
@@ -148,10 +174,9 @@ def spec(name: str) -> PolicySpec:
         raise ValueError(f"policy name {name!r} is not a string; allowed: {', '.join(_REGISTRY)}")
     if name in _REGISTRY:
         return _REGISTRY[name]
-    from difficult_customer.agents.learned import is_model_file, register_model
-
-    if is_model_file(name):
-        return register_model(name)
+    loaded = _model_loader(name) if _model_loader is not None else None
+    if loaded is not None:
+        return loaded
     raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(_REGISTRY)}, or the path of a trained "
                      "model (a model.zip written by 'difficult-customer train')")
 

@@ -8,8 +8,7 @@ The contract every command module follows:
 
 This file only keeps the table of commands and dispatches: it imports a command's module
 when that command is asked for, builds its ``Config`` from the arguments with
-``tyro.cli`` and calls its ``main``. A module that still has the older
-``main(argv: list[str]) -> int`` (no ``Config``) is handed its arguments as they are.
+``tyro.cli`` and calls its ``main``.
 """
 
 from __future__ import annotations
@@ -20,19 +19,24 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+_COMMANDS = "difficult_customer.experiments.commands"
+_TEACHING = "difficult_customer.experiments.teaching"
+
 COMMANDS: dict[str, tuple[str, str]] = {
-    "ablations": ("difficult_customer.experiments.commands.ablations", "retrain with each claim switched off; conformance and score changes"),
-    "benchmark": ("difficult_customer.experiments.commands.benchmark", "every policy x every persona, with confidence intervals"),
-    "explain": ("difficult_customer.experiments.commands.explain", "a conversation annotated with oracle and belief Q-values"),
-    "play": ("difficult_customer.experiments.teaching.play", "be the agent: talk to a difficult customer in the terminal"),
-    "report": ("difficult_customer.experiments.commands.report", "the research report: train, evaluate, compare with the guides"),
-    "sensitivity": ("difficult_customer.experiments.commands.sensitivity", "sample every assumption over its range; how often the findings hold"),
-    "serve": ("difficult_customer.experiments.teaching.serve", "the teaching game as a local web page (play, teacher view, replays)"),
-    "solve-times": ("difficult_customer.experiments.commands.solve_times", "time the exact solvers on every persona and ablation"),
-    "speed": ("difficult_customer.experiments.commands.speed", "steps per second against gymnasium's CartPole"),
-    "sweep": ("difficult_customer.experiments.commands.sweep", "run a study (many trainings) on Ray, resumably"),
-    "train": ("difficult_customer.experiments.commands.train", "train stable-baselines3 agents (resumable, seeded)"),
-    "watch": ("difficult_customer.experiments.teaching.watch", "watch a policy talk to a difficult customer, turn by turn"),
+    "ablations": (f"{_COMMANDS}.ablations", "retrain with each claim switched off; conformance and score changes"),
+    "benchmark": (f"{_COMMANDS}.benchmark", "every policy x every persona, with confidence intervals"),
+    "bracket": (f"{_COMMANDS}.bracket", "certified bounds on the best observation-only policy, per persona"),
+    "explain": (f"{_COMMANDS}.explain", "a conversation annotated with oracle and belief Q-values"),
+    "memoryless": (f"{_COMMANDS}.memoryless", "search the best memoryless policy; exact value next to the bracket"),
+    "play": (f"{_TEACHING}.play", "be the agent: talk to a difficult customer in the terminal"),
+    "report": (f"{_COMMANDS}.report", "the research report: train, evaluate, compare with the guides"),
+    "sensitivity": (f"{_COMMANDS}.sensitivity", "sample every assumption over its range; how often the findings hold"),
+    "serve": (f"{_TEACHING}.serve", "the teaching game as a local web page (play, teacher view, replays)"),
+    "solve-times": (f"{_COMMANDS}.solve_times", "time the exact solvers on every persona and ablation"),
+    "speed": (f"{_COMMANDS}.speed", "steps per second against gymnasium's CartPole"),
+    "sweep": (f"{_COMMANDS}.sweep", "run a study (many trainings) on Ray, resumably"),
+    "train": (f"{_COMMANDS}.train", "train stable-baselines3 agents (resumable, seeded)"),
+    "watch": (f"{_TEACHING}.watch", "watch a policy talk to a difficult customer, turn by turn"),
 }
 """Command name -> (module path, one-line summary shown by ``difficult-customer --help``)."""
 
@@ -60,7 +64,7 @@ def load(name: str) -> ModuleType:
 
 def parse(name: str, args: Sequence[str]) -> Any:
     """The ``Config`` of command ``name`` built from ``args`` (``--help`` exits, as argparse does)."""
-    import tyro
+    import tyro  # the cli extra: imported only when a command runs
 
     module = load(name)
     return tyro.cli(module.Config, args=list(args), prog=f"{PROG} {name}", description=description(module))
@@ -83,8 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if not hasattr(module, "Config"):  # a command not yet moved to the Config contract
-        return int(module.main(rest) or 0)
     try:
         config = parse(name, rest)
     except SystemExit as done:  # --help, or a parse error tyro has already printed

@@ -53,9 +53,9 @@ def test_every_policy_says_what_it_is():
     assert kinds["random"] == "baseline" and kinds["guide_000"] == "guide" and kinds["tone_reader"] == "adaptive"
     assert kinds["oracle"] == "oracle" and kinds["qmdp"] == "exact" and kinds["best_fixed_sequence"] == "exact"
     oracle, qmdp, guide = agents.spec("oracle"), agents.spec("qmdp"), agents.spec("guide_000")
-    assert (oracle.observation, oracle.memory, oracle.needs_full_observation) == ("full", False, True)
-    assert (qmdp.observation, qmdp.memory, qmdp.needs_full_observation) == ("belief", True, False)
-    assert (guide.observation, guide.memory, guide.scripted) == ("partial", False, True)
+    assert (oracle.decides_on, oracle.memory, oracle.needs_full_observation) == ("full", False, True)
+    assert (qmdp.decides_on, qmdp.memory, qmdp.needs_full_observation) == ("belief", True, False)
+    assert (guide.decides_on, guide.memory, guide.scripted) == ("partial", False, True)
     assert not oracle.scripted and not qmdp.learned
     assert agents.names("oracle") == ["oracle"]
     with pytest.raises(ValueError, match=r"unknown kind 'wizard'; allowed: scripted, baseline"):
@@ -74,13 +74,26 @@ def test_context_for_is_the_one_place_that_gives_the_full_observation():
     assert 0 <= int(action) < 6
 
 
-def test_a_registered_spec_checks_its_kind_and_observation():
+def test_a_registered_spec_checks_its_kind_and_what_it_decides_on():
     with pytest.raises(ValueError, match=r"policy 'x': unknown kind 'genius'; allowed: scripted, baseline, guide"):
         agents.PolicySpec("x", lambda ctx: None, "", "genius")
-    with pytest.raises(ValueError, match=r"policy 'x': unknown observation 'psychic'; allowed: partial, belief, full"):
-        agents.PolicySpec("x", lambda ctx: None, "", "scripted", observation="psychic")
+    with pytest.raises(ValueError, match=r"policy 'x': unknown decides_on 'psychic'; allowed: partial, belief, full"):
+        agents.PolicySpec("x", lambda ctx: None, "", "scripted", decides_on="psychic")
     with pytest.raises(ValueError, match=r"policy 'guide_000' is already registered"):
         agents.register("guide_000", lambda ctx: None, "", "guide")
+
+
+def test_the_old_observation_names_still_work_with_a_deprecation_warning():
+    spec = agents.spec("qmdp")
+    with pytest.warns(DeprecationWarning, match="PolicySpec.observation is deprecated; use PolicySpec.decides_on"):
+        assert spec.observation == "belief"
+    with pytest.warns(DeprecationWarning, match="OBSERVATIONS is deprecated; use difficult_customer.agents.DECIDES_ON"):
+        assert agents.OBSERVATIONS is agents.DECIDES_ON
+    name = "deprecated_observation_keyword"
+    if name not in agents.names():
+        with pytest.warns(DeprecationWarning, match=r"register\(observation=...\) is deprecated"):
+            registered = agents.register(name, lambda ctx: None, "", "scripted", observation="full")
+        assert registered.decides_on == "full" and registered.needs_full_observation
 
 
 def test_a_model_file_registers_as_a_learned_policy(tmp_path):
@@ -92,7 +105,7 @@ def test_a_model_file_registers_as_a_learned_policy(tmp_path):
     (folder / "config.json").write_text(json.dumps({"config": {"algo": "ppo", "observation": "belief",
                                                                 "persona": "mixture"}}))
     spec = agents.register_model(folder / "model.zip")
-    assert (spec.kind, spec.algo, spec.observation, spec.memory) == ("learned", "ppo", "belief", True)
+    assert (spec.kind, spec.algo, spec.decides_on, spec.memory) == ("learned", "ppo", "belief", True)
     assert spec.name == str(folder / "model.zip") and spec.name in agents.names("learned")
     assert agents.register_model(folder / "model.zip") is spec  # the same model again: the same spec
     assert agents.spec(str(folder / "model.zip")) is spec

@@ -1,8 +1,8 @@
 """The certified bracket on the best observation-only policy, and locating a value in it.
 
-Short horizons (``max_turns`` 3-4) are where the observation-only optimum is exact
-(``pomdp_value``) and a belief policy can be valued exactly by enumerating histories, so
-the bracket is checked against both there. At ``max_turns=16`` every scripted
+Short horizons (``max_turns`` 3-4) are where a belief policy can be valued exactly by
+enumerating histories, and a belief lookahead as deep as the conversation is the
+observation-only optimum, so the bracket is checked against both there. At ``max_turns=16`` every scripted
 (memoryless) policy's exact value must lie below the upper bound.
 """
 
@@ -16,7 +16,7 @@ import pytest
 import difficult_customer.agents.exact  # noqa: F401  (registers the exact policies)
 from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
-from difficult_customer.agents.exact import exact_value, normalized, oracle_value, random_value
+from difficult_customer.agents.exact import BeliefPolicy, exact_value, normalized, oracle_value, random_value
 from difficult_customer.agents.exact.bracket import (
     MAX_DEPTH,
     Bracket,
@@ -24,8 +24,18 @@ from difficult_customer.agents.exact.bracket import (
     locate,
     points_curve,
 )
-from difficult_customer.agents.exact.evaluation import fib_value, history_tree_value, pomdp_value
+from difficult_customer.agents.exact.evaluation import fib_value, history_tree_value
 from difficult_customer.agents.exact.pbvi import PointBased
+from difficult_customer.experiments.commands.bracket import Config, main
+
+
+def observation_only_optimum(context: PolicyContext) -> float:
+    """The best observation-only policy's value, for short horizons: a belief lookahead as deep as the
+    conversation (QMDP leaves are exact with one move left), valued exactly by enumerating histories."""
+    value = history_tree_value(BeliefPolicy(context, context.max_turns - 1), context)
+    assert value is not None
+    return value
+
 
 SCRIPTED = [n for n in agents.names() if agents.spec(n).kind in ("baseline", "guide", "adaptive")]
 
@@ -36,7 +46,7 @@ def test_bracket_holds_the_exact_optimum_and_the_pbvi_policy(persona, max_turns)
     bracket = certified_bracket(context, points=16, depth=1)
     pbvi = PointBased(context, points=16)
     pbvi_exact = history_tree_value(pbvi, context)
-    optimum = pomdp_value(context)
+    optimum = observation_only_optimum(context)
     assert pbvi_exact is not None
     assert bracket.lower == pytest.approx(pbvi.pbvi.lower_bound, abs=1e-12)
     assert bracket.lower <= pbvi_exact + 1e-12
@@ -53,7 +63,7 @@ def test_bracket_holds_the_exact_optimum_and_the_pbvi_policy(persona, max_turns)
 def test_full_depth_expectimax_closes_the_bracket(max_turns):
     context = PolicyContext.create(persona="mixture", max_turns=max_turns)
     bracket = certified_bracket(context, points=8, depth=max_turns - 1, lower_depth=2)
-    optimum = pomdp_value(context)
+    optimum = observation_only_optimum(context)
     assert bracket.upper == pytest.approx(optimum, abs=1e-10)
     assert bracket.lower <= optimum + 1e-12
     assert bracket.lower >= bracket.pbvi_lower - 1e-12
@@ -152,10 +162,20 @@ def test_bad_context_and_values_are_named():
         flat.normalize(0.1)
 
 
-def test_the_script_prints_the_table_and_the_curve(capsys):
-    from difficult_customer.agents.exact.bracket import main
-
-    main(["--personas", "reasonable", "belligerent", "--max-turns", "4", "--curve", "4", "8"])
+def test_the_command_prints_the_table_and_the_curve(capsys):
+    config = Config(personas=["reasonable", "belligerent"], max_turns=4, curve=[4, 8])
+    assert main(config) == 0
     out = capsys.readouterr().out
     assert "| reasonable | 1.0400 |" in out and "| belligerent |" in out
     assert "| 4 |" in out and "| 8 |" in out
+
+
+def test_the_command_names_bad_settings(capsys):
+    from difficult_customer.experiments.cli import main as cli
+
+    assert main(Config(personas=["nobody"])) == 2
+    assert "unknown persona 'nobody'" in capsys.readouterr().err
+    assert main(Config(personas=["reasonable"], max_turns=4, depth=9)) == 2
+    assert "depth=9" in capsys.readouterr().err
+    assert cli(["bracket", "--personas", "reasonable", "--max-turns", "3", "--points", "4"]) == 0
+    assert "| reasonable |" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Exact solutions: value iteration, exact policy values, open-loop plans, normalized scores.
+"""Exact solutions: value iteration, exact policy values, fixed sequences, normalized scores.
 
 Brute-force checks recompute values by plain recursion over
 ``difficult_customer.customer_models.dynamics.step_outcomes`` (not the compiled arrays), so they test the
@@ -19,16 +19,15 @@ import difficult_customer.agents.exact  # noqa: F401  (registers the exact polic
 from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact import (
+    BeliefPolicy,
     BestFixedSequence,
-    best_open_loop,
+    best_fixed_sequence,
     branch_and_bound,
-    env_returns,
+    certified_bracket,
     exact_value,
-    exhaustive_open_loop,
     monte_carlo,
     normalized,
     oracle_value,
-    plans_by_persona,
     random_value,
     rollout_returns,
     sequence_value,
@@ -36,7 +35,7 @@ from difficult_customer.agents.exact import (
     solve_oracle,
     summarize_returns,
 )
-from difficult_customer.agents.exact.evaluation import fib_value, pomdp_value
+from difficult_customer.agents.exact.evaluation import fib_value
 from difficult_customer.customer_models import (
     CLAIMS,
     Move,
@@ -48,12 +47,21 @@ from difficult_customer.customer_models import (
     step_outcomes,
 )
 from difficult_customer.customer_models.compile import effective_persona
+from difficult_customer.envs.rollout import rollout
 
 Z = 3.29
 PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent", "reasonable")
 EXACT_POLICIES = [n for n in agents.names() if agents.spec(n).kind in ("baseline", "guide", "adaptive")] + [
     "best_fixed_sequence"
 ]
+
+
+def observation_only_optimum(context: PolicyContext) -> float:
+    """The best observation-only policy's value, for short horizons: a belief lookahead as deep as the
+    conversation (QMDP leaves are exact with one move left), valued exactly by enumerating histories."""
+    value = exact_value(BeliefPolicy(context, context.max_turns - 1), context)
+    assert value is not None
+    return value
 
 
 def brute_force_value(persona_name: str, ablate: tuple[str, ...], max_turns: int) -> float:
@@ -97,39 +105,29 @@ def test_value_iteration_q_is_a_bellman_fixed_point(mixture):
     assert solution.value == pytest.approx(float(t.initial @ solution.v[16]))
 
 
-def test_open_loop_exhaustive_equals_beam_and_branch_and_bound():
+def test_fixed_sequence_search_equals_brute_force():
     tables = compile_model("mixture")
-    exhaustive = exhaustive_open_loop(tables, 4)
     # brute force over every sequence with the independent sequence_value
-    best = max(sequence_value(tables, seq) for seq in itertools.product(range(6), repeat=3))
-    assert exhaustive_open_loop(tables, 3).value == pytest.approx(best, abs=1e-12)
+    best = max(sequence_value(tables, seq) for seq in itertools.product(range(6), repeat=4))
     for width in (1, 8, 64):
-        assert best_open_loop(tables, 4, width).value <= exhaustive.value + 1e-12
-    assert best_open_loop(tables, 4, 64).value == pytest.approx(exhaustive.value, abs=1e-12)
-    proven = branch_and_bound(tables, 4, incumbent=best_open_loop(tables, 4, 1))
-    assert proven.optimal and proven.value == pytest.approx(exhaustive.value, abs=1e-12)
+        assert best_fixed_sequence(tables, 4, width).value <= best + 1e-12
+    assert best_fixed_sequence(tables, 4, 64).value == pytest.approx(best, abs=1e-12)
+    proven = branch_and_bound(tables, 4, incumbent=best_fixed_sequence(tables, 4, 1))
+    assert proven.optimal and proven.value == pytest.approx(best, abs=1e-12)
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_best_fixed_sequence_is_proven_and_exact(persona):
     context = PolicyContext.create(persona=persona)
     solved = solve(context)
-    plan = solved.open_loop
+    plan = solved.fixed_sequence
     assert plan.optimal
     assert len(plan.moves) == context.max_turns
     assert sequence_value(context.tables, plan.moves) == pytest.approx(plan.value, abs=1e-12)
     policy = agents.make("best_fixed_sequence", context)
     assert isinstance(policy, BestFixedSequence)
     assert exact_value(policy, context) == pytest.approx(plan.value, abs=1e-10)
-    assert best_open_loop(context.tables, context.max_turns, 4).value <= plan.value + 1e-12
-
-
-def test_plans_by_persona_beat_the_mixture_plan_on_their_persona(mixture):
-    plans = plans_by_persona(mixture, 16, beam_width=8)
-    mixed = best_open_loop(mixture, 16, 8)
-    for i, name in enumerate(mixture.persona_names):
-        start = mixture.initial_by_persona[i]
-        assert plans[name].value >= sequence_value(mixture, mixed.moves, start=start) - 1e-12
+    assert best_fixed_sequence(context.tables, context.max_turns, 4).value <= plan.value + 1e-12
 
 
 def _contexts():
@@ -150,16 +148,15 @@ def test_oracle_is_at_least_every_exactly_computed_policy(persona, ablate):
 
 
 @pytest.mark.parametrize(("persona", "max_turns"), [("mixture", 3), ("genuine_grievance", 3), ("belligerent", 2)])
-def test_pomdp_optimum_sits_between_belief_policies_and_the_bounds(persona, max_turns):
+def test_observation_only_optimum_sits_between_belief_policies_and_the_bounds(persona, max_turns):
     context = PolicyContext.create(persona=persona, max_turns=max_turns)
-    optimum = pomdp_value(context)
+    optimum = observation_only_optimum(context)
     assert optimum <= fib_value(context) + 1e-12 <= oracle_value(context) + 2e-12
     for name in ("qmdp", "belief_lookahead", "best_fixed_sequence", "tone_reader", "guide_000"):
         value = exact_value(agents.make(name, context), context)
         assert value is not None and value <= optimum + 1e-12, name
-    # with max_turns - 1 levels of lookahead the belief policy is the exact optimum
-    deep = agents.exact.BeliefPolicy(context, max_turns - 1)
-    assert exact_value(deep, context) == pytest.approx(optimum, abs=1e-10)
+    # full-depth expectimax with FIB leaves (the bracket's code) certifies the same optimum
+    assert certified_bracket(context, points=4, depth=max_turns - 1).upper == pytest.approx(optimum, abs=1e-10)
 
 
 def test_exact_value_of_history_dependent_policy_is_none_beyond_budget():
@@ -171,7 +168,9 @@ def test_exact_value_of_history_dependent_policy_is_none_beyond_budget():
 def test_exact_value_agrees_with_monte_carlo_in_the_real_env(name):
     context = PolicyContext.create(persona="mixture")
     exact = exact_value(agents.make(name, context), context)
-    mc = summarize_returns(env_returns(agents.make(name, context), context, 1500, seed=100))
+    # conversation i is CustomerEnv.reset(seed=100 + i)'s, replayed by the core
+    played = rollout(agents.make(name, context), context.tables, seeds=range(100, 1600), max_turns=context.max_turns)
+    mc = summarize_returns(played.returns)
     assert abs(mc.mean - exact) <= Z * mc.stderr, (exact, str(mc))
 
 
@@ -207,7 +206,7 @@ def test_belief_policy_exact_tree_value_agrees_with_monte_carlo():
 
 def test_adapting_beats_the_best_fixed_sequence_on_the_mixture():
     context = PolicyContext.create(persona="mixture")
-    fixed = solve(context).open_loop.value
+    fixed = solve(context).fixed_sequence.value
     returns = rollout_returns(agents.make("qmdp", context), context, 4000, seed=9)
     mc = summarize_returns(returns)
     assert mc.ci95[0] - fixed > 0.2, (str(mc), fixed)
@@ -272,7 +271,7 @@ def test_registration_kinds():
 def test_bad_arguments_raise_value_error():
     tables = compile_model("reasonable")
     with pytest.raises(ValueError, match="beam_width"):
-        best_open_loop(tables, 4, 0)
+        best_fixed_sequence(tables, 4, 0)
     with pytest.raises(ValueError, match="max_turns"):
         solve_oracle(tables, 0)
     with pytest.raises(ValueError, match="depth"):
@@ -282,8 +281,6 @@ def test_bad_arguments_raise_value_error():
             np.zeros(0),
             depth=7,
         )
-    with pytest.raises(ValueError, match="at most"):
-        pomdp_value(PolicyContext.create(persona="reasonable", max_turns=9))
 
 
 def test_explain_cli_prints_annotated_transcript(capsys):
@@ -312,7 +309,7 @@ def test_pbvi_lower_bound_is_certified(persona, max_turns):
     exact = exact_value(policy, context)
     assert exact is not None
     assert policy.pbvi.lower_bound <= exact + 1e-12
-    assert exact <= pomdp_value(context) + 1e-12
+    assert exact <= observation_only_optimum(context) + 1e-12
 
 
 def test_pbvi_on_the_mixture_is_bracketed_by_its_bound_and_fib():
@@ -321,11 +318,11 @@ def test_pbvi_on_the_mixture_is_bracketed_by_its_bound_and_fib():
     mc = monte_carlo(policy, context, 3000, seed=6)
     assert policy.pbvi.lower_bound <= mc.mean + Z * mc.stderr
     assert mc.mean - Z * mc.stderr <= fib_value(context)
-    assert policy.pbvi.lower_bound > solve(context).open_loop.value  # adapting beats any fixed script, certified
+    assert policy.pbvi.lower_bound > solve(context).fixed_sequence.value  # adapting beats any fixed script, certified
 
 
 def test_blind_bound_dominates_fixed_sequences_and_is_below_the_oracle(genuine):
-    from difficult_customer.agents.exact.open_loop import blind_values
+    from difficult_customer.agents.exact.fixed_sequence import blind_values
 
     blind = blind_values(genuine, 4)
     q = solve_oracle(genuine, 4).q
@@ -334,3 +331,21 @@ def test_blind_bound_dominates_fixed_sequences_and_is_below_the_oracle(genuine):
     for _ in range(20):
         seq = rng.integers(0, 6, 4)
         assert sequence_value(genuine, seq) <= float(genuine.initial @ blind[4][:, seq[0]]) + 1e-12
+
+
+def test_open_loop_names_still_work_with_a_deprecation_warning():
+    import difficult_customer.agents.exact as exact
+
+    context = PolicyContext.create(persona="reasonable", max_turns=3)
+    for old, new in (
+        ("best_open_loop", exact.best_fixed_sequence),
+        ("solve_open_loop", exact.solve_fixed_sequence),
+        ("OpenLoopPlan", exact.FixedSequencePlan),
+    ):
+        with pytest.warns(DeprecationWarning, match=f"{old} is deprecated"):
+            assert getattr(exact, old) is new
+    with pytest.warns(DeprecationWarning, match="Solved.open_loop is deprecated; use Solved.fixed_sequence"):
+        assert solve(context).open_loop is solve(context).fixed_sequence
+    with pytest.raises(AttributeError, match="no attribute 'exhaustive_open_loop'"):
+        exact.exhaustive_open_loop  # noqa: B018
+

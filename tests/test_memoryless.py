@@ -4,8 +4,9 @@ Exact values are checked four ways: against the existing exact evaluation
 (``propagate``, an independent implementation), against conversations played in the
 real environment (``gym.make``) and through the conversation core (``envs.rollout``),
 at z = 3.29 (a 99.9% interval), and for the search, against a fresh evaluation of the
-table it returns. Observations are the core's codes: the vectors the module builds are
-the core's, and tables saved in the older format still load.
+table it returns and, on short horizons, against the observation-only optimum (a belief
+lookahead as deep as the conversation, valued exactly). Table keys are the core's codes:
+the vectors built from them are the core's.
 """
 
 from __future__ import annotations
@@ -20,33 +21,32 @@ import difficult_customer.agents.exact  # noqa: F401  (registers the exact polic
 import difficult_customer.envs  # noqa: F401  (registers DifficultCustomer-v0)
 from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
-from difficult_customer.agents.exact import propagate
+from difficult_customer.agents.exact import BeliefPolicy, exact_value, propagate
 from difficult_customer.agents.exact.bracket import certified_bracket
-from difficult_customer.agents.exact.evaluation import pomdp_value
-from difficult_customer.agents.exact.memoryless import (
-    N_CODES,
-    TABLE_FORMAT,
-    RandomTablePolicy,
-    SequencePolicy,
-    TablePolicy,
-    TooLarge,
-    exact_memoryless_optimum,
-    improve,
-    local_search,
-    memoryless_value,
-    observation_codes,
-    observations,
-    reached_observations,
-    search_memoryless,
-    split_visible_key,
-    visible_key,
+from difficult_customer.agents.exact.memoryless_search import TooLarge, improve, local_search, search_memoryless
+from difficult_customer.agents.exact.memoryless_value import memoryless_value, reached_table_keys
+from difficult_customer.agents.exact.table_keys import (
+    N_TABLE_KEYS,
+    observation_vectors,
+    read_table_keys,
+    split_table_key,
+    table_key,
 )
-from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS
+from difficult_customer.agents.exact.table_policies import TABLE_FORMAT, RandomTablePolicy, SequencePolicy, TablePolicy
 from difficult_customer.envs.core import START_HISTORY, conversation_core
-from difficult_customer.envs.observation import COUNT_CAP, encode
+from difficult_customer.envs.observation import encode
 from difficult_customer.envs.rollout import rollout
+from difficult_customer.experiments.commands.memoryless import Config, main
 
 Z = 3.29
+
+
+def observation_only_optimum(context: PolicyContext) -> float:
+    """The best observation-only policy's value, for short horizons: a belief lookahead as deep as the
+    conversation (QMDP leaves are exact with one move left), valued exactly by enumerating histories."""
+    value = exact_value(BeliefPolicy(context, context.max_turns - 1), context)
+    assert value is not None
+    return value
 
 
 def env_mean(policy, context: PolicyContext, episodes: int, seed: int) -> tuple[float, float]:
@@ -107,28 +107,28 @@ def test_codes_round_trip_through_observation_vectors():
 
     class Recorder:
         def predict(self, obs, state=None, episode_start=None, deterministic=True):
-            turn, codes = observation_codes(obs, 16)
+            turn, codes = read_table_keys(obs, 16)
             seen.append((int(turn[0]), codes))
             return tone_reader.predict(obs, state, episode_start, deterministic)
 
     memoryless_value(Recorder(), context)
     assert len(seen) >= 10
     for turn, codes in seen:
-        assert np.all((codes >= 0) & (codes < N_CODES))
-        back_turn, back = observation_codes(observations(turn, codes, 16), 16)
+        assert np.all((codes >= 0) & (codes < N_TABLE_KEYS))
+        back_turn, back = read_table_keys(observation_vectors(turn, codes, 16), 16)
         assert np.array_equal(back, codes) and np.all(back_turn == turn)
     turn, codes = seen[int(rng.integers(len(seen)))]
     table = TablePolicy(16, {turn: (codes, policy.moves(turn, codes))}, fallback=3)
-    moves, _ = table.predict(observations(turn, codes, 16))
+    moves, _ = table.predict(observation_vectors(turn, codes, 16))
     assert np.array_equal(moves, policy.moves(turn, codes))
-    unknown, _ = table.predict(observations(turn + 1, codes, 16))
+    unknown, _ = table.predict(observation_vectors(turn + 1, codes, 16))
     assert np.all(unknown == 3)
 
 
-def test_reached_observations_carry_the_expected_number_of_turns():
+def test_reached_table_keys_carry_the_expected_number_of_turns():
     context = PolicyContext.create(persona="mixture", max_turns=6)
     policy = agents.make("guide_000", context)
-    turns, codes, mass = reached_observations(policy, context)
+    turns, codes, mass = reached_table_keys(policy, context)
     assert mass[turns == 0].sum() == pytest.approx(1.0)
     assert np.all(np.diff(turns) >= 0) and np.all(mass > 0)
     assert memoryless_value(policy, context).observations == codes.shape[0]
@@ -168,7 +168,7 @@ def test_search_returns_the_exact_value_of_its_table_within_the_bounds():
         policy = agents.make(name, context)
         assert result.value >= memoryless_value(policy, context).value - 1e-12
     # Memoryless policies are observation-history policies: below the exact optimum of those.
-    assert result.value <= pomdp_value(context) + 1e-12
+    assert result.value <= observation_only_optimum(context) + 1e-12
     assert result.value <= certified_bracket(context, points=8, depth=1).upper + 1e-12
 
 
@@ -222,7 +222,7 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="max_turns=0"):
         TablePolicy(0)
     table = TablePolicy(3)
-    with pytest.raises(ValueError, match="2 codes but 1 moves"):
+    with pytest.raises(ValueError, match="2 keys but 1 moves"):
         table.set(0, np.array([1, 2]), np.array([0]))
     with pytest.raises(ValueError, match="allowed: 0-5"):
         table.set(0, np.array([1]), np.array([6]))
@@ -247,41 +247,24 @@ def test_bad_input_is_named():
         memoryless_value(Broken(), context)
 
 
-@pytest.mark.parametrize(("persona", "max_turns"), [("mixture", 1), ("mixture", 2), ("naturally_difficult", 2)])
-def test_exact_optimum_on_short_horizons_bounds_the_search(persona, max_turns):
+@pytest.mark.parametrize(("persona", "max_turns"), [("mixture", 2), ("naturally_difficult", 3)])
+def test_on_short_horizons_the_search_stays_below_the_observation_only_optimum(persona, max_turns):
     context = PolicyContext.create(persona=persona, max_turns=max_turns)
-    optimum, table = exact_memoryless_optimum(context)
-    assert memoryless_value(table, context).value == pytest.approx(optimum, abs=1e-12)
+    optimum = observation_only_optimum(context)
     found = search_memoryless(context, ("tone_reader",), random_starts=1, seed=0)
+    assert memoryless_value(found.policy, context).value == pytest.approx(found.value, abs=1e-12)
     assert found.value <= optimum + 1e-12
-    for name in ("tone_reader", "guide_000", "solution_first", "best_fixed_sequence"):
-        assert memoryless_value(agents.make(name, context), context).value <= optimum + 1e-12
-    assert optimum <= pomdp_value(context) + 1e-12
+    assert found.value >= memoryless_value(agents.make("tone_reader", context), context).value - 1e-12
+    for name in ("guide_000", "solution_first", "best_fixed_sequence"):
+        assert memoryless_value(agents.make(name, context), context).value <= optimum + 1e-12, name
+    # the optimum is also what full-depth expectimax certifies
+    assert certified_bracket(context, points=4, depth=max_turns - 1).upper == pytest.approx(optimum, abs=1e-10)
 
 
-def test_exact_optimum_refuses_long_horizons():
-    with pytest.raises(ValueError, match="max_turns=3"):
-        exact_memoryless_optimum(PolicyContext.create(persona="mixture", max_turns=3))
-
-
-def test_the_script_prints_the_search_next_to_the_bracket(capsys, tmp_path):
-    from difficult_customer.agents.exact.memoryless import main
-
+def test_the_command_prints_the_search_next_to_the_bracket(capsys, tmp_path):
     path = str(tmp_path / "best.npz")
-    main(
-        [
-            "--persona",
-            "belligerent",
-            "--max-turns",
-            "3",
-            "--starts",
-            "tone_reader",
-            "--random-starts",
-            "1",
-            "--save",
-            path,
-        ]
-    )
+    config = Config(persona="belligerent", max_turns=3, starts=["tone_reader"], random_starts=1, save=path)
+    assert main(config) == 0
     out = capsys.readouterr().out
     assert "| tone_reader |" in out and "| random_sequence_0 |" in out
     assert "memoryless optimum in [" in out
@@ -289,6 +272,17 @@ def test_the_script_prints_the_search_next_to_the_bracket(capsys, tmp_path):
     context = PolicyContext.create(persona="belligerent", max_turns=3)
     best = float(out.split("best memoryless policy found: ")[1].split(" raw")[0])
     assert memoryless_value(loaded, context).value == pytest.approx(best, abs=5e-5)
+
+
+def test_the_command_names_bad_settings(capsys):
+    from difficult_customer.experiments.cli import main as cli
+
+    assert main(Config(persona="nobody", max_turns=3)) == 2
+    assert "unknown persona 'nobody'" in capsys.readouterr().err
+    assert main(Config(persona="reasonable", max_turns=3, starts=["nobody"], random_starts=0)) == 2
+    assert "start 'nobody'" in capsys.readouterr().err
+    assert cli(["memoryless", "--persona", "reasonable", "--max-turns", "2", "--starts", "tone_reader"]) == 0
+    assert "| tone_reader |" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -309,63 +303,33 @@ def test_exact_value_agrees_with_the_core_rollout(make, persona, max_turns):
     assert stderr > 0
     assert abs(mean - exact) <= Z * stderr, (mean, stderr, exact)
     # Every observation a conversation showed is one the exact enumeration reached.
-    turns, keys, _ = reached_observations(policy, context)
+    turns, keys, _ = reached_table_keys(policy, context)
     reached = set(zip(turns.tolist(), keys.tolist(), strict=True))
     rows, cols = np.nonzero(np.arange(max_turns)[None, :] < played.turns[:, None])
-    shown = visible_key(played.codes[rows, cols], played.histories[rows, cols])
+    shown = table_key(played.codes[rows, cols], played.histories[rows, cols])
     assert set(zip(cols.tolist(), shown.tolist(), strict=True)) <= reached
 
 
 def test_observation_vectors_are_the_cores():
     context = PolicyContext.create(persona="mixture", max_turns=6)
     core = conversation_core(context.tables, 6)
-    turns, keys, _ = reached_observations(agents.make("tone_reader", context), context)
+    turns, keys, _ = reached_table_keys(agents.make("tone_reader", context), context)
     for turn in np.unique(turns):
         mine = keys[turns == turn]
-        code, history = split_visible_key(mine)
+        code, history = split_table_key(mine)
         expected = core.observe_codes(code, np.full(code.shape, turn), history)
-        np.testing.assert_array_equal(observations(int(turn), mine, 6), expected)
-        back_turn, back = observation_codes(expected, 6)
+        np.testing.assert_array_equal(observation_vectors(int(turn), mine, 6), expected)
+        back_turn, back = read_table_keys(expected, 6)
         assert np.all(back_turn == turn) and np.array_equal(back, mine)
-    assert np.all(split_visible_key(keys[turns == 0])[1] == START_HISTORY)
+    assert np.all(split_table_key(keys[turns == 0])[1] == START_HISTORY)
 
 
-def _format_1_number(tone, reaction, solved, last, counts) -> int:
-    """The number format-1 files stored, written out from its definition (last = N_MOVES before any move)."""
-    counts_code = sum(min(c, COUNT_CAP) * (COUNT_CAP + 1) ** m for m, c in enumerate(counts))
-    return ((((tone * N_REACTIONS + reaction) * 2 + solved) * (N_MOVES + 1) + last) * (COUNT_CAP + 1) ** N_MOVES) + (
-        counts_code
-    )
-
-
-def test_tables_saved_in_format_1_still_load(tmp_path):
-    # (tone, reaction, solved, last move, counts, turn, move) of three observations.
-    entries = [
-        (1, 0, 0, N_MOVES, (0, 0, 0, 0, 0, 0), 0, 4),
-        (2, 5, 0, 3, (1, 0, 0, 2, 0, 0), 3, 1),
-        (0, 7, 1, 0, (3, 1, 0, 5, 0, 2), 9, 5),
-    ]
-    path = tmp_path / "old.npz"
-    np.savez_compressed(
-        path,
-        max_turns=np.int64(16),
-        turn=np.array([e[5] for e in entries]),
-        code=np.array([_format_1_number(*e[:5]) for e in entries]),
-        move=np.array([e[6] for e in entries]),
-    )
-    loaded = TablePolicy.load(str(path), fallback=2)
-    assert loaded.size == 3
-    for tone, reaction, solved, last, counts, turn, move in entries:
-        obs = encode(tone, reaction, solved, turn, 16, -1 if last == N_MOVES else last, np.array(counts))
-        assert int(loaded.predict(obs)[0]) == move
-    # Saved again, in the current format, it plays the same.
-    loaded.save(str(tmp_path / "new.npz"))
-    with np.load(tmp_path / "new.npz") as data:
-        assert int(data["format"]) == TABLE_FORMAT and "code" not in data.files
-    again = TablePolicy.load(str(tmp_path / "new.npz"), fallback=2)
-    assert {t: (c.tolist(), m.tolist()) for t, (c, m) in again.table.items()} == {
-        t: (c.tolist(), m.tolist()) for t, (c, m) in loaded.table.items()
-    }
+def test_a_table_of_another_format_is_refused(tmp_path):
+    zeros = np.zeros(0, np.int64)
+    old = tmp_path / "old.npz"  # format 1 had no format entry and one "code" array
+    np.savez(old, max_turns=np.int64(3), turn=zeros, code=zeros, move=zeros)
+    with pytest.raises(ValueError, match="table format 1; this version reads format 2 only"):
+        TablePolicy.load(str(old))
 
 
 def test_a_table_of_a_newer_format_is_refused(tmp_path):

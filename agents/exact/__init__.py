@@ -1,37 +1,56 @@
 """Exact solutions: the known optimum, belief-based policies, and exact policy values.
 
-Importing this package registers five policies:
+Its five policies (:data:`POLICIES`; ``difficult_customer.agents`` registers them), by
+name (kind, what it decides on):
 
-- ``"oracle"`` (kind ``"oracle"``, observation ``"full"``): finite-horizon value iteration
-  with the hidden state visible. The upper bound every score is normalized by.
-- ``"qmdp"`` (kind ``"exact"``, observation ``"belief"``, with memory): exact Bayes filter + the oracle's move values averaged
-  over the belief.
-- ``"belief_lookahead"`` (kind ``"exact"``): exact Bayes filter + one-step expectimax over
-  the next observation with QMDP values at the leaves.
-- ``"pbvi"`` (kind ``"exact"``): exact Bayes filter + point-based value iteration, whose
-  alpha vectors certify a lower bound on its value.
-- ``"best_fixed_sequence"`` (kind ``"exact"``): the proven best fixed sequence of moves.
+- ``"oracle"`` (oracle, full): finite-horizon value iteration with the hidden state
+  visible; the upper bound every score is normalized by.
+- ``"qmdp"`` (exact, belief, with memory): exact Bayes filter + the oracle's move values
+  averaged over the belief.
+- ``"belief_lookahead"`` (exact, belief, with memory): exact Bayes filter + one-step
+  expectimax over the next observation with QMDP values at the leaves.
+- ``"pbvi"`` (exact, belief, with memory): exact Bayes filter + point-based value
+  iteration, whose alpha vectors certify a lower bound on its value.
+- ``"best_fixed_sequence"`` (exact, partial): the proven best fixed sequence of moves.
 
-Modules: :mod:`~agents.exact.model` (flat sparse tables), :mod:`~agents.exact.oracle`,
-:mod:`~agents.exact.belief` (Bayes filter), :mod:`~agents.exact.lookahead` (move values on
-a belief), :mod:`~agents.exact.fib` (fast informed bound), :mod:`~agents.exact.policies`,
-:mod:`~agents.exact.pbvi`, :mod:`~agents.exact.open_loop`,
-:mod:`~agents.exact.evaluation` (exact and Monte Carlo values, normalized score),
-:mod:`~agents.exact.solve` (timed solve), :mod:`~agents.exact.explain` (annotated
-conversations). Only numpy and gymnasium are needed. See ``docs/exact.md``.
+Modules, one job each (only numpy and gymnasium are needed; ``docs/exact.md`` has the
+design notes):
+
+- :mod:`~agents.exact.model`: the tables as flat sparse arrays (successors of (state, move));
+- :mod:`~agents.exact.oracle`: value iteration with the hidden state visible;
+- :mod:`~agents.exact.belief`: the exact Bayes filter;
+- :mod:`~agents.exact.lookahead`: move values on a belief (QMDP leaves, expectimax);
+- :mod:`~agents.exact.fib`: the fast informed bound;
+- :mod:`~agents.exact.policies`: the belief policies (QMDP, belief lookahead);
+- :mod:`~agents.exact.pbvi`: point-based value iteration;
+- :mod:`~agents.exact.belief_input`: belief features as input of learned policies;
+- :mod:`~agents.exact.fixed_sequence`: the best fixed sequence (beam search, branch and bound);
+- :mod:`~agents.exact.evaluation`: exact and Monte Carlo values of policies;
+- :mod:`~agents.exact.normalize`: the normalized score;
+- :mod:`~agents.exact.bracket`: certified bounds on the best observation-only policy;
+- :mod:`~agents.exact.table_keys`: (observation code, history code) table keys;
+- :mod:`~agents.exact.table_policies`: memoryless table policies and their file format;
+- :mod:`~agents.exact.memoryless_value`: the exact value of a memoryless policy;
+- :mod:`~agents.exact.memoryless_search`: the search for the best memoryless policy;
+- :mod:`~agents.exact.rule_cost`: the exact cost of keeping a conformance rule;
+- :mod:`~agents.exact.solve`: every exact quantity of one environment, timed;
+- :mod:`~agents.exact.explain`: conversations annotated with move values.
+
+``best_open_loop``, ``solve_open_loop``, ``OpenLoopPlan`` and ``TurnExplanation`` still
+work, with a ``DeprecationWarning``: they are ``best_fixed_sequence``,
+``solve_fixed_sequence``, ``FixedSequencePlan`` and ``MoveValues``.
 """
 
+from difficult_customer.agents.deprecation import module_aliases
 from difficult_customer.agents.exact.belief import Belief, BeliefFilter, SparseBeliefs
 from difficult_customer.agents.exact.bracket import DEEPEST, PRECISE, Bracket, certified_bracket, locate
 from difficult_customer.agents.exact.evaluation import (
     MonteCarloResult,
-    env_returns,
     exact_value,
     fib_value,
     monte_carlo,
     normalized,
     oracle_value,
-    pomdp_value,
     propagate,
     random_value,
     rollout_returns,
@@ -39,27 +58,22 @@ from difficult_customer.agents.exact.evaluation import (
 )
 from difficult_customer.agents.exact.explain import (
     Explanation,
-    TurnExplanation,
+    MoveValues,
     explain_conversation,
     format_explanation,
 )
-from difficult_customer.agents.exact.lookahead import belief_q_values
-from difficult_customer.agents.exact.memoryless import (
-    TablePolicy,
-    exact_memoryless_optimum,
-    memoryless_value,
-    search_memoryless,
-)
-from difficult_customer.agents.exact.open_loop import (
+from difficult_customer.agents.exact.fixed_sequence import (
     BestFixedSequence,
-    OpenLoopPlan,
-    best_open_loop,
+    FixedSequencePlan,
+    best_fixed_sequence,
     branch_and_bound,
-    exhaustive_open_loop,
-    plans_by_persona,
     sequence_value,
-    solve_open_loop,
+    solve_fixed_sequence,
 )
+from difficult_customer.agents.exact.lookahead import belief_q_values
+from difficult_customer.agents.exact.memoryless_search import search_memoryless
+from difficult_customer.agents.exact.memoryless_value import memoryless_value
+from difficult_customer.agents.exact.normalize import normalize
 from difficult_customer.agents.exact.oracle import (
     OracleSolution,
     OracleValueIteration,
@@ -69,10 +83,9 @@ from difficult_customer.agents.exact.oracle import (
 from difficult_customer.agents.exact.pbvi import PBVISolution, PointBased, solve_pbvi
 from difficult_customer.agents.exact.policies import QMDP, BeliefLookahead, BeliefPolicy, BeliefState
 from difficult_customer.agents.exact.solve import Solved, solve
-from difficult_customer.agents.registry import names as _names
-from difficult_customer.agents.registry import register as _register
+from difficult_customer.agents.exact.table_policies import TablePolicy
 
-_POLICIES = (  # name, factory, description, kind, observation, memory
+POLICIES = (  # name, factory, description, kind, decides on, memory
     ("oracle", OracleValueIteration, "value iteration with the hidden state visible (upper bound; peeks)", "oracle",
      "full", False),
     ("qmdp", QMDP, "exact Bayes filter + oracle move values averaged over the belief (QMDP)", "exact", "belief",
@@ -81,23 +94,25 @@ _POLICIES = (  # name, factory, description, kind, observation, memory
      "exact Bayes filter + one-step expectimax over observations with QMDP leaves", "exact", "belief", True),
     ("pbvi", PointBased, "exact Bayes filter + point-based value iteration (certified lower bound on its value)",
      "exact", "belief", True),
-    ("best_fixed_sequence", BestFixedSequence, "the proven best fixed sequence of moves (open loop)", "exact",
+    ("best_fixed_sequence", BestFixedSequence, "the proven best fixed sequence of moves", "exact",
      "partial", False),
 )
-for _name, _factory, _description, _kind, _observation, _memory in _POLICIES:
-    if _name not in _names():
-        _register(_name, _factory, _description, _kind, observation=_observation, memory=_memory)
+"""The policies of this package, as ``difficult_customer.agents`` registers them (after the scripted ones)."""
+
+__getattr__ = module_aliases(
+    __name__,
+    {
+        "OpenLoopPlan": ("FixedSequencePlan", FixedSequencePlan),
+        "best_open_loop": ("best_fixed_sequence", best_fixed_sequence),
+        "solve_open_loop": ("solve_fixed_sequence", solve_fixed_sequence),
+        "TurnExplanation": ("MoveValues", MoveValues),
+    },
+)
 
 __all__ = [
     "DEEPEST",
+    "POLICIES",
     "PRECISE",
-    "Bracket",
-    "TablePolicy",
-    "certified_bracket",
-    "exact_memoryless_optimum",
-    "locate",
-    "memoryless_value",
-    "search_memoryless",
     "QMDP",
     "Belief",
     "BeliefFilter",
@@ -105,37 +120,40 @@ __all__ = [
     "BeliefPolicy",
     "BeliefState",
     "BestFixedSequence",
+    "Bracket",
     "Explanation",
+    "FixedSequencePlan",
     "MonteCarloResult",
-    "OpenLoopPlan",
     "OracleSolution",
     "OracleValueIteration",
     "PBVISolution",
     "PointBased",
     "Solved",
     "SparseBeliefs",
-    "TurnExplanation",
+    "MoveValues",
+    "TablePolicy",
     "belief_q_values",
-    "best_open_loop",
+    "best_fixed_sequence",
     "branch_and_bound",
-    "env_returns",
+    "certified_bracket",
     "exact_value",
-    "exhaustive_open_loop",
     "explain_conversation",
     "fib_value",
     "format_explanation",
     "hidden_state_index",
+    "locate",
+    "memoryless_value",
     "monte_carlo",
+    "normalize",
     "normalized",
     "oracle_value",
-    "plans_by_persona",
-    "pomdp_value",
     "propagate",
     "random_value",
     "rollout_returns",
+    "search_memoryless",
     "sequence_value",
     "solve",
-    "solve_open_loop",
+    "solve_fixed_sequence",
     "solve_oracle",
     "solve_pbvi",
     "summarize_returns",

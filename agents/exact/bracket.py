@@ -20,19 +20,18 @@ bracketed by two exact numbers, neither sampled:
   and never above FIB itself (it equals the optimum once ``depth >= max_turns - 1``).
 
 Policies that see only the *current* observation (memoryless,
-:mod:`~agents.exact.memoryless`) are a subset of observation-history policies, so
+:mod:`~agents.exact.memoryless_value`) are a subset of observation-history policies, so
 ``upper`` bounds them too; ``lower`` does not (its policy uses the history).
 
 :func:`certified_bracket` computes it (under a second of processor time for the
 mixture at the defaults, ``points=64, depth=2``; :data:`PRECISE` is the setting of the
-report), and :func:`locate` says where a value J lies relative to it. ``python -m
-difficult_customer.agents.exact.bracket`` prints the table for every persona
-(``--precise`` for the report's setting, ``--curve 8 16 ...`` for the points curve).
+report), and :func:`locate` says where a value J lies relative to it. ``difficult-customer
+bracket`` prints the table for every persona (``--precise`` for the report's setting,
+``--curve 8 16 ...`` for the points curve).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,7 +43,6 @@ from difficult_customer.agents.exact.belief import SparseBeliefs
 from difficult_customer.agents.exact.evaluation import _random_values
 from difficult_customer.agents.exact.fib import solve_fib
 from difficult_customer.agents.exact.lookahead import observation_branches
-from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.agents.exact.normalize import normalize
 from difficult_customer.agents.exact.oracle import solve_oracle
 from difficult_customer.agents.exact.pbvi import PBVISolution, opening_beliefs, solve_pbvi
@@ -367,51 +365,6 @@ def points_curve(
     return out
 
 
-PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent", "reasonable")
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Print the bracket for each persona and the mixture, and the points curve."""
-    parser = argparse.ArgumentParser(prog="python -m difficult_customer.agents.exact.bracket", description=main.__doc__)
-    parser.add_argument("--points", type=int, default=DEFAULT_POINTS, help="PBVI belief points per turn")
-    parser.add_argument(
-        "--depth", type=int, default=DEFAULT_DEPTH, help=f"upper-bound expectimax depth (0-{MAX_DEPTH})"
-    )
-    parser.add_argument("--lower-depth", type=int, default=0, help=f"lower-bound expectimax depth (0-{MAX_DEPTH})")
-    parser.add_argument("--precise", action="store_true", help=f"use the report's setting {PRECISE}")
-    parser.add_argument("--deepest", action="store_true", help=f"use the tightest setting {DEEPEST}")
-    parser.add_argument("--max-turns", type=int, default=16)
-    parser.add_argument("--curve", type=int, nargs="*", default=[], help="points for the curve (mixture), e.g. 8 16 32")
-    parser.add_argument("--personas", nargs="*", default=list(PERSONAS))
-    args = parser.parse_args(argv)
-    setting = {"points": args.points, "depth": args.depth, "lower_depth": args.lower_depth}
-    if args.precise or args.deepest:
-        setting = dict(DEEPEST if args.deepest else PRECISE)
-    print(f"setting: {setting}; seconds exclude compiling the tables")
-    print("| model | oracle | random | FIB | lower | upper | normalized | width | s (cpu s) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for persona in args.personas:
-        context = PolicyContext.create(persona=persona, max_turns=args.max_turns)
-        transition_index(context.tables)
-        b = certified_bracket(context, **setting)
-        low, high = b.normalized
-        print(
-            f"| {persona} | {b.oracle:.4f} | {b.random:.4f} | {b.fib:.4f} | {b.lower:.4f} | "
-            f"{b.upper:.4f} | [{low:.3f}, {high:.3f}] | {b.width:.4f} | {b.seconds:.2f} ({b.cpu_seconds:.2f}) |"
-        )
-    if args.curve:
-        context = PolicyContext.create(persona="mixture", max_turns=args.max_turns)
-        print("\npoints curve (mixture): PBVI's certified lower bound")
-        print("| points | lower | normalized | alpha vectors at the opening | s (cpu s) |")
-        print("| --- | --- | --- | --- | --- |")
-        bracket = certified_bracket(context, 1, 0)
-        for c in points_curve(context, args.curve):
-            print(
-                f"| {c.points} | {c.lower:.4f} | {bracket.normalize(c.lower):.3f} | {c.alphas} | "
-                f"{c.seconds:.2f} ({c.cpu_seconds:.2f}) |"
-            )
-
-
 __all__ = [
     "DEFAULT_DEPTH",
     "DEEPEST",
@@ -425,11 +378,7 @@ __all__ = [
     "expectimax",
     "fib_leaf",
     "locate",
-    "main",
     "pbvi_leaf",
     "points_curve",
 ]
 
-
-if __name__ == "__main__":
-    main()

@@ -13,19 +13,18 @@ Exact values:
   thousands. Also the random policy and the oracle. Belief-based policies remember the
   whole history: :func:`history_tree_value` enumerates histories, which works for short
   conversations only; beyond its budget ``exact_value`` returns None.
-- :func:`pomdp_value`: the optimum of observation-only policies (short horizons), and
-  :func:`fib_value`, an upper bound on it for any horizon.
+- :func:`fib_value`: an upper bound on every observation-only policy's value.
 
 Monte Carlo: :func:`monte_carlo` plays the policy in many conversations drawn from the
 same tables (in lockstep, through the conversation core, :func:`~envs.rollout.rollout`)
-and returns the mean return with a 95% confidence interval. :func:`env_returns` plays
-the single env's conversations, seed by seed (used to cross-check).
+and returns the mean return with a 95% confidence interval.
 
 Exact propagation numbers observations with the core's codes (what the customer shows,
 :func:`~envs.core.observation_code`, and the agent's history) and builds the observations
 the policy reads with the core's lookups, so it shows the policy what the env would.
 
-Normalized score: :func:`normalized` maps J to ``(J - J_random) / (J_oracle - J_random)``.
+Normalized score: :func:`normalized` maps J to ``(J - J_random) / (J_oracle - J_random)``
+(:func:`~agents.exact.normalize.normalize` with this context's two values).
 """
 
 from __future__ import annotations
@@ -37,18 +36,17 @@ import numpy as np
 
 from difficult_customer.agents.base import ObservationPolicy, Policy, PolicyContext
 from difficult_customer.agents.baselines import RandomPolicy
-from difficult_customer.agents.exact.belief import merge
 from difficult_customer.agents.exact.fib import solve_fib
-from difficult_customer.agents.exact.lookahead import MAX_DEPTH, belief_q_values
-from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, transition_index
+from difficult_customer.agents.exact.fixed_sequence import BestFixedSequence
+from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.agents.exact.normalize import normalize
-from difficult_customer.agents.exact.open_loop import BestFixedSequence
 from difficult_customer.agents.exact.oracle import OracleValueIteration, solve_oracle
 from difficult_customer.agents.exact.policies import BeliefPolicy
 from difficult_customer.customer_models import Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
 from difficult_customer.envs.core import (
     N_HISTORIES,
+    N_OBSERVATION_CODES,
     START_HISTORY,
     conversation_core,
     observation_code,
@@ -168,7 +166,7 @@ def history_tree_value(policy: BeliefPolicy, context: PolicyContext, max_histori
             break
         parent, entry, w, target = parent[alive], entry[alive], w[alive], target[alive]
         row = entry_row[parent]
-        child = row[:, None] * N_OBSERVATION_KEYS + observation_code(
+        child = row[:, None] * N_OBSERVATION_CODES + observation_code(
             np.arange(N_TONES)[None, :], ix.reaction[entry][:, None], ix.solved[target][:, None]
         )
         w = w[:, None] * t.tone_prob[target]
@@ -181,35 +179,13 @@ def history_tree_value(policy: BeliefPolicy, context: PolicyContext, max_histori
         )
         weight = np.bincount(inverse, w[positive], minlength=pair.shape[0])
         entry_row, state = pair // n_states, pair % n_states
-        previous = keys // N_OBSERVATION_KEYS
-        code = keys % N_OBSERVATION_KEYS
+        previous = keys // N_OBSERVATION_CODES
+        code = keys % N_OBSERVATION_CODES
         history = core.lookup.next_history[history[previous] * (N_MOVES + 1) + moves[previous]]
         n = keys.shape[0]
         memory = memory.select(previous)
         start = np.zeros(n, dtype=bool)
     return total
-
-
-def pomdp_value(context: PolicyContext) -> float:
-    """The exact optimum of policies that read only the observation, for short horizons.
-
-    Full expectimax over observation histories (belief lookahead of depth
-    ``max_turns - 1`` after each opening observation). Its cost grows about
-    120-fold per turn: use ``max_turns`` <= 4.
-
-    Raises:
-        ValueError: if ``max_turns`` > 4.
-    """
-    if context.max_turns > MAX_DEPTH + 1:
-        raise ValueError(f"max_turns={context.max_turns}; pomdp_value allows at most {MAX_DEPTH + 1}")
-    t = context.tables
-    solution = solve_oracle(t, context.max_turns)
-    opening = opening_distribution(t)
-    rows, row = np.unique(opening.code, return_inverse=True)
-    beliefs = merge(row, opening.state, opening.prob, rows.shape[0], t.n_states)
-    moves_left = np.full(rows.shape[0], context.max_turns)
-    q = belief_q_values(solution, beliefs, moves_left, context.max_turns - 1)
-    return float(q.max(-1).sum())
 
 
 def fib_value(context: PolicyContext) -> float:
@@ -369,28 +345,6 @@ def monte_carlo(policy: Policy, context: PolicyContext, episodes: int = 4000, se
     return _summarize(returns)
 
 
-def env_returns(policy: Policy, context: PolicyContext, episodes: int, seed: int = 0) -> np.ndarray:
-    """Returns of ``episodes`` conversations of :class:`~envs.customer_env.CustomerEnv`, seeded one by one.
-
-    Conversation ``i`` is ``CustomerEnv.reset(seed=seed + i)``'s under the policy's
-    moves (a :func:`~envs.rollout.rollout` with per-conversation seeds, which replays
-    the single env exactly); the policy gets SB3's recurrent arguments.
-
-    Raises:
-        ValueError: if ``episodes`` < 1.
-    """
-    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
-        raise ValueError(f"episodes={episodes!r}; allowed is an integer >= 1")
-    played = rollout(
-        policy,
-        context.tables,
-        seeds=range(seed, seed + int(episodes)),
-        max_turns=context.max_turns,
-        observation=context.observation,
-    )
-    return played.returns
-
-
 def _summarize(returns: np.ndarray) -> MonteCarloResult:
     n = returns.shape[0]
     stderr = float(returns.std(ddof=1) / math.sqrt(n)) if n > 1 else float("inf")
@@ -405,14 +359,12 @@ def summarize_returns(returns: np.ndarray) -> MonteCarloResult:
 __all__ = [
     "MonteCarloResult",
     "Propagation",
-    "env_returns",
     "exact_value",
     "fib_value",
     "history_tree_value",
     "monte_carlo",
     "normalized",
     "oracle_value",
-    "pomdp_value",
     "propagate",
     "random_value",
     "rollout_returns",

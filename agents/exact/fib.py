@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
+from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.customer_models import Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
+from difficult_customer.envs.core import N_OBSERVATION_CODES, observation_code
 
 
 def solve_fib(tables: Tables, max_turns: int) -> np.ndarray:
@@ -39,13 +40,13 @@ def _solve(t: Tables, max_turns: int) -> np.ndarray:
     weight = ix.prob[entry] * t.tone_prob[ix.target[entry], tone]
     keep = weight > 0
     entry, tone, weight = entry[keep], tone[keep], weight[keep]
-    group = (ix.source[entry] * N_MOVES + ix.move[entry]) * N_OBSERVATION_KEYS + observation_key(
-        ix.reaction[entry], tone, ix.solved[ix.target[entry]]
+    group = (ix.source[entry] * N_MOVES + ix.move[entry]) * N_OBSERVATION_CODES + observation_code(
+        tone, ix.reaction[entry], ix.solved[ix.target[entry]]
     )
     order = np.argsort(group, kind="stable")
     entry, weight, group = entry[order], weight[order], group[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    pair = group[starts] // N_OBSERVATION_KEYS  # (state, move) of each group
+    pair = group[starts] // N_OBSERVATION_CODES  # (state, move) of each group
     target = ix.target[entry]
     q = np.zeros((max_turns + 1, n_states, N_MOVES))
     for h in range(1, max_turns + 1):

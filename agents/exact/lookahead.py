@@ -22,10 +22,11 @@ from typing import NamedTuple
 import numpy as np
 
 from difficult_customer.agents.exact.belief import SparseBeliefs, merge
-from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
+from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.agents.exact.oracle import OracleSolution
 from difficult_customer.customer_models import Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
+from difficult_customer.envs.core import N_OBSERVATION_CODES, observation_code
 
 MAX_DEPTH = 3
 
@@ -112,7 +113,7 @@ class Branches(NamedTuple):
 
     def to_rows(self, branch_values: np.ndarray, n_rows: int) -> np.ndarray:
         """Per belief row, the sum of its branches' values."""
-        return np.bincount(self.keys // N_OBSERVATION_KEYS, branch_values, minlength=n_rows)
+        return np.bincount(self.keys // N_OBSERVATION_CODES, branch_values, minlength=n_rows)
 
 
 def observation_branches(tables: Tables, b: SparseBeliefs, moves_left: np.ndarray, move: int) -> Branches:
@@ -130,8 +131,8 @@ def observation_branches(tables: Tables, b: SparseBeliefs, moves_left: np.ndarra
         return Branches(reward)
     row, weight, target, left = row[alive], weight[alive], target[alive], left[alive]
     tones = np.arange(N_TONES)
-    branch = row[:, None] * N_OBSERVATION_KEYS + observation_key(
-        ix.reaction[entry[alive]][:, None], tones[None, :], ix.solved[target][:, None]
+    branch = row[:, None] * N_OBSERVATION_CODES + observation_code(
+        tones[None, :], ix.reaction[entry[alive]][:, None], ix.solved[target][:, None]
     )
     branch_weight = weight[:, None] * tables.tone_prob[target]
     positive = branch_weight > 0

@@ -5,10 +5,8 @@
 (CSR layout), so that a batch of (state, move) pairs expands to its successors with a
 few numpy operations and no Python loop over states. Built once per
 :class:`~customer_models.Tables` and cached.
-
-An *observation key* numbers what the agent sees after a move, apart from what it
-already knows (turn, its own moves): reaction, tone and the solved flag. It is the
-conversation core's :func:`~envs.core.observation_code`, the one such code in the project.
+The solvers number what the customer shows after a move by the conversation core's
+:func:`~envs.core.observation_code` (``N_OBSERVATION_CODES`` values).
 """
 
 from __future__ import annotations
@@ -19,21 +17,6 @@ import numpy as np
 
 from difficult_customer.customer_models import FACTORS, Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES
-from difficult_customer.envs.core import N_OBSERVATION_CODES, observation_code
-
-N_OBSERVATION_KEYS = N_OBSERVATION_CODES
-"""Number of distinct (reaction, tone, solved) observations after a move."""
-
-
-def observation_key(reaction: np.ndarray | int, tone: np.ndarray | int, solved: np.ndarray | int) -> np.ndarray:
-    """Integer key in ``[0, N_OBSERVATION_KEYS)`` of a (reaction, tone, solved) observation.
-
-    The core's :func:`~envs.core.observation_code` (note the argument order, kept for
-    the solvers that call this), as int64 arrays.
-    """
-    return observation_code(
-        np.asarray(tone, dtype=np.int64), np.asarray(reaction, dtype=np.int64), np.asarray(solved, dtype=np.int64)
-    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,8 +74,6 @@ class TransitionIndex:
         return parent, entry
 
 
-
-
 def transition_index(tables: Tables) -> TransitionIndex:
     """The (cached) :class:`TransitionIndex` of ``tables``."""
     index = tables.derived.get("model.cache")
@@ -124,4 +105,4 @@ def _build(t: Tables) -> TransitionIndex:
     return out
 
 
-__all__ = ["N_OBSERVATION_KEYS", "TransitionIndex", "observation_key", "transition_index"]
+__all__ = ["TransitionIndex", "transition_index"]

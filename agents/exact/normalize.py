@@ -36,9 +36,7 @@ def normalize(value, random, oracle):
     """
     low, high = float(random), float(oracle)
     if not high - low > MIN_SPAN:
-        raise ValueError(
-            f"J_oracle={high!r} is not above J_random={low!r}; the normalized score is undefined"
-        )
+        raise ValueError(f"J_oracle={high!r} is not above J_random={low!r}; the normalized score is undefined")
     if np.ndim(value) == 0 and not isinstance(value, np.ndarray):
         return (float(value) - low) / (high - low)
     return (np.asarray(value, dtype=np.float64) - low) / (high - low)

@@ -25,12 +25,19 @@ import numpy as np
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.belief import BeliefFilter, SparseBeliefs, merge
 from difficult_customer.agents.exact.lookahead import belief_q_values
-from difficult_customer.agents.exact.model import N_OBSERVATION_KEYS, observation_key, transition_index
+from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.agents.exact.oracle import solve_oracle
 from difficult_customer.agents.exact.policies import BeliefPolicy, BeliefState
 from difficult_customer.customer_models import Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_TONES
-from difficult_customer.envs.core import conversation_core, opening_distribution, split_observation_code, uniforms
+from difficult_customer.envs.core import (
+    N_OBSERVATION_CODES,
+    conversation_core,
+    observation_code,
+    opening_distribution,
+    split_observation_code,
+    uniforms,
+)
 
 DEFAULT_POINTS = 128
 """Belief points per turn."""
@@ -163,17 +170,17 @@ def _solve(tables: Tables, max_turns: int, points: int, seed: int) -> PBVISoluti
     by_move = []
     for a in range(N_MOVES):
         e = np.flatnonzero(live & (ix.move == a))
-        okey = observation_key(ix.reaction[e][:, None], tones[None, :], ix.solved[ix.target[e]][:, None])
+        code = observation_code(tones[None, :], ix.reaction[e][:, None], ix.solved[ix.target[e]][:, None])
         weight = ix.prob[e][:, None] * tables.tone_prob[ix.target[e]]
-        by_move.append((ix.source[e], ix.target[e], okey, weight))
+        by_move.append((ix.source[e], ix.target[e], code, weight))
     for h in range(1, max_turns + 1):
         points_h = beliefs_by_turn[max_turns - h]
         previous = alphas[h - 1]
         previous_by_state = np.ascontiguousarray(previous.T)  # (S, m): gathers by state are contiguous
         n = points_h.n_rows
         value = np.zeros((n, N_MOVES))
-        choice = np.zeros((n, N_MOVES, N_OBSERVATION_KEYS), dtype=np.int64)
-        default = np.zeros((N_MOVES, N_OBSERVATION_KEYS), dtype=np.int64)
+        choice = np.zeros((n, N_MOVES, N_OBSERVATION_CODES), dtype=np.int64)
+        default = np.zeros((N_MOVES, N_OBSERVATION_CODES), dtype=np.int64)
         for a in range(N_MOVES):
             parent, entry = ix.expand(points_h.state, a)
             row = points_h.row[parent]
@@ -184,8 +191,8 @@ def _solve(tables: Tables, max_turns: int, points: int, seed: int) -> PBVISoluti
             if h == 1 or not alive.any():
                 continue
             row, weight, target, entry = row[alive], weight[alive], target[alive], entry[alive]
-            branch = row[:, None] * N_OBSERVATION_KEYS + observation_key(
-                ix.reaction[entry][:, None], tones[None, :], ix.solved[target][:, None]
+            branch = row[:, None] * N_OBSERVATION_CODES + observation_code(
+                tones[None, :], ix.reaction[entry][:, None], ix.solved[target][:, None]
             )
             bw = weight[:, None] * tables.tone_prob[target]
             positive = bw > 0
@@ -193,22 +200,22 @@ def _solve(tables: Tables, max_turns: int, points: int, seed: int) -> PBVISoluti
                 branch[positive],
                 np.broadcast_to(target[:, None], bw.shape)[positive],
                 bw[positive],
-                n * N_OBSERVATION_KEYS,
+                n * N_OBSERVATION_CODES,
                 n_states,
             )
             keys, starts = np.unique(merged.row, return_index=True)  # merged is sorted by row
             scores = np.add.reduceat(previous_by_state[merged.state] * merged.weight[:, None], starts, axis=0)
             best = scores.argmax(-1)
-            value[:, a] += np.bincount(keys // N_OBSERVATION_KEYS, scores[np.arange(keys.shape[0]), best], minlength=n)
-            choice[keys // N_OBSERVATION_KEYS, a, keys % N_OBSERVATION_KEYS] = best
-            pooled = np.zeros((N_OBSERVATION_KEYS, previous.shape[0]))
-            np.add.at(pooled, keys % N_OBSERVATION_KEYS, scores)
-            seen = np.zeros(N_OBSERVATION_KEYS, dtype=bool)
-            seen[keys % N_OBSERVATION_KEYS] = True
+            value[:, a] += np.bincount(keys // N_OBSERVATION_CODES, scores[np.arange(keys.shape[0]), best], minlength=n)
+            choice[keys // N_OBSERVATION_CODES, a, keys % N_OBSERVATION_CODES] = best
+            pooled = np.zeros((N_OBSERVATION_CODES, previous.shape[0]))
+            np.add.at(pooled, keys % N_OBSERVATION_CODES, scores)
+            seen = np.zeros(N_OBSERVATION_CODES, dtype=bool)
+            seen[keys % N_OBSERVATION_CODES] = True
             fallback = int(previous.sum(-1).argmax())
             default[a] = np.where(seen, pooled.argmax(-1), fallback)
-            unseen = np.ones((n, N_OBSERVATION_KEYS), dtype=bool)
-            unseen[keys // N_OBSERVATION_KEYS, keys % N_OBSERVATION_KEYS] = False
+            unseen = np.ones((n, N_OBSERVATION_CODES), dtype=bool)
+            unseen[keys // N_OBSERVATION_CODES, keys % N_OBSERVATION_CODES] = False
             choice[:, a, :] = np.where(unseen, default[a][None, :], choice[:, a, :])
         best_move = value.argmax(-1)
         new = ix.expected_reward[:, best_move].T.copy()  # (n, S)
@@ -219,8 +226,8 @@ def _solve(tables: Tables, max_turns: int, points: int, seed: int) -> PBVISoluti
                     continue
                 # Points that picked the same continuation plans share their alpha vector.
                 plans, inverse = np.unique(choice[rows, a, :], axis=0, return_inverse=True)
-                source, target, okey, weight = by_move[a]
-                picked = plans[:, okey]  # (u, E, T) alpha index per plan, entry, tone
+                source, target, code, weight = by_move[a]
+                picked = plans[:, code]  # (u, E, T) alpha index per plan, entry, tone
                 contrib = (previous[picked, target[None, :, None]] * weight[None]).sum(-1)  # (u, E)
                 u = plans.shape[0]
                 key = (np.arange(u)[:, None] * n_states + source[None, :]).ravel()

@@ -1,19 +1,19 @@
-"""The best open-loop plan: one fixed sequence of moves, played whatever the customer does.
+"""The best fixed sequence: one list of moves, played whatever the customer shows.
 
 A fixed sequence ``a_1 ... a_H`` is valued exactly by pushing the distribution over
 hidden states through the tables: ``d_{t+1}(s') = Σ_s d_t(s) P(s' | s, a_t)`` over
 states still in conversation, with expected reward ``Σ_s d_t(s) R(s, a_t)`` per turn.
-There are ``6^H`` sequences (``6^16 ≈ 2.8e12``), so :func:`best_open_loop` runs a beam
+There are ``6^H`` sequences (``6^16 ≈ 2.8e12``), so :func:`best_fixed_sequence` runs a beam
 search: all prefixes of one length are extended by every move, scored by their reward
 so far plus an optimistic bound on what any fixed continuation can add
 (:func:`blind_values`: the best move values when the current state is known but the
 next move must be chosen without seeing the outcome, averaged over the state
 distribution), and the ``beam_width`` best distinct ones are kept.
 
-How close to exact it is: :func:`exhaustive_open_loop` enumerates every sequence (small
-horizons), and :func:`branch_and_bound` searches depth first with the same bound and
-prunes every prefix that cannot beat the incumbent: when it finishes within its node
-budget its answer is the proven optimum. ``docs/exact.md`` has the measured gaps.
+:func:`branch_and_bound` searches depth first with the same bound and prunes every
+prefix that cannot beat the incumbent: when it finishes within its node budget its
+answer is the proven optimum. :func:`solve_fixed_sequence` runs both; ``docs/exact.md``
+has the measured gaps.
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ DEFAULT_BEAM_WIDTH = 64
 
 
 @dataclass(frozen=True)
-class OpenLoopPlan:
+class FixedSequencePlan:
     """A fixed sequence of moves and its exact expected return.
 
     Attributes:
         moves: one move per turn (``max_turns`` of them).
         value: exact expected return of playing them from the start distribution.
-        method: how it was found (``"beam 64"``, ``"exhaustive"``, ``"branch and bound"``).
+        method: how it was found (``"beam 64"``, ``"branch and bound"``).
         optimal: True if proven optimal among all fixed sequences.
         nodes: prefixes expanded by the search.
         upper_bound: a proven upper bound on every fixed sequence's value (equal to
@@ -59,10 +59,8 @@ class OpenLoopPlan:
         return [m.name for m in self.moves]
 
 
-
-
 def blind_values(tables: Tables, max_turns: int) -> np.ndarray:
-    """Open-loop move values: ``(max_turns + 1, S, A)``, an upper bound for fixed sequences.
+    """Blind move values: ``(max_turns + 1, S, A)``, an upper bound for fixed sequences.
 
     ``blind[h, s, a] = R(s, a) + max_a' Σ_s' P(s' | s, a) blind[h-1, s', a']``: the current
     state is known but the next move is chosen before seeing where it led. For any state
@@ -70,7 +68,7 @@ def blind_values(tables: Tables, max_turns: int) -> np.ndarray:
     at most ``Σ_s d(s) blind[h, s, a]`` (by induction on ``h``), and ``blind <= q_oracle``.
     Cached per (tables, max_turns).
     """
-    by_horizon = tables.derived.setdefault("open_loop.blind", {})
+    by_horizon = tables.derived.setdefault("fixed_sequence.blind", {})
     if max_turns not in by_horizon:
         ix = transition_index(tables)
         n_states = tables.n_states
@@ -123,10 +121,8 @@ class _Dynamics:
         return (dist @ self.blind[moves_left]).max(-1)
 
 
-
-
 def _dynamics(tables: Tables, max_turns: int) -> _Dynamics:
-    by_horizon = tables.derived.setdefault("open_loop.dynamics", {})
+    by_horizon = tables.derived.setdefault("fixed_sequence.dynamics", {})
     if max_turns not in by_horizon:
         by_horizon[max_turns] = _Dynamics(solve_oracle(tables, max_turns))
     return by_horizon[max_turns]
@@ -152,9 +148,9 @@ def sequence_value(tables: Tables, moves: list[int] | tuple[int, ...], start: np
     return total
 
 
-def best_open_loop(
+def best_fixed_sequence(
     tables: Tables, max_turns: int, beam_width: int = DEFAULT_BEAM_WIDTH, start: np.ndarray | None = None
-) -> OpenLoopPlan:
+) -> FixedSequencePlan:
     """Beam search for the best fixed sequence of ``max_turns`` moves.
 
     Args:
@@ -198,57 +194,17 @@ def best_open_loop(
         keep = np.asarray(keep)
         dist, gained, prefixes = child_dist[keep], child_gain[keep], [child_prefix[i] for i in keep]
     best = int(np.argmax(gained))
-    return OpenLoopPlan(tuple(Move(a) for a in prefixes[best]), float(gained[best]), f"beam {beam_width}", False, nodes)
-
-
-def exhaustive_open_loop(
-    tables: Tables, max_turns: int, start: np.ndarray | None = None, chunk: int = 256
-) -> OpenLoopPlan:
-    """Every one of the ``6^max_turns`` sequences, valued exactly (for small horizons).
-
-    Prefixes are expanded breadth first in chunks of at most ``chunk`` rows, so memory
-    stays at ``6 * chunk`` distributions whatever the horizon.
-
-    Raises:
-        ValueError: if ``max_turns`` is above 7 (the enumeration would not end).
-    """
-    if max_turns > 7:
-        raise ValueError(f"max_turns={max_turns}; exhaustive search allows at most 7 (6^7 sequences)")
-    dyn = _dynamics(tables, max_turns)
-    best = [-np.inf, 0]
-    nodes = 0
-
-    def visit(dist: np.ndarray, gained: np.ndarray, codes: np.ndarray, depth: int) -> None:
-        nonlocal nodes
-        if depth == max_turns:
-            i = int(np.argmax(gained))
-            if gained[i] > best[0]:
-                best[:] = [float(gained[i]), int(codes[i])]
-            return
-        children, rewards = zip(*(dyn.push(dist, a) for a in range(N_MOVES)), strict=True)
-        dist = np.stack(children, 1).reshape(-1, dyn.n_states)  # row b * 6 + a
-        gained = np.stack([gained + r for r in rewards], 1).reshape(-1)
-        codes = (codes[:, None] * N_MOVES + np.arange(N_MOVES)).reshape(-1)
-        nodes += dist.shape[0]
-        for lo in range(0, dist.shape[0], chunk):
-            visit(dist[lo : lo + chunk], gained[lo : lo + chunk], codes[lo : lo + chunk], depth + 1)
-
-    visit(_start(tables, start)[None], np.zeros(1), np.zeros(1, dtype=np.int64), 0)
-    moves = []
-    code = best[1]
-    for _ in range(max_turns):
-        moves.append(Move(code % N_MOVES))
-        code //= N_MOVES
-    return OpenLoopPlan(tuple(reversed(moves)), best[0], "exhaustive", True, nodes)
+    moves = tuple(Move(a) for a in prefixes[best])
+    return FixedSequencePlan(moves, float(gained[best]), f"beam {beam_width}", False, nodes)
 
 
 def branch_and_bound(
     tables: Tables,
     max_turns: int,
     start: np.ndarray | None = None,
-    incumbent: OpenLoopPlan | None = None,
+    incumbent: FixedSequencePlan | None = None,
     max_nodes: int = 100_000,
-) -> OpenLoopPlan:
+) -> FixedSequencePlan:
     """Depth-first search that prunes prefixes whose bound cannot beat the incumbent.
 
     Args:
@@ -264,7 +220,7 @@ def branch_and_bound(
         ``upper_bound`` is the largest bound of the prefixes left open.
     """
     if incumbent is None:
-        incumbent = best_open_loop(tables, max_turns, start=start)
+        incumbent = best_fixed_sequence(tables, max_turns, start=start)
     dyn = _dynamics(tables, max_turns)
     best_value, best_moves = incumbent.value, [int(m) for m in incumbent.moves]
     nodes = 0
@@ -276,7 +232,7 @@ def branch_and_bound(
         if nodes >= max_nodes:  # out of budget: what is left open bounds the optimum
             upper = max([best_value, *(b for _, _, _, b in stack)])
             moves = tuple(Move(a) for a in best_moves)
-            return OpenLoopPlan(moves, best_value, "branch and bound", upper <= best_value + 1e-12, nodes, upper)
+            return FixedSequencePlan(moves, best_value, "branch and bound", upper <= best_value + 1e-12, nodes, upper)
         dist, gained, prefix, _ = stack.pop()
         signature = (len(prefix), np.round(dist[0], 12).tobytes())
         if reached.get(signature, -np.inf) >= gained - 1e-12:
@@ -295,35 +251,28 @@ def branch_and_bound(
                 best_value, best_moves = float(child_gain[a]), list(prefix) + [int(a)] * (left + 1)
                 continue
             stack.append((child_dist[a : a + 1], float(child_gain[a]), prefix + (int(a),), float(bound[a])))
-    return OpenLoopPlan(tuple(Move(a) for a in best_moves), best_value, "branch and bound", True, nodes, best_value)
+    moves = tuple(Move(a) for a in best_moves)
+    return FixedSequencePlan(moves, best_value, "branch and bound", True, nodes, best_value)
 
 
-
-
-def solve_open_loop(tables: Tables, max_turns: int, beam_width: int = 8, max_nodes: int = 2000) -> OpenLoopPlan:
+def solve_fixed_sequence(
+    tables: Tables, max_turns: int, beam_width: int = 8, max_nodes: int = 2000
+) -> FixedSequencePlan:
     """The best fixed sequence: beam search for an incumbent, then branch and bound to prove it.
 
     Cached per (tables, max_turns). If branch and bound runs out of its node budget
     (``max_nodes``, about 0.2 s on the mixture), the best plan found is returned with
     ``optimal`` False and a proven ``upper_bound``.
     """
-    by_horizon = tables.derived.setdefault("open_loop.plans", {})
+    by_horizon = tables.derived.setdefault("fixed_sequence.plans", {})
     if max_turns not in by_horizon:
-        incumbent = best_open_loop(tables, max_turns, beam_width)
+        incumbent = best_fixed_sequence(tables, max_turns, beam_width)
         by_horizon[max_turns] = branch_and_bound(tables, max_turns, incumbent=incumbent, max_nodes=max_nodes)
     return by_horizon[max_turns]
 
 
-def plans_by_persona(tables: Tables, max_turns: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> dict[str, OpenLoopPlan]:
-    """The best fixed sequence for each persona of a mixture (each knowing its persona)."""
-    return {
-        name: best_open_loop(tables, max_turns, beam_width, start=tables.initial_by_persona[i])
-        for i, name in enumerate(tables.persona_names)
-    }
-
-
 class BestFixedSequence:
-    """Plays the best fixed sequence of moves (:func:`solve_open_loop`), turn by turn (open loop).
+    """Plays the best fixed sequence of moves (:func:`solve_fixed_sequence`), turn by turn.
 
     Reads only the turn from the observation: what the best script that ignores the
     customer achieves. Memoryless, so :func:`~agents.exact.evaluation.exact_value`
@@ -334,7 +283,7 @@ class BestFixedSequence:
 
     def __init__(self, context: PolicyContext) -> None:
         self.context = context
-        self.plan = solve_open_loop(context.tables, context.max_turns)
+        self.plan = solve_fixed_sequence(context.tables, context.max_turns)
         self._moves = np.array([int(m) for m in self.plan.moves], dtype=np.int64)
 
     def predict(
@@ -356,12 +305,10 @@ class BestFixedSequence:
 __all__ = [
     "DEFAULT_BEAM_WIDTH",
     "BestFixedSequence",
-    "OpenLoopPlan",
-    "best_open_loop",
+    "FixedSequencePlan",
+    "best_fixed_sequence",
     "blind_values",
     "branch_and_bound",
-    "exhaustive_open_loop",
-    "plans_by_persona",
     "sequence_value",
-    "solve_open_loop",
+    "solve_fixed_sequence",
 ]

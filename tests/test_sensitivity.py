@@ -12,6 +12,8 @@ pytest.importorskip("SALib")
 from difficult_customer.agents.exact import solve_oracle  # noqa: E402
 from difficult_customer.customer_models import compile_model  # noqa: E402
 from difficult_customer.experiments.library import sensitivity as sens  # noqa: E402
+from difficult_customer.experiments.library.sensitivity import study as study_module  # noqa: E402
+from difficult_customer.experiments.library.sensitivity import tables  # noqa: E402
 
 
 @pytest.mark.parametrize("variant, builtin", [("default", "mixture"), ("guide_only", "guide_only")])
@@ -39,7 +41,7 @@ def _compiled_part(mixture, persona: str):
     if persona in ("shared", "weight"):
         return compile_model(mixture)
     p = next(p for p in mixture.personas if p.name == persona)
-    return compile_model(Mixture(persona, (p,), (1.0,), mixture.switched_off))
+    return compile_model(Mixture(persona, (p,), (1.0,), mixture.ablate))
 
 
 @pytest.mark.parametrize("variant", [pytest.param("default", marks=pytest.mark.slow), "guide_only"])
@@ -156,8 +158,8 @@ def test_study_is_seeded_resumable_and_writes_what_it_promises(tmp_path, monkeyp
     assert len(files) == first["models_solved"] == 2 + 2 * (len(first["groups"]) + 1) + 1
     files[1].unlink()  # as if the run had stopped before this sample
     calls = []
-    real = sens.solve_sample
-    monkeypatch.setattr(sens, "solve_sample", lambda *a: calls.append(1) or real(*a))
+    real = study_module.solve_sample
+    monkeypatch.setattr(study_module, "solve_sample", lambda *a: calls.append(1) or real(*a))
     second = sens.run_study("guide_only", design, settings, tmp_path, workers=1, progress=False)
     assert len(calls) == 1
     for a, b in zip(first["conclusions"], second["conclusions"], strict=True):
@@ -204,7 +206,7 @@ def test_learn_retrains_on_sampled_models_and_scores_each_exactly(tmp_path):
     pytest.importorskip("ray")
     pytest.importorskip("stable_baselines3")
     from difficult_customer import agents
-    from difficult_customer.agents.exact.memoryless import memoryless_value
+    from difficult_customer.agents.exact.memoryless_value import memoryless_value
     from difficult_customer.experiments.library.training import TrainConfig
 
     design = sens.Design(lhs_samples=2, index_trajectories=2, seed=0)
@@ -236,5 +238,5 @@ def test_claim_grouping_folds_each_assumption_into_its_claim():
 
 
 def test_quartile_cells_never_print_a_negative_zero():
-    assert sens._iqr([-1e-16, -0.0, 0.01234]) == "0.000 [0.000, 0.012]"
-    assert sens._iqr(None) == "—"
+    assert tables._iqr([-1e-16, -0.0, 0.01234]) == "0.000 [0.000, 0.012]"
+    assert tables._iqr(None) == "—"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from difficult_customer.experiments.library.sweep.engine import Progress, execute_run
-from difficult_customer.experiments.library.sweep.results import read_rows, summarize
-from difficult_customer.experiments.library.sweep.store import DETERMINISTIC_COLUMNS, Store, export_parquet
+from difficult_customer.experiments.library.sweep.results import export_parquet, read_rows, summarize
+from difficult_customer.experiments.library.sweep.store import DETERMINISTIC_COLUMNS, Store
 from difficult_customer.experiments.library.sweep.study import expand_study, load_study, run_id
 
 STUDIES = Path(__file__).resolve().parents[1] / "experiments" / "studies"
@@ -82,11 +82,14 @@ def test_dotted_keys_set_hyperparameters_and_variants_cross_the_grid() -> None:
     ({"kind": "probe", "variants": [{"label": "a"}, {"label": "a"}]}, "is the same run as run #1"),
     ({"kind": "probe", "sample": {"method": "grid", "n": 2, "space": {"seconds": {"low": 0, "high": 1}}}},
      "sample.method='grid'; allowed: sobol, random"),
-    ({"kind": "probe", "sample": {"n": 2, "space": {"seconds": {"low": 1, "high": 0}}}}, "allowed: numbers with low < high"),
-    ({"kind": "probe", "sample": {"n": 2, "space": {"seconds": {"low": 0, "hi": 1}}}}, "unknown key 'hi' in sample.space.seconds"),
+    ({"kind": "probe", "sample": {"n": 2, "space": {"seconds": {"low": 1, "high": 0}}}},
+     "allowed: numbers with low < high"),
+    ({"kind": "probe", "sample": {"n": 2, "space": {"seconds": {"low": 0, "hi": 1}}}},
+     "unknown key 'hi' in sample.space.seconds"),
     ({"kind": "train", "grid": {"algo": ["ppo", "sarsa"]}}, "unknown algorithm 'sarsa'; allowed: ppo"),
     ({"kind": "train", "grid": {"persona": ["grumpy"]}}, "unknown persona 'grumpy'; allowed: "),
-    ({"kind": "train", "fixed": {"hyperparameters.learning_rat": 0.1}}, "unknown hyperparameter 'learning_rat' for ppo"),
+    ({"kind": "train", "fixed": {"hyperparameters.learning_rat": 0.1}},
+     "unknown hyperparameter 'learning_rat' for ppo"),
     ({"kind": "train", "fixed": {"hyperparameters.learning_rate": "1e-3"}}, "write 1.0e-3"),
     ({"kind": "train", "fixed": {"steps": 1.5}}, "setting steps=1.5 is a float; allowed: int"),
     ({"kind": "train", "fixed": {"steps.x": 1}}, "'steps' is not a mapping"),
@@ -236,7 +239,8 @@ def test_sweep_command_refuses_bad_input_with_status_2(tmp_path: Path, capsys: p
 
 def test_normalized_iqm_uses_the_exact_references_of_each_rows_persona() -> None:
     from difficult_customer.agents import PolicyContext
-    from difficult_customer.experiments.library.scores import normalize, reference_values
+    from difficult_customer.agents.exact.normalize import normalize
+    from difficult_customer.experiments.library.scores import reference_values
 
     rows = [{"run_id": str(s), "study": "s", "kind": "train", "wall_seconds": 1.0, "host": "h", "algo": "ppo",
              "persona": "belligerent", "ablate": "none", "max_turns": 16, "seed": s, "final_return": r}

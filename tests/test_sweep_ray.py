@@ -26,10 +26,13 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from difficult_customer.experiments.library.sweep.engine import run_study, run_trainings  # noqa: E402
+from difficult_customer import agents  # noqa: E402
+from difficult_customer.experiments.library.sweep.engine import run_study  # noqa: E402
 from difficult_customer.experiments.library.sweep.runs import get_kind  # noqa: E402
 from difficult_customer.experiments.library.sweep.store import Store  # noqa: E402
 from difficult_customer.experiments.library.sweep.study import expand_study  # noqa: E402
+from difficult_customer.experiments.library.sweep.trainings import run_trainings  # noqa: E402
+from difficult_customer.experiments.library.training import TrainConfig, train  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -128,21 +131,19 @@ def test_killed_worker_run_is_retried_and_application_errors_are_logged(embedded
 
 
 def test_run_trainings_trains_once_through_the_store(embedded_ray: None, tmp_path: Path) -> None:
-    from difficult_customer.experiments.library.sweep.runs import training
-
-    TrainConfig = training().TrainConfig
     configs = [TrainConfig(algo="ppo", persona="mixture", steps=128, n_envs=2, eval_every=0, eval_episodes=4,
                            seed=s, hyperparameters={"n_steps": 64, "batch_size": 64, "n_epochs": 1})
                for s in (0, 1, 0)]
     results = run_trainings(configs, tmp_path / "store", progress=False)
     assert [r["config"]["seed"] for r in results] == [0, 1, 0]
     assert results[0]["run_id"] == results[2]["run_id"] != results[1]["run_id"]
-    assert Path(results[0]["model"]).exists() and results[0]["policy"] == results[0]["model"]
+    assert Path(results[0]["model"]).exists() and results[0]["policy"] == "ppo seed 0"
+    assert agents.spec(results[0]["policy"]).path == Path(results[0]["model"])
     assert all(isinstance(r["final_return"], float) for r in results)
     rows = Store(tmp_path / "store").rows()
     assert len(rows) == 2
     # Deterministic given the seed: the same training in this process gives the same result.
-    local = training().train(TrainConfig(**{**results[1]["config"], "out": str(tmp_path / "local")}), progress=False)
+    local = train(TrainConfig(**{**results[1]["config"], "out": str(tmp_path / "local")}), progress=False)
     assert local["final_return"] == results[1]["final_return"]
     assert local["curve"] == results[1]["curve"]
     again = run_trainings(configs[:1], tmp_path / "store", progress=False)  # stored: nothing is trained

@@ -8,21 +8,24 @@ Seeded and resumable: run it again with the same options and it continues.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from difficult_customer.experiments.library.sensitivity import (
-    VARIANTS,
-    Design,
-    LearnSettings,
-    SolveSettings,
+from difficult_customer.customer_models.switches import VARIANT_NAMES
+from difficult_customer.experiments.library.conclusions import RULE_IDS
+from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
+from difficult_customer.experiments.library.sensitivity.design import Design
+from difficult_customer.experiments.library.sensitivity.learning import LearnSettings, run_learning
+from difficult_customer.experiments.library.sensitivity.models import SolveSettings
+from difficult_customer.experiments.library.sensitivity.study import run_study
+from difficult_customer.experiments.library.sensitivity.tables import (
     learned_summary,
     plot_indices,
     plot_ranks,
     render_markdown,
-    run_study,
 )
 
 
@@ -33,8 +36,9 @@ class Config:
     out: Path = Path("results/sensitivity")
     """Folder for sensitivity.json, sensitivity.md, the plots and the solved samples (for resuming)."""
     quick: bool = False
-    """A small design that finishes in about two minutes (shares from 8 models, 2 Morris trajectories, coarser solves)."""
-    variants: tuple[Literal["default", "guide_only"], ...] = VARIANTS
+    """A small design that finishes in about two minutes (shares from 8 models, 2 Morris trajectories,
+    coarser solves)."""
+    variants: tuple[Literal["default", "guide_only"], ...] = VARIANT_NAMES  # type: ignore[assignment]
     """Model variants to study: the default model, and the guide-only one (every assumption off)."""
     lhs_samples: int | None = None
     """Latin-hypercube models for the shares (default 64; 8 with --quick)."""
@@ -69,8 +73,6 @@ class Config:
     """Ray cluster for --learn ("auto" or HOST:PORT); default: an embedded local Ray over every core."""
 
 
-RULE_IDS = ("R1", "R2", "R3", "R4", "R5", "R6")
-
 
 def designs(config: Config) -> Design:
     """The design the options ask for."""
@@ -82,11 +84,7 @@ def designs(config: Config) -> Design:
 
 
 def main(config: Config) -> int:
-    """Run the study for each variant and write the results."""
-    import json
-
-    from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
-
+    """Run the study for each variant and write ``sensitivity.json``, ``sensitivity.md`` and the plots; 0."""
     design = designs(config)
     settings = SolveSettings(
         max_turns=config.max_turns,
@@ -103,8 +101,6 @@ def main(config: Config) -> int:
     for variant in dict.fromkeys(config.variants):
         study = run_study(variant, design, settings, config.out, workers=workers)
         if config.learn:
-            from difficult_customer.experiments.library.sensitivity import run_learning
-
             learn = LearnSettings(algo=config.learn_algo, samples=config.learn_samples, steps=config.learn_steps,
                                   seeds=config.learn_seeds)
             study["learned"] = run_learning(variant, design, learn, config.out, config.max_turns, config.address)
@@ -112,14 +108,14 @@ def main(config: Config) -> int:
         study["plots"] = {
             "ranks": plot_ranks(study["ranks"], config.out / f"ranks_{variant}.png",
                                 f"Guide ranks over {study['lhs_samples']} sampled models ({variant})").name,
-            "indices": plot_indices(study["conclusions"], config.out / f"indices_{variant}.png",
-                                    f"What drives each conclusion ({variant}; {study['conclusions'][0]['index_kind']})"
-                                    ).name,
+            "indices": plot_indices(
+                study["conclusions"], config.out / f"indices_{variant}.png",
+                f"What drives each conclusion ({variant}; {study['conclusions'][0]['index_kind']})").name,
         }
         results[variant] = study
     document = {
-        "design": {**design.__dict__},
-        "settings": {**settings.__dict__},
+        "design": asdict(design),
+        "settings": asdict(settings),
         "variants": results,
     }
     atomic_write_json(config.out / "sensitivity.json", document)

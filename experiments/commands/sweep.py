@@ -21,6 +21,7 @@ import tyro
 
 from difficult_customer.experiments.library.sweep.engine import DEFAULT_MAX_RETRIES, run_study
 from difficult_customer.experiments.library.sweep.results import read_rows, summarize
+from difficult_customer.experiments.library.sweep.runs import get_kind
 from difficult_customer.experiments.library.sweep.store import Store
 from difficult_customer.experiments.library.sweep.study import load_study
 
@@ -79,8 +80,6 @@ def main(config: Config) -> int:
         return 1
     order = {r.run_id: i for i, r in enumerate(study.runs)}
     rows = sorted((r for r in read_rows(store) if r["run_id"] in order), key=lambda r: order[r["run_id"]])
-    from difficult_customer.experiments.library.sweep.runs import get_kind
-
     metric = get_kind(study.kind).metric
     for group in summarize(rows, metric=metric):
         label = ", ".join(f"{k}={v}" for k, v in group.items() if k not in ("n", "seeds", "iqm", "low", "high", "mean"))

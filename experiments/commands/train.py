@@ -47,7 +47,8 @@ class Config:
     n_envs: int = 8
     """Environments stepped together (the natively batched env)."""
     observation: Literal["partial", "belief"] = "partial"
-    """What the agent gets: partial (the env's observation) or belief (plus the exact Bayes filter's marginals, computed from the observation history)."""
+    """What the agent gets: partial (the env's observation) or belief (plus the exact Bayes filter's marginals,
+    computed from the observation history)."""
     config: str | None = None
     """YAML file of hyperparameter overrides (key: value lines, or a zoo file nested under DifficultCustomer-v0)."""
     set: list[str] = field(default_factory=list)

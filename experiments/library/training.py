@@ -1,4 +1,4 @@
-"""Training stable-baselines3 agents as library code: one run (:func:`train`) or a budget's worth (:func:`train_all`).
+"""Training one stable-baselines3 run as library code (:func:`train`); a budget's worth is ``sweep.trainings``.
 
 Hyperparameters come from ``experiments/configs/<algo>.yaml``, written in
 rl-baselines3-zoo's format (nested under the env id, so the zoo trains with the same
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
+import itertools
 import json
 import platform
 import sys
@@ -24,16 +26,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import gymnasium
 import numpy as np
 
+from difficult_customer import agents
 from difficult_customer.agents import PolicyContext
+from difficult_customer.agents.exact.belief_input import BeliefInputPolicy, make_belief_vec_env
 from difficult_customer.agents.learned import ALGORITHMS, algorithm_class
-from difficult_customer.customer_models import PERSONA_NAMES, check_ablate
+from difficult_customer.customer_models import PERSONA_NAMES, Mixture, check_ablate
+from difficult_customer.customer_models.space import space_for
 from difficult_customer.envs import ENV_ID
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
-from difficult_customer.experiments.library.budgets import Budget, train_eval_seeds, training_seeds
+from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
+from difficult_customer.experiments.library.budgets import train_eval_seeds
 from difficult_customer.experiments.library.io import atomic_write_json, read_json
-from difficult_customer.experiments.library.progress import progress_bar
 from difficult_customer.experiments.library.rollouts import run_episodes
 
 ZOO_ONLY_KEYS = ("n_envs", "n_timesteps", "normalize", "env_wrapper", "vec_env_wrapper", "frame_stack", "callback",
@@ -48,13 +54,12 @@ def load_hyperparameters(algo: str, overrides: dict[str, Any] | None = None) -> 
         ValueError: for an unknown algorithm, a malformed file, or an override key the
             algorithm does not take (listing the keys it takes).
     """
-    import inspect
-
-    import yaml
+    import yaml  # optional extra (train)
 
     if algo not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algo!r}; allowed: {', '.join(ALGORITHMS)}")
-    text = resources.files("difficult_customer.experiments").joinpath("configs", f"{algo}.yaml").read_text(encoding="utf-8")
+    config_file = resources.files("difficult_customer.experiments").joinpath("configs", f"{algo}.yaml")
+    text = config_file.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -73,7 +78,7 @@ def load_hyperparameters(algo: str, overrides: dict[str, Any] | None = None) -> 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     """``["learning_rate=1e-3", "policy_kwargs={net_arch: [32]}"]`` -> dict (values parsed as YAML)."""
-    import yaml
+    import yaml  # optional extra (train)
 
     out = {}
     for item in items:
@@ -96,7 +101,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     Raises:
         ValueError: naming the file if it is missing, malformed, or not a mapping.
     """
-    import yaml
+    import yaml  # optional extra (train)
 
     path = Path(path)
     if not path.exists():
@@ -124,7 +129,7 @@ class TrainConfig:
     persona: str = "mixture"
     """Persona or mixture to train on."""
     ablate: list[str] = field(default_factory=list)
-    """Claim ids switched off in the customer model."""
+    """The switches (claims, assumptions, contested readings) turned off in the customer model."""
     max_turns: int = DEFAULT_MAX_TURNS
     """Turn limit of each conversation."""
     steps: int = 100_000
@@ -141,7 +146,7 @@ class TrainConfig:
     """Overrides of the YAML hyperparameters."""
     sample: dict[str, Any] = field(default_factory=dict)
     """A model drawn by the sensitivity analysis instead of the named persona: ``{"variant": "default" or
-    "guide_only", "x": [one value per sampled parameter]}`` (``experiments.library.sensitivity.space_for``)."""
+    "guide_only", "x": [one value per sampled parameter]}`` (``customer_models.space.space_for``)."""
     eval_every: int = 10_000
     """Steps between evaluations for the learning curve (0: only at the end)."""
     eval_episodes: int = 200
@@ -161,21 +166,20 @@ class TrainConfig:
         if self.observation not in ("partial", "belief"):
             raise ValueError(f"observation={self.observation!r}; allowed: partial, belief")
         if self.observation == "belief" and self.algo == "recurrent_ppo":
-            raise ValueError("observation='belief' with recurrent_ppo; allowed: ppo, a2c, dqn (the belief is the memory)")
+            raise ValueError("observation='belief' with recurrent_ppo; allowed: ppo, a2c, dqn "
+                             "(the belief is the memory)")
         for name in ("steps", "n_envs", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}; allowed is an integer >= 1")
         if self.sample:
             self.sampled_model()  # names a bad variant, a wrong number of values or a value out of range
 
-    def sampled_model(self) -> Any:
+    def sampled_model(self) -> Mixture:
         """The :class:`~difficult_customer.customer_models.Mixture` of :attr:`sample`.
 
         Raises:
             ValueError: for missing keys, an unknown variant, or values that do not fit its parameters.
         """
-        from difficult_customer.experiments.library.sensitivity import space_for
-
         missing = {"variant", "x"} - set(self.sample)
         if missing:
             raise ValueError(f"sample={self.sample!r} lacks {sorted(missing)}; allowed: {{'variant': ..., 'x': [...]}}")
@@ -208,8 +212,6 @@ def evaluate_model(model: Any, config: TrainConfig, episodes: int | None = None)
     """Mean return of the deterministic policy on fixed evaluation seeds."""
     seeds = train_eval_seeds(episodes or config.eval_episodes)
     if config.observation == "belief":
-        from difficult_customer.agents.exact.belief_input import BeliefInputPolicy
-
         model = BeliefInputPolicy(model, config.context().tables)
     eps = run_episodes(model, config.context(), seeds)
     return float(np.mean([e.ret for e in eps]))
@@ -221,22 +223,17 @@ def make_training_env(config: TrainConfig) -> Any:
     One env or many, the customers are stepped together with numpy
     (``difficult_customer.envs.sb3_vec_env.CustomerSB3VecEnv``); the model seeds it.
     """
-    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
-
     context = config.context()
     env = CustomerSB3VecEnv(config.n_envs, **context.env_kwargs())
     if config.observation == "belief":
-        from difficult_customer.agents.exact.belief_input import make_belief_vec_env
-
         env = make_belief_vec_env(env, context.tables)
     return env
 
 
 def versions() -> dict[str, str]:
     """Versions of Python and the libraries a result depends on."""
-    import gymnasium
-    import stable_baselines3
-    import torch
+    import stable_baselines3  # optional extra (train)
+    import torch  # optional extra (train)
 
     out = {
         "python": platform.python_version(),
@@ -246,7 +243,7 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
     }
     try:
-        import sb3_contrib
+        import sb3_contrib  # optional extra (train)
 
         out["sb3_contrib"] = sb3_contrib.__version__
     except ImportError:
@@ -269,9 +266,9 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
         done.setdefault("policy", done["model"])  # result files written before policies were named by path
         return done
 
-    import torch
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.utils import set_random_seed
+    import torch  # optional extra (train)
+    from stable_baselines3.common.callbacks import BaseCallback  # optional extra (train)
+    from stable_baselines3.common.utils import set_random_seed  # optional extra (train)
 
     torch.set_num_threads(1)  # reproducible, and leaves the other core to a parallel run
     set_random_seed(config.seed)
@@ -291,7 +288,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
                 atomic_write_json(folder / "curve.json", curve)
             return True
 
-    atomic_write_json(folder / "config.json", {"config": asdict(config), "hyperparameters": {**params, "policy": policy},
+    atomic_write_json(folder / "config.json", {"config": asdict(config),
+                                                "hyperparameters": {**params, "policy": policy},
                                                 "versions": versions()})
     started = time.perf_counter()
     curve.append([0, evaluate_model(model, config)])
@@ -321,84 +319,44 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
 
 def _has_progress_bar() -> bool:
     try:
-        import rich  # noqa: F401
-        import tqdm  # noqa: F401
+        import rich  # noqa: F401  (optional extra: cli)
+        import tqdm  # noqa: F401  (optional extra: cli)
     except ImportError:
         return False
     return sys.stderr.isatty()
 
 
-def split_learner(learner: str) -> tuple[str, str]:
-    """``"ppo_belief"`` -> ``("ppo", "belief")``; ``"ppo"`` -> ``("ppo", "partial")``."""
-    if learner.endswith("_belief"):
-        return learner[: -len("_belief")], "belief"
-    return learner, "partial"
+def policy_name(config: TrainConfig) -> str:
+    """The trained policy's name in words: ``ppo seed 3``, ``ppo_belief seed 0 on belligerent with C4, C6 off``.
+
+    The learner (algorithm, ``_belief`` for belief features) and seed, then the persona
+    unless it is the default mixture, the switches turned off, and a sampled model's key.
+    Two runs with the same name differ only in settings such as steps or hyperparameters.
+    """
+    learner = config.algo + ("_belief" if config.observation == "belief" else "")
+    name = f"{learner} seed {config.seed}"
+    if config.sample:
+        name += f" on sampled model {config.key()[:8]}"
+    elif config.persona != "mixture":
+        name += f" on {config.persona}"
+    if config.ablate:
+        name += f" with {', '.join(sorted(config.ablate))} off"
+    return name
 
 
-def _train_one(config: TrainConfig) -> dict[str, Any]:
-    return train(config, progress=False)
+def register_policy(config: TrainConfig, model: str | Path) -> str:
+    """Register the model ``config`` trained as a policy named in words, and return the name.
 
-
-def budget_runs(budget: Budget, *, out: str | Path, seed: int = 0, persona: str = "mixture",
-                ablate: Sequence[str] = (), max_turns: int = DEFAULT_MAX_TURNS,
-                n_envs: int = 8) -> list[tuple[str, TrainConfig]]:
-    """Every training run of ``budget``, as (learner, run settings) pairs, seeds from :func:`training_seeds`."""
-    runs = []
-    for learner, (steps, n_seeds) in budget.learners.items():
-        algo, observation = split_learner(learner)
-        for run_seed in training_seeds(seed, n_seeds):
-            runs.append((learner, TrainConfig(
-                algo=algo, observation=observation, persona=persona, ablate=list(ablate), max_turns=max_turns,
-                steps=steps, seed=run_seed, n_envs=n_envs, eval_every=budget.curve_every,
-                eval_episodes=budget.curve_episodes, out=str(Path(out) / "runs"),
-            )))
-    return runs
-
-
-def train_all(budget: Budget, *, out: str | Path, seed: int = 0, persona: str = "mixture",
-              ablate: Sequence[str] = (), max_turns: int = DEFAULT_MAX_TURNS, n_envs: int = 8,
-              workers: int = 2, progress: bool = True) -> dict[str, list[dict[str, Any]]]:
-    """Train (or reuse) every run of ``budget``; returns learner -> run results.
-
-    The runs go through the sweep engine (:func:`~experiments.library.sweep.run_trainings`):
-    results and models are kept in the study store ``<out>/runs`` (SQLite rows plus
-    artifacts), one Ray task per run with ``workers`` CPUs, and a run already in the store
-    is not trained again, so an interrupted command resumes. Without Ray installed (the
-    ``sweep`` extra) the runs are trained one after the other in this process, into the
-    same run folders :func:`train` uses.
-
-    Args:
-        workers: CPUs the runs are spread over (1: one run at a time).
-
-    Returns:
-        Per learner, one dict per seed with ``final_return``, ``curve``, ``config``,
-        ``model`` and ``policy`` (the model's path, the name ``agents.make`` builds it by)
-        and ``wall_seconds``.
+    The name is :func:`policy_name`; if another model already holds it in this process
+    (e.g. the same learner and seed trained with other steps), `` #2``, `` #3``, ... is
+    appended. The same model registered again keeps its name.
 
     Raises:
-        ValueError: for bad settings, before anything is trained.
+        ValueError: for a missing model file (see ``agents.register_model``).
     """
-    import importlib.util
-
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers={workers!r}; allowed is an integer >= 1")
-    runs = budget_runs(budget, out=out, seed=seed, persona=persona, ablate=ablate, max_turns=max_turns, n_envs=n_envs)
-    for _, config in runs:
-        config.validate()
-    results: dict[str, list[dict[str, Any]]] = {learner: [] for learner in budget.learners}
-    if importlib.util.find_spec("ray") is not None:
-        from difficult_customer.experiments.library.sweep import run_trainings
-
-        done = run_trainings([config for _, config in runs], Path(out) / "runs", num_cpus=workers,
-                             progress=progress, study="report")
-        for (learner, _), result in zip(runs, done, strict=True):
-            results[learner].append({**result, "policy": result["model"]})
-        return results
-    bar = progress_bar(len(runs), "training", enabled=progress)
-    try:
-        for learner, config in runs:
-            results[learner].append(_train_one(config))
-            bar.update(1)
-    finally:
-        bar.close()
-    return results
+    base, path = policy_name(config), Path(model)
+    for n in itertools.count(1):
+        name = base if n == 1 else f"{base} #{n}"
+        if name not in agents.names() or agents.spec(name).path == path:
+            return agents.register_model(path, algo=config.algo, name=name).name
+    raise AssertionError("unreachable")  # pragma: no cover

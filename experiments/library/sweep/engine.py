@@ -26,15 +26,15 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from difficult_customer.experiments.library.sweep.runs import get_kind
 from difficult_customer.experiments.library.sweep.store import Store
-from difficult_customer.experiments.library.sweep.study import Run, Study, run_id
+from difficult_customer.experiments.library.sweep.study import Run, Study
 
 DEFAULT_MAX_RETRIES = 3
 """Times Ray retries a run whose worker or node died (application errors are not retried)."""
@@ -104,7 +104,7 @@ def execute_run(kind: str, settings: dict[str, Any], rid: str) -> dict[str, Any]
     """
     node_id = ""
     try:
-        import ray
+        import ray  # optional extra (sweep)
 
         if ray.is_initialized():
             node_id = ray.get_runtime_context().get_node_id()
@@ -134,7 +134,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         num_cpus: CPUs of the embedded Ray (all of this machine's by default); ignored
             when connecting to a cluster.
     """
-    import ray
+    import ray  # optional extra (sweep)
 
     if ray.is_initialized():
         yield
@@ -188,7 +188,7 @@ def run_study(study: Study, store: Store | str | Path, address: str | None = Non
     bar = _bar(study.name, state) if progress and sys.stderr.isatty() else None
     lines = progress and bar is None  # a log, not a terminal: one line per finished run
     with ray_session(address, num_cpus):
-        import ray
+        import ray  # optional extra (sweep)
 
         remote = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(execute_run)
         pending = list(reversed(todo))
@@ -237,7 +237,7 @@ def run_study(study: Study, store: Store | str | Path, address: str | None = Non
 
 def _bar(name: str, state: Progress) -> Any:
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # optional extra (cli)
     except ImportError:
         return None
     return tqdm(total=state.total, initial=state.done, desc=name, file=sys.stderr, dynamic_ncols=True,
@@ -252,61 +252,3 @@ def _show(bar: Any, state: Progress) -> None:
     rate = state.runs_per_minute()
     bar.set_postfix_str(f"{state.running} running, {state.failed} failed, "
                         f"{f'{rate:.1f} runs/min, ' if rate else ''}ETA {_duration(eta) if eta is not None else '?'}")
-
-
-# ---------------------------------------------------------------------------------------------
-# The runner for report, ablations and sensitivity --learn
-
-
-_TRAIN_EXCLUDED = ("out", "tensorboard")
-
-
-def train_run(config: Any) -> Run:
-    """The study run of a ``TrainConfig`` (its id is the same as in a study file with those settings)."""
-    config.validate()
-    settings = {k: v for k, v in asdict(config).items() if k not in _TRAIN_EXCLUDED}
-    return Run(run_id("train", settings), "train", settings)
-
-
-def run_trainings(configs: Sequence[Any], store: str | Path | Store, address: str | None = None,
-                  num_cpus: int | None = None, max_retries: int = DEFAULT_MAX_RETRIES, progress: bool = True,
-                  study: str = "trainings") -> list[dict[str, Any]]:
-    """Train every ``TrainConfig`` (or reuse its stored result) on Ray; results in the order given.
-
-    The engine for ``report``, ``ablations`` and ``sensitivity --learn``: the same store,
-    retries and resumption as ``difficult-customer sweep``. Ray is started only if a run
-    is not in the store yet. ``config.out`` is ignored: artifacts live in the store.
-
-    Args:
-        configs: :class:`~difficult_customer.experiments.library.training.TrainConfig` objects (duplicates are
-            trained once).
-        store: the results store (or its folder), e.g. ``<report out>/runs``.
-        address, num_cpus, max_retries, progress: as :func:`run_study`.
-        study: the study name recorded in the store's rows.
-
-    Returns:
-        One dict per config, shaped as ``train()``'s result: ``final_return``, ``curve``,
-        ``key``, ``config`` (the ``TrainConfig`` as a dict), ``model`` (path of
-        ``model.zip`` in the store), ``policy`` (the same path: ``agents.make`` takes it, the
-        algorithm is read from the ``config.json`` beside it), ``wall_seconds``, plus ``run_id``.
-
-    Raises:
-        RuntimeError: if some runs failed, with their errors (the others are stored; calling
-            again retries only the failed ones).
-    """
-    store = store if isinstance(store, Store) else Store(store)
-    runs = [train_run(c) for c in configs]
-    unique = list({r.run_id: r for r in runs}.values())
-    state = run_study(Study(name=study, kind="train", runs=unique), store, address=address, num_cpus=num_cpus,
-                      max_retries=max_retries, progress=progress)
-    if state.failed:
-        details = "; ".join(f"{f['run_id']}: {f['error'].splitlines()[0]}" for f in state.failures)
-        raise RuntimeError(f"{state.failed} of {len(unique)} training runs failed ({details})")
-    rows = {row["run_id"]: row for row in store.rows()}
-    out = []
-    for config, run in zip(configs, runs, strict=True):
-        row = rows[run.run_id]
-        model = store.artifact_dir(run.run_id) / "model.zip"
-        out.append({**row["result"], "run_id": run.run_id, "config": asdict(config), "model": str(model),
-                    "policy": str(model), "wall_seconds": row["wall_seconds"]})
-    return out

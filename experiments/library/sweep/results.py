@@ -1,20 +1,26 @@
-"""From a store to a page: tidy rows, and interquartile means across seeds per group.
+"""From a store to a page: tidy rows, interquartile means across seeds per group, and a Parquet copy.
 
 ``read_rows(STORE)`` gives one flat dict per run (its settings and the scalar entries of
 its result side by side); ``summarize(rows)`` groups them by every setting but the seed
 (or by the settings named) and gives each group's IQM across seeds with a 95% stratified
 bootstrap interval (``scores.iqm_ci``), optionally of scores normalized between the
-random policy (0) and the oracle (1).
+random policy (0) and the oracle (1); ``export_parquet`` writes the tidy rows as Parquet.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from difficult_customer.agents import PolicyContext
+from difficult_customer.agents.exact.evaluation import oracle_value, random_value
+from difficult_customer.agents.exact.normalize import normalize
+from difficult_customer.experiments.library.sweep.runs import get_kind
 from difficult_customer.experiments.library.sweep.store import Store
 
 SEED_KEY = "seed"
@@ -62,8 +68,6 @@ def read_rows(store: str | Path | Store) -> list[dict[str, Any]]:
 
 def setting_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
     """The columns of tidy rows that are settings of their run kind (seed included), in order."""
-    from difficult_customer.experiments.library.sweep.runs import get_kind
-
     settings = {k for kind in {row["kind"] for row in rows} for k in get_kind(kind).defaults()}
     keys: list[str] = []
     for row in rows:
@@ -93,9 +97,10 @@ def summarize(rows: Sequence[dict[str, Any]], metric: str = "final_return", by: 
         (runs), ``seeds``, ``iqm``, ``low``, ``high``, ``mean``.
 
     Raises:
-        ValueError: for a metric or grouping setting that the rows lack, naming it.
+        ValueError: for a metric or grouping setting that the rows lack, naming it; with
+            ``normalized``, for a row whose model has an oracle no better than random.
     """
-    from difficult_customer.experiments.library.scores import iqm_ci
+    from difficult_customer.experiments.library.scores import iqm_ci  # optional extra (report): needs scipy
 
     if not rows:
         return []
@@ -130,9 +135,6 @@ def _value(row: dict[str, Any], metric: str, normalized: bool) -> float:
     value = float(row[metric])
     if not normalized:
         return value
-    from difficult_customer.agents import PolicyContext
-    from difficult_customer.experiments.library.scores import normalize, reference_values
-
     for key in ("persona", "ablate", "max_turns"):
         if key not in row:
             raise ValueError(f"normalized scores need the setting {key!r} in every row (train runs)")
@@ -140,6 +142,29 @@ def _value(row: dict[str, Any], metric: str, normalized: bool) -> float:
     if ref_key not in _REFERENCES:
         ablate = [] if row["ablate"] == "none" else str(row["ablate"]).split("-")
         context = PolicyContext.create(persona=row["persona"], ablate=ablate, max_turns=int(row["max_turns"]))
-        _REFERENCES[ref_key] = reference_values(context)
+        _REFERENCES[ref_key] = {"random": float(random_value(context)), "oracle": float(oracle_value(context))}
     refs = _REFERENCES[ref_key]
     return normalize(value, refs["random"], refs["oracle"])
+
+
+def export_parquet(store: str | Path | Store, path: str | Path) -> Path:
+    """Write the store's tidy rows (:func:`read_rows`) as a Parquet file, atomically; returns ``path``.
+
+    Mapping or list values are written as canonical JSON text.
+    """
+    import pyarrow as pa  # optional extra (sweep)
+    import pyarrow.parquet as pq  # optional extra (sweep)
+
+    rows = read_rows(store)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist([{k: (_json(v) if isinstance(v, (dict, list)) else v) for k, v in r.items()}
+                                  for r in rows])
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -13,7 +13,7 @@ engine does not care what a run does; it only needs, for each kind:
 
 ``train`` trains an SB3 algorithm and evaluates it. ``probe`` does no learning: it sleeps
 and returns numbers derived from its settings, for testing the engine and measuring its
-overhead per run. ``sensitivity`` and ``exact`` are to come (``register`` adds a kind).
+overhead per run. ``register`` adds a kind to :data:`RUN_KINDS`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from difficult_customer.experiments.library.training import TrainConfig, load_hyperparameters, run_dir, train
+
 
 @dataclass(frozen=True)
 class RunKind:
@@ -42,13 +44,13 @@ class RunKind:
     description: str = ""
 
 
-KINDS: dict[str, RunKind] = {}
+RUN_KINDS: dict[str, RunKind] = {}
 """Registered run kinds by name."""
 
 
 def register(kind: RunKind) -> RunKind:
-    """Add ``kind`` to :data:`KINDS` (replacing one of the same name) and return it."""
-    KINDS[kind.name] = kind
+    """Add ``kind`` to :data:`RUN_KINDS` (replacing one of the same name) and return it."""
+    RUN_KINDS[kind.name] = kind
     return kind
 
 
@@ -58,39 +60,31 @@ def get_kind(name: str) -> RunKind:
     Raises:
         ValueError: for an unknown kind, listing the registered ones.
     """
-    if name not in KINDS:
-        raise ValueError(f"unknown run kind {name!r}; allowed: {', '.join(sorted(KINDS))}")
-    return KINDS[name]
+    if name not in RUN_KINDS:
+        raise ValueError(f"unknown run kind {name!r}; allowed: {', '.join(sorted(RUN_KINDS))}")
+    return RUN_KINDS[name]
 
 
 # ---------------------------------------------------------------------------------------------
 # train: an SB3 training run and its evaluation
 
 
-def training() -> Any:
-    """The module with ``TrainConfig``, ``train``, ``run_dir`` and ``load_hyperparameters`` (imported on use:
-    it needs the ``train`` extra)."""
-    from difficult_customer.experiments.library import training as module
-
-    return module
-
-
-_TRAIN_EXCLUDED = ("out", "tensorboard")
+TRAIN_EXCLUDED = ("out", "tensorboard")
 """TrainConfig fields that are not settings of a run: where files go, optional logs."""
 
 
 def _train_defaults() -> dict[str, Any]:
-    return {k: v for k, v in asdict(training().TrainConfig()).items() if k not in _TRAIN_EXCLUDED}
+    return {k: v for k, v in asdict(TrainConfig()).items() if k not in TRAIN_EXCLUDED}
 
 
-def _train_config(settings: dict[str, Any], out: str = "runs") -> Any:
-    return training().TrainConfig(**settings, out=out)
+def _train_config(settings: dict[str, Any], out: str = "runs") -> TrainConfig:
+    return TrainConfig(**settings, out=out)
 
 
 def _train_validate(settings: dict[str, Any]) -> None:
     config = _train_config(settings)
     config.validate()
-    training().load_hyperparameters(config.algo, config.hyperparameters)
+    load_hyperparameters(config.algo, config.hyperparameters)
     for key, value in config.hyperparameters.items():
         if isinstance(value, str):
             try:
@@ -103,10 +97,9 @@ def _train_validate(settings: dict[str, Any]) -> None:
 
 def _train_run(settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Train and evaluate one SB3 run; ``model.zip``, ``curve.json`` and ``config.json`` become artifacts."""
-    module = training()
     config = _train_config(settings, out=str(workdir / "_train"))
-    result = module.train(config, progress=False)
-    folder = module.run_dir(config)
+    result = train(config, progress=False)
+    folder = run_dir(config)
     for name in ("model.zip", "curve.json", "config.json"):
         if (folder / name).exists():
             shutil.move(str(folder / name), workdir / name)
@@ -142,13 +135,14 @@ def _probe_run(settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Sleep ``seconds`` and return a number derived from the settings.
 
     With ``marker_dir``, first writes a file ``<label>.s<seed>.<pid>.<ns>`` there (one per
-    attempt) holding the seed, this process's pid and Ray node id: tests use it to find (and kill) the worker or node of a running run.
+    attempt) holding the seed, this process's pid and Ray node id: tests use it to find (and kill) the
+    worker or node of a running run.
     With ``fail``, raises instead (an application error, recorded as a failed run).
     """
     if settings["marker_dir"]:
         node_id = ""
         try:
-            import ray
+            import ray  # optional extra (sweep)
 
             if ray.is_initialized():
                 node_id = ray.get_runtime_context().get_node_id()

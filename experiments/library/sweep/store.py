@@ -11,7 +11,7 @@ there whole or not at all, even if the driver is killed mid-write; the primary k
 ``run_id`` makes a duplicate impossible (a run finished twice, e.g. by a retry racing a
 resume, is stored once); it needs nothing beyond the standard library, and any tool reads
 it. Parquet files are immutable: appending a row means rewriting the file or one file per
-run, with the atomicity and deduplication left to us. :func:`export_parquet` writes a
+run, with the atomicity and deduplication left to us. ``results.export_parquet`` writes a
 Parquet copy for analysis.
 
 Only the driver writes the store; workers send their results and artifacts back through
@@ -35,6 +35,8 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
+
+from difficult_customer.experiments.library.io import atomic_write_text
 
 DETERMINISTIC_COLUMNS = ("run_id", "study", "kind", "settings", "result")
 """Columns equal between two executions of the same runs (the others are when, where and how long)."""
@@ -167,24 +169,4 @@ class Store:
 
     def save_study(self, name: str, source: str) -> None:
         """Keep a copy of the study file beside its results."""
-        from difficult_customer.experiments.library.io import atomic_write_text
-
         atomic_write_text(self.path / "studies" / f"{name}.yaml", source)
-
-
-def export_parquet(store: str | Path | Store, path: str | Path) -> Path:
-    """Write the store's tidy rows (see ``results.read_rows``) as a Parquet file, atomically."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from difficult_customer.experiments.library.sweep.results import read_rows
-
-    rows = read_rows(store)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pylist([{k: (_dumps(v) if isinstance(v, (dict, list)) else v) for k, v in r.items()}
-                                  for r in rows])
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-    return path

@@ -3,7 +3,7 @@
 A study lists what to vary; every combination is one run::
 
     name: algorithms-by-persona   # optional; the file's name without .yaml by default
-    kind: train                   # the run kind (runs.KINDS): train (default), probe
+    kind: train                   # the run kind (runs.RUN_KINDS): train (default), probe
     fixed:                        # settings shared by every run
       steps: 2048
       eval_every: 0
@@ -43,6 +43,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from difficult_customer.experiments.library.sweep.runs import get_kind
 
@@ -85,7 +87,7 @@ def load_study(path: str | Path) -> Study:
     Raises:
         ValueError: naming the file and the bad key or value (and what is allowed).
     """
-    import yaml
+    import yaml  # optional extra (train)
 
     path = Path(path)
     if not path.exists():
@@ -261,14 +263,12 @@ def _samples(spec: Any) -> list[dict[str, Any]]:
         ranges.append((key, float(low), float(high), log, bool(r.get("integer", False))))
 
     if method == "sobol":
-        from scipy.stats import qmc
+        from scipy.stats import qmc  # optional extra (report)
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # scipy warns when n is not a power of two
             unit = qmc.Sobol(d=len(ranges), scramble=True, seed=seed).random(n)
     else:
-        import numpy as np
-
         unit = np.random.default_rng(seed).random((n, len(ranges)))
     points = []
     for row in unit:

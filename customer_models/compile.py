@@ -1,4 +1,4 @@
-"""Compile a customer model into explicit tables: the one source of truth.
+"""Compile a customer model into explicit tables, which the layers above read.
 
 :func:`compile_model` enumerates the hidden states reachable from the start, asks
 :func:`~customer_models.dynamics.step_outcomes` for every (state, move), and stores the

@@ -1,8 +1,8 @@
 """Named reward terms and their weights.
 
 A step's reward is ``sum(weight[name] * term[name])``. Terms are computed from the hidden
-state before and after a step by :func:`reward_terms`, the one function both the
-compiler (for the tables) and the environment (for ``info["reward_terms"]``) call.
+state before and after a step by :func:`reward_terms`, which the compiler calls for the
+tables; the environment's ``info["reward_terms"]`` reads them from the tables.
 """
 
 from __future__ import annotations

@@ -1,56 +1,24 @@
-"""The conversation core: one pure, batched reset and step over integer state arrays.
+"""The conversation core: a pure, batched reset and step over integer state arrays.
 
-Everything that runs conversations calls this module: :class:`~envs.customer_env.CustomerEnv`
-(a batch of one, through the scalar specialization :meth:`ConversationCore.step_one`),
-:class:`~envs.customer_vector_env.CustomerVectorEnv`, :func:`envs.rollout.rollout` (and
-through it Monte Carlo evaluation, the experiments' ``run_episodes`` and the annotated
-conversations of ``explain``). It owns the conversation mechanics, and nothing else
-keeps a copy of them: the successor draw, the tone draw, the agent's history, the turn,
-termination, truncation and restarts.
-
-The style is gymnax's: a :class:`ConversationCore` holds read-only tables built once per
-(compiled model, turn limit); the state of a batch of conversations is a
-:class:`Conversations` of integer arrays; every function takes a state and returns a new
-one (inputs are never written to); randomness comes in as uniforms, two per
-conversation and step, from a generator the caller owns (:func:`uniforms`)::
-
-    from difficult_customer.customer_models import compile_model
-    from difficult_customer.envs.core import conversation_core, uniforms
+Computes, for a batch of conversations of one compiled model and turn limit, the next
+state, the observation code shown, the reward and the ends (terminated, truncated,
+restarted) of one move each. Inputs: a :class:`ConversationCore` built once per
+(tables, turn limit) by :func:`conversation_core`, the state of a batch
+(:class:`Conversations`, integer arrays), the moves and two uniforms per conversation
+(:func:`uniforms`). Outputs: a new :class:`Conversations` and a :class:`Step`; inputs are
+never written to. :meth:`ConversationCore.observe` turns a state into observation vectors;
+:meth:`ConversationCore.reset_one` / :meth:`~ConversationCore.step_one` are the same reset
+and step for one conversation on Python ints (same uniforms, same results). Both envs and
+:func:`envs.rollout.rollout` step conversations through it::
 
     core = conversation_core(compile_model("mixture"), max_turns=16)
     rng = np.random.default_rng(0)
-    conv = core.reset(uniforms(rng, 8))                       # 8 conversations
-    obs = core.observe(conv)                                   # (8, 30) float32
+    conv = core.reset(uniforms(rng, 8))                                # 8 conversations
+    obs = core.observe(conv)                                           # (8, 30) float32
     conv, step = core.step(conv, np.zeros(8, int), uniforms(rng, 8))   # everyone listens
-    step.reward, step.terminated, step.truncated               # (8,) each
-    conv = core.reset_rows(conv, conv.done, uniforms(rng, int(conv.done.sum())))
 
-**Randomness.** The two uniforms of a conversation draw the successor (or, at a restart,
-the start state) and the tone shown in it together, by Walker's alias method over their
-joint distribution (:class:`~difficult_customer.envs.sampling.JointAlias`): ``u[0]`` picks
-one of the row's equally likely columns, ``u[1]`` the column's own outcome or its alias.
-``rng.random((2, n))`` is what both environments pass, so one generator drawing for one
-conversation gives exactly the draws of :class:`CustomerEnv` seeded alike.
-
-**Codes.** What the customer shows, (tone, reaction, solved), is one integer,
-:func:`observation_code` (``N_OBSERVATION_CODES`` values), the only such code in the
-project: the observation lookups, the Bayes filter and the exact solvers use it. The
-agent's own history (last move and clipped move counts) is one integer too
-(:data:`START_HISTORY`, updated through ``next_history``).
-
-**Scalar specialization.** A numpy call costs about a microsecond whatever its size, so a
-batch of one cannot step as fast as CartPole. :meth:`ConversationCore.reset_one` and
-:meth:`ConversationCore.step_one` are the same reset and step on Python ints, reading the
-same tables as Python lists: the same uniforms give the same slot, next state, code,
-history, reward and ends (``tests/test_core.py`` checks this with hypothesis).
-
-**How the batched step is fast.** Every column of the alias tables is two 32-byte
-:data:`OUTCOME` records side by side in one 64-byte cache line (:attr:`ConversationCore.outcomes`):
-its own outcome (with the column's threshold) and its alias, each with everything a step
-needs (slot, next state, code with the tone, reward, terminal). A step reads a row's first
-column and width, the column's threshold, then one record from the same cache line, so
-it makes two random reads into large tables per conversation where separate arrays would
-cost a cache miss each; what it returns are views of the gathered records.
+Design notes (randomness, codes, the scalar specialization, why the step is fast):
+``docs/core.md``.
 """
 
 from __future__ import annotations
@@ -462,7 +430,9 @@ class ConversationCore:
 
     @functools.cached_property
     def step_one(self) -> Callable[[One, int, float, float], tuple[One, int, float, bool, bool]]:
-        """``step_one(one, move, u0, u1) -> (one, slot, reward, terminated, truncated)``: :meth:`step` of a batch of one.
+        """:meth:`step` of a batch of one.
+
+        ``step_one(one, move, u0, u1) -> (one, slot, reward, terminated, truncated)``.
 
         ``one`` is ``(state, code, turn, history)`` from ``reset_one`` or a previous step,
         of a conversation that has not ended; ``move`` a move id 0-5 (a ``ValueError``

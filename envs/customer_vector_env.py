@@ -77,7 +77,8 @@ class CustomerVectorEnv(VectorEnv):
     customers step together through the conversation core
     (:meth:`difficult_customer.envs.core.ConversationCore.step`): one batch of uniforms per step is
     turned into successors and tones by lookups in the alias tables the single env samples
-    from (:class:`difficult_customer.envs.sampling.JointAlias`), and the observations are assembled from lookup tables built with
+    from (:class:`difficult_customer.envs.sampling.JointAlias`), and the observations are assembled
+    from lookup tables built with
     :func:`difficult_customer.envs.observation.encode`. There is no Python loop over customers; the
     hidden states are integer arrays (:class:`~envs.core.Conversations`). For a given seed
     the sequence of episodes differs from the single env's (one generator is shared by

@@ -1,9 +1,10 @@
 """Run any policy through N conversations in lockstep, through the conversation core.
 
-:func:`rollout` is the one loop that runs a policy: Monte Carlo evaluation
-(``agents.exact.evaluation.monte_carlo``), the experiments' ``run_episodes`` (benchmark,
-conformance, training checks) and the annotated conversations of ``explain`` all call
-it. The policy is any object with stable-baselines3's
+:func:`rollout` runs a policy on a batch of conversations and records them: Monte Carlo
+evaluation (``agents.exact.evaluation.monte_carlo``), the experiments' ``run_episodes``
+(benchmark, conformance, training checks) and the annotated conversations of ``explain``
+call it. (The environments and the teaching session step conversations through the core
+themselves.) The policy is any object with stable-baselines3's
 ``predict(observation, state, episode_start, deterministic)``; it is called once per
 turn on the batch of all N conversations.
 
@@ -300,7 +301,9 @@ def _as_moves(action: Any, n: int, policy: Any) -> np.ndarray:
     if moves.dtype.kind == "f" and np.array_equal(moves, np.rint(moves)):
         moves = moves.astype(np.int64)
     if moves.dtype.kind not in "iu":
-        raise ValueError(f"policy {policy!r:.80} returned actions of dtype {moves.dtype}; allowed: integer move ids 0-5")
+        raise ValueError(
+            f"policy {policy!r:.80} returned actions of dtype {moves.dtype}; allowed: integer move ids 0-5"
+        )
     return moves
 
 

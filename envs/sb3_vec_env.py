@@ -23,7 +23,8 @@ try:
     from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 except ImportError as error:  # pragma: no cover - depends on the install
     raise ImportError(
-        "difficult_customer.envs.sb3_vec_env needs stable-baselines3; install it with `pip install difficult-customer[train]`"
+        "difficult_customer.envs.sb3_vec_env needs stable-baselines3; "
+        "install it with `pip install difficult-customer[train]`"
     ) from error
 
 from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
@@ -42,7 +43,7 @@ class CustomerSB3VecEnv(VecEnv):
     Infos of customers whose conversation goes on are empty dicts.
 
     Rewards are returned as float32, as SB3's own vector envs do. Attributes and
-    methods are those of the one batched env, shared by all customers:
+    methods are those of the single batched env underneath, shared by all customers:
     ``get_attr(name)`` gives the same value for every index, ``set_attr`` sets it for
     all, and ``env_method`` calls the method once and repeats its result.
 

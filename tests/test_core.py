@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
-from difficult_customer.agents.exact.model import observation_key
 from difficult_customer.customer_models import FACTORS, Outcome, compile_model
 from difficult_customer.customer_models.vocabulary import N_MOVES, N_REACTIONS, N_TONES
 from difficult_customer.envs import CustomerEnv, CustomerVectorEnv
@@ -35,7 +34,7 @@ CORES = {
 
 
 def _boundaries(core) -> list[float]:
-    """Uniforms on and just below the draw's edges: column boundaries ``k / width`` (for ``u0``) and thresholds (``u1``)."""
+    """Uniforms on and just below the draw's edges: column boundaries ``k / width`` (``u0``) and thresholds (``u1``)."""
     rng = np.random.default_rng(0)
     joint = core.joint
     thresholds = joint.threshold[joint.threshold < 1.0]
@@ -171,7 +170,7 @@ def test_single_and_vector_env_give_identical_results_from_the_same_state_and_un
 
 # ------------------------------------------------------------------ the alias draw
 def _outcome_probs(core, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (slot, tone) a flat row can draw and its probability from the tables: next_prob (or initial) x tone_prob."""
+    """Every (slot, tone) a flat row can draw and its probability: next_prob (or initial) x tone_prob."""
     t, flat = core.tables, core.flat
     first = int(core.joint.first[row])
     slots = np.unique(core.joint.slot[first : first + int(core.joint.width[row])])
@@ -299,8 +298,6 @@ def test_observation_code_is_the_one_code():
     back = split_observation_code(code)
     for a, b in zip(back, (tone, reaction, solved), strict=True):
         np.testing.assert_array_equal(a, b)
-    # the exact solvers' key is this code
-    np.testing.assert_array_equal(observation_key(reaction, tone, solved), code)
     # and the observation lookup reads it: head[code] is the encoded (tone, reaction, solved)
     lookup = CORES["mixture"].lookup
     no_counts = np.zeros((code.size, N_MOVES), dtype=np.int64)

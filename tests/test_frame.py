@@ -135,7 +135,9 @@ def test_outcome_bar_colour_and_text():
     lines = ["     Customer [calm, thanks]: Thank you."]
     success = draw_frame(0, 3, 4, 0, 6, 16, [0, 1, 3, 5], True, True, lines=lines, outcome="solved_and_followed_up")
     solved = draw_frame(0, 3, 4, 0, 6, 16, [0, 1, 3], True, False, lines=lines, outcome="solved")
-    lost = draw_frame(4, 0, 0, 3, 3, 16, [3, 3, 3], True, False, lines=lines, outcome="walked_away", episode_return=-0.7)
+    lost = draw_frame(
+        4, 0, 0, 3, 3, 16, [3, 3, 3], True, False, lines=lines, outcome="walked_away", episode_return=-0.7
+    )
     bar = (slice(354, 388), slice(12, WIDTH - 12))
     assert ink_pixels(success[bar], (40, 160, 60)).mean() > 0.5
     assert ink_pixels(solved[bar], (215, 140, 20)).mean() > 0.5
@@ -172,7 +174,8 @@ def test_env_frames_show_the_conversation_text():
 
 
 def test_render_collection_gathers_one_frame_per_step():
-    env = gym.wrappers.RenderCollection(gym.make("DifficultCustomer-v0", persona="genuine_grievance", render_mode="rgb_array"))
+    env = gym.make("DifficultCustomer-v0", persona="genuine_grievance", render_mode="rgb_array")
+    env = gym.wrappers.RenderCollection(env)
     obs, _ = env.reset(seed=1)
     steps = 0
     for move in (0, 1, 3, 5):

@@ -229,7 +229,9 @@ def old_run_episodes(name: str, context: PolicyContext, seeds) -> list[Episode]:
     return episodes
 
 
-@pytest.mark.parametrize(("name", "persona"), [("guide_002", "mixture"), ("qmdp", "belligerent"), ("tone_reader", "mixture")])
+@pytest.mark.parametrize(
+    ("name", "persona"), [("guide_002", "mixture"), ("qmdp", "belligerent"), ("tone_reader", "mixture")]
+)
 def test_run_episodes_keeps_its_episodes(name, persona):
     """The thin layer over rollout gives the episodes the old one-env loop gave, field by field."""
     context = PolicyContext.create(persona=persona)

@@ -339,7 +339,8 @@ def widest_row(t: Tables) -> tuple[int, int]:
 def _at(core, states: np.ndarray) -> Conversations:
     """Conversations in ``states`` at turn 0 with no moves yet (not ended)."""
     n = states.size
-    return Conversations(states, np.zeros(n, np.intp), np.zeros(n, np.intp), np.full(n, START_HISTORY), np.zeros(n, bool))
+    zeros = np.zeros(n, np.intp)
+    return Conversations(states, zeros, zeros, np.full(n, START_HISTORY), np.zeros(n, bool))
 
 
 @pytest.mark.parametrize("name", ["mixture", "naturally_difficult"])

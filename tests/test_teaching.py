@@ -338,7 +338,7 @@ def test_watch_waits_the_delay_between_turns():
 
 
 def run_module(args, stdin: str = ""):
-    """Run ``python -m difficult_customer.experiments.<command> ...`` (what ``difficult-customer <command>`` dispatches to)."""
+    """Run ``python -m difficult_customer.experiments.<command> ...`` (what ``difficult-customer <command>`` runs)."""
     env = {**os.environ, "COLUMNS": "80", "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [sys.executable, "-m", f"difficult_customer.experiments.teaching.{args[0]}", *args[1:]],

@@ -88,7 +88,10 @@ class MoveValues:
         return dict(zip(MOVE_NAMES, values, strict=True))
 
     def advice(self) -> dict[str, object]:
-        """The values before the move, as JSON: ``belief_q``, ``oracle_q`` (by move name), ``belief_best``, ``oracle_best``."""
+        """The values before the move, as JSON.
+
+        ``belief_q`` and ``oracle_q`` (by move name), ``belief_best`` and ``oracle_best``.
+        """
         return {
             "belief_q": self.by_name(self.belief_q),
             "oracle_q": self.by_name(self.oracle_q),

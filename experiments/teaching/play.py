@@ -9,8 +9,8 @@ Pick a move with its key (1-6; the move names are shown), read the customer's re
 and at the end see the outcome, the return, the normalized score of the conversation and
 the first turn where the belief-based reference policy would have chosen differently (with the
 oracle's choice). ``--teacher`` shows, after every turn, the hidden anger and trust as
-gauges, the belief over persona and the move values of the oracle and the belief-based reference policy. ``q``, Ctrl-D or the end
-of the input leave the game; Ctrl-C stops it; neither prints a traceback.
+gauges, the belief over persona and the move values of the oracle and the belief-based
+reference policy. ``q``, Ctrl-D or the end of the input leave the game; Ctrl-C stops it; neither prints a traceback.
 
 The game logic is :class:`difficult_customer.experiments.teaching.session.Session`; this module only draws it
 (with rich, in plain ASCII that fits 80 columns) and reads keys. :mod:`difficult_customer.experiments.teaching.watch`
@@ -67,7 +67,7 @@ def transcript_renderables(lines: list[str]) -> list[Any]:
 
 
 def teacher_renderables(state: dict[str, Any]) -> list[Any]:
-    """The teacher's panel: hidden gauges, belief over persona, the move values of the oracle and the belief-based reference policy."""
+    """The teacher's panel: hidden gauges, belief over persona, the oracle's and the reference policy's move values."""
     from rich.text import Text  # optional extra (rich)
 
     view = state["teacher"]
@@ -235,7 +235,8 @@ class ContextConfig:
     ablate: tuple[str, ...] = ()
     """claims (C1-C10) or other switches of the customer model (A1-A17, D1) to turn off, e.g. --ablate C4 C7"""
     teacher: bool = False
-    """after every turn show the hidden anger and trust, the belief over persona and the advice of the oracle and the belief-based reference policy"""
+    """after every turn show the hidden anger and trust, the belief over persona and the move values of the oracle
+    and the belief-based reference policy"""
     depth: Literal[0, 1] = 1
     """belief-based reference policy compared with: 0 QMDP, 1 belief lookahead"""
 

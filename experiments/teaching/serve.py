@@ -6,11 +6,12 @@ Usage::
     difficult-customer serve --port 8080
     difficult-customer serve --host 0.0.0.0  # a classroom network (no login: anyone who reaches it can play)
 
-The page (``experiments/web/``: plain HTML, CSS and JavaScript, no build step) lets a
+The page (``experiments/teaching/web/``: plain HTML, CSS and JavaScript, no build step) lets a
 student play the conversation with buttons, a teacher toggle show the hidden gauges,
-the belief over persona and the move values of the oracle and the belief-based reference policy, and any registered policy be
-replayed step by step. All game logic is :class:`difficult_customer.experiments.teaching.session.Session`, the
-same as the terminal's ``play`` and ``watch``.
+the belief over persona and the move values of the oracle and the belief-based reference
+policy, and any registered policy be replayed step by step. All game logic is
+:class:`difficult_customer.experiments.teaching.session.Session`, the same as the terminal's
+``play`` and ``watch``.
 
 The JSON API (every error is a 4xx JSON ``{"error": message}`` naming the bad value and
 what is allowed):

@@ -319,7 +319,7 @@ class Session:
 
     @property
     def transcript(self) -> list[str]:
-        """The transcript lines so far, as the environment's ``render_mode="ansi"`` shows them (hidden state not shown)."""
+        """The transcript lines so far, as ``render_mode="ansi"`` shows them (hidden state not shown)."""
         return list(self._lines)
 
     @property
@@ -346,7 +346,7 @@ class Session:
         return {"believer": self._shared.believer.name, **values.advice()}
 
     def teacher_view(self) -> dict[str, Any]:
-        """What only a teacher sees: the hidden state, the belief and the advice of the oracle and the belief-based reference policy."""
+        """What only a teacher sees: the hidden state, the belief and the move values (:meth:`advice`)."""
         hidden = {k: (v if isinstance(v, str) else int(v)) for k, v in self.hidden_state.items()}
         belief = self._belief_state.belief(0, self._shared.context.tables)
         return {
@@ -564,7 +564,8 @@ def describe_summary(summary: dict[str, Any]) -> list[str]:
             f"{first['belief_q'][first['move']]:+.3f}); the oracle, which sees the hidden state, {oracle}."
         )
     lines.append(
-        f"Moves as good as the belief-based reference policy's best: {summary['matches']} of {len(summary['decisions'])}."
+        f"Moves as good as the belief-based reference policy's best: {summary['matches']} of "
+        f"{len(summary['decisions'])}."
     )
     return lines
 

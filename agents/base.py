@@ -1,9 +1,9 @@
-"""The one policy interface, and the context a policy is built for.
+"""The policy interface, and the context a policy is built for.
 
 Every policy, scripted, exact or learned, has stable-baselines3's
 ``predict(observation, state=None, episode_start=None, deterministic=True)`` and takes
-one observation or a batch, so one evaluation path (and SB3's ``evaluate_policy``)
-serves all of them.
+one observation or a batch, so any code that plays policies (and SB3's
+``evaluate_policy``) can play all of them.
 """
 
 from __future__ import annotations

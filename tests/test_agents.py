@@ -62,7 +62,7 @@ def test_every_policy_says_what_it_is():
         agents.names("wizard")
 
 
-def test_context_for_is_the_one_place_that_gives_the_full_observation():
+def test_context_for_gives_the_full_observation_to_policies_that_need_it():
     context = agents.PolicyContext.create(persona="belligerent", ablate=["C4"], seed=3)
     full = agents.spec("oracle").context_for(context)
     assert full.observation == "full" and (full.persona, full.ablate, full.seed) == ("belligerent", ("C4",), 3)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from difficult_customer.agents.base import check_observation
 from difficult_customer.agents.exact.belief import Belief, BeliefFilter
@@ -68,8 +69,7 @@ class BeliefFeatures:
 
 def make_belief_vec_env(venv: Any, tables: Tables) -> Any:
     """Wrap an SB3 VecEnv of ``tables``' model so that observations carry belief features."""
-    from gymnasium import spaces
-    from stable_baselines3.common.vec_env import VecEnvWrapper
+    from stable_baselines3.common.vec_env import VecEnvWrapper  # the train extra: only when training
 
     class BeliefVecEnv(VecEnvWrapper):
         """Appends exact belief features to every observation (training with ``observation="belief"``)."""

@@ -1,33 +1,13 @@
 """A certified bracket on the best observation-only policy, and where a score lies in it.
 
-The optimum of policies that read only the observations (any function of the whole
-observation history: the belief optimum) is not computable for ``max_turns=16``. It is
-bracketed by two exact numbers, neither sampled:
-
-- **lower**: the exact value of an actual observation-history policy, so the optimum is
-  at least that. PBVI (:mod:`~agents.exact.pbvi`) gives alpha vectors, each the exact
-  value, in every hidden state, of a conditional plan (a tree of moves branching on the
-  observations, built by backups from the tables); ``Σ_o0 max_alpha b_o0 · alpha`` over
-  the opening observations is what "commit at the opening to the best plan for the
-  opening belief" earns, exactly. The PBVI policy itself, which re-picks the best alpha
-  vector every turn, earns at least as much. With ``lower_depth`` > 0, that many turns of
-  exact expectimax over observations go in front (then commit to the best plan for the
-  belief reached): again the exact value of a policy, at least PBVI's bound.
-- **upper**: the fast informed bound (FIB, :mod:`~agents.exact.fib`) is an upper bound
-  on the optimal value of every belief; ``depth`` turns of exact expectimax over
-  observation histories from the opening beliefs with FIB values at the leaves is the
-  Bellman operator applied ``depth`` times to an upper bound, hence still an upper bound,
-  and never above FIB itself (it equals the optimum once ``depth >= max_turns - 1``).
-
-Policies that see only the *current* observation (memoryless,
-:mod:`~agents.exact.memoryless_value`) are a subset of observation-history policies, so
-``upper`` bounds them too; ``lower`` does not (its policy uses the history).
-
-:func:`certified_bracket` computes it (under a second of processor time for the
-mixture at the defaults, ``points=64, depth=2``; :data:`PRECISE` is the setting of the
-report), and :func:`locate` says where a value J lies relative to it. ``difficult-customer
-bracket`` prints the table for every persona (``--precise`` for the report's setting,
-``--curve 8 16 ...`` for the points curve).
+:func:`certified_bracket` returns two exact numbers, neither sampled, with
+``lower <= best observation-only policy <= upper``: ``lower`` is the exact value of an
+actual observation-history policy (PBVI's plans, optionally behind ``lower_depth`` turns
+of expectimax), ``upper`` is ``depth`` turns of exact expectimax over observations with
+the fast informed bound at the leaves. Memoryless policies are observation-history
+policies, so ``upper`` bounds them too. :func:`locate` says where a value J lies relative
+to a bracket. ``difficult-customer bracket`` prints it for every persona. Why the bounds
+hold, and the measured settings: ``docs/exact.md``, "The certified bracket".
 """
 
 from __future__ import annotations

@@ -1,30 +1,18 @@
 """Values of policies: exact from the tables where possible, Monte Carlo otherwise.
 
-Exact values:
-
-- :func:`oracle_value`: the optimum with the hidden state visible (value iteration).
-- :func:`random_value`: uniformly random moves, by averaging the Bellman backup over moves.
-- :func:`exact_value`: any policy whose move is a deterministic function of the current
-  observation (every scripted policy in ``agents/``: guides, baselines, ``tone_reader``,
-  ``best_fixed_sequence``), by propagating the exact joint distribution of (observation,
-  hidden state) turn by turn. The observation (tone, reaction, solved, turn, last move,
-  clipped counts) is all such a policy remembers, so conversations that share it can be
-  merged, and the number of distinct (observation, state) pairs stays in the tens of
-  thousands. Also the random policy and the oracle. Belief-based policies remember the
-  whole history: :func:`history_tree_value` enumerates histories, which works for short
-  conversations only; beyond its budget ``exact_value`` returns None.
+- :func:`oracle_value`, :func:`random_value`: J_oracle and J_random, exact.
+- :func:`exact_value`: the exact value of a policy, or None where it is not computable:
+  memoryless deterministic policies by :func:`propagate` (the exact distribution of
+  (observation, hidden state) pairs, turn by turn), the random policy and the oracle
+  directly, belief policies by :func:`history_tree_value` (short conversations only).
 - :func:`fib_value`: an upper bound on every observation-only policy's value.
+- :func:`monte_carlo`, :func:`rollout_returns`: conversations played in lockstep through
+  the conversation core (:func:`~envs.rollout.rollout`), mean with a 95% interval.
+- :func:`normalized`: J's normalized score in a context
+  (:func:`~agents.exact.normalize.normalize`).
 
-Monte Carlo: :func:`monte_carlo` plays the policy in many conversations drawn from the
-same tables (in lockstep, through the conversation core, :func:`~envs.rollout.rollout`)
-and returns the mean return with a 95% confidence interval.
-
-Exact propagation numbers observations with the core's codes (what the customer shows,
-:func:`~envs.core.observation_code`, and the agent's history) and builds the observations
-the policy reads with the core's lookups, so it shows the policy what the env would.
-
-Normalized score: :func:`normalized` maps J to ``(J - J_random) / (J_oracle - J_random)``
-(:func:`~agents.exact.normalize.normalize` with this context's two values).
+Exact propagation shows a policy the observations the env would (the core's codes and
+lookups). See ``docs/exact.md``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,7 +101,7 @@ def test_every_algorithm_trains_saves_and_loads(tmp_path, algo):
     saved = json.loads((tmp_path / algo / "mixture" / "seed0" / "config.json").read_text())
     assert saved["config"]["algo"] == algo and "torch" in saved["versions"]
     spec = agents.spec(result["policy"])
-    assert (spec.kind, spec.algo, spec.observation) == ("learned", algo, "partial")
+    assert (spec.kind, spec.algo, spec.decides_on) == ("learned", algo, "partial")
     assert spec.memory == (algo == "recurrent_ppo") and spec.path == tmp_path / algo / "mixture" / "seed0" / "model.zip"
     policy = agents.make(result["policy"])
     obs = np.stack([CustomerEnv().reset(seed=s)[0] for s in range(4)])
@@ -123,7 +124,7 @@ def test_belief_input_training_loads_as_an_observation_only_policy(tmp_path):
     result = train(config, progress=False)
     assert "ppo-belief" in result["model"]
     spec = agents.spec(result["policy"])
-    assert spec.observation == "belief" and spec.memory and spec.kind == "learned"
+    assert spec.decides_on == "belief" and spec.memory and spec.kind == "learned"
     policy = agents.make(result["policy"])
     assert isinstance(policy.model, BeliefInputPolicy)
     env = CustomerEnv()
@@ -208,3 +209,42 @@ def test_a_zoo_format_file_is_read_as_overrides(tmp_path):
     zoo = tmp_path / "zoo.yml"
     zoo.write_text("DifficultCustomer-v0:\n  n_envs: 4\n  n_timesteps: !!float 1e4\n  learning_rate: 0.003\n")
     assert load_config_file(zoo) == {"learning_rate": 0.003}
+
+
+def test_trained_policies_are_named_in_words_on_the_progress_bars(tmp_path, monkeypatch):
+    from difficult_customer.experiments.library.budgets import Budget
+    from difficult_customer.experiments.library.sweep import trainings
+
+    descriptions = []
+
+    class Bar:
+        def update(self, n: int = 1) -> None: ...
+
+        def set_description(self, text: str) -> None:
+            descriptions.append(text)
+
+        def close(self) -> None: ...
+
+    monkeypatch.setattr(trainings, "_ray_installed", lambda: False)  # the in-process path, which has the bar
+    monkeypatch.setattr(trainings, "progress_bar", lambda *args, **kwargs: Bar())
+    budget = Budget({"ppo": (128, 1)}, eval_episodes=4, curve_every=128, curve_episodes=4)
+    results = trainings.train_all(budget, out=tmp_path, persona="belligerent", ablate=["C4"], n_envs=2)
+    (result,) = results["ppo"]
+    name = "ppo seed 0 on belligerent with C4 off"
+    assert descriptions == [f"training {name}"]
+    assert result["policy"] == name and agents.spec(name).name == name  # what an evaluation's bar shows
+    assert agents.spec(name).path == Path(result["model"]) and agents.spec(name).learned
+    again = trainings.train_all(budget, out=tmp_path, persona="belligerent", ablate=["C4"], n_envs=2)
+    assert again["ppo"][0]["policy"] == name  # the same model keeps its name
+    elsewhere = trainings.train_all(budget, out=tmp_path / "other", persona="belligerent", ablate=["C4"], n_envs=2)
+    assert elsewhere["ppo"][0]["policy"] == f"{name} #2"  # another model never takes a name in use
+
+
+def test_policy_names_say_the_learner_seed_persona_switches_and_sample():
+    from difficult_customer.experiments.library.training import policy_name
+
+    assert policy_name(TrainConfig(algo="a2c", seed=3)) == "a2c seed 3"
+    assert policy_name(TrainConfig(observation="belief", seed=1, ablate=["C6", "A1"])) == \
+        "ppo_belief seed 1 with A1, C6 off"
+    sampled = TrainConfig(sample={"variant": "guide_only", "x": []})
+    assert policy_name(sampled) == f"ppo seed 0 on sampled model {sampled.key()[:8]}"

@@ -130,7 +130,7 @@ def train_all(budget: Budget, *, out: str | Path, seed: int = 0, persona: str = 
     for _, config in runs:
         config.validate()
     results: dict[str, list[dict[str, Any]]] = {learner: [] for learner in budget.learners}
-    if importlib.util.find_spec("ray") is not None:
+    if _ray_installed():
         done = run_trainings([config for _, config in runs], Path(out) / "runs", num_cpus=workers,
                              progress=progress, study="report")
         for (learner, _), result in zip(runs, done, strict=True):
@@ -146,6 +146,11 @@ def train_all(budget: Budget, *, out: str | Path, seed: int = 0, persona: str = 
     finally:
         bar.close()
     return results
+
+
+
+def _ray_installed() -> bool:
+    return importlib.util.find_spec("ray") is not None
 
 
 __all__ = ["budget_runs", "run_trainings", "split_learner", "train_all", "train_run"]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import difficult_customer.experiments.library.evaluation as evaluation
-from difficult_customer.experiments.commands.benchmark import BenchmarkConfig, run_benchmark
+from difficult_customer.experiments.commands.benchmark import Config as BenchmarkConfig
+from difficult_customer.experiments.commands.benchmark import run_benchmark
 from difficult_customer.experiments.library.io import atomic_write_json, read_json
 
 SMALL = dict(episodes=25, personas=["genuine_grievance", "belligerent"], policies=["random", "guide_000", "tone_reader"],

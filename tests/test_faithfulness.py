@@ -40,7 +40,7 @@ def test_main_table_numbers_come_from_the_exact_solvers(tables):
         assert t.observation_gap == pytest.approx((t.oracle - t.bracket_upper, t.oracle - t.bracket_lower))
         assert t.oracle_over_fixed == pytest.approx(t.oracle - t.best_fixed)
         assert set(t.rule_costs) == set(RULES) and set(t.conformance) == {"oracle", "guide_000"}
-    assert default.switched_off == () and set(guide_only.switched_off) == set(ASSUMPTIONS)
+    assert default.ablate == () and set(guide_only.ablate) == set(ASSUMPTIONS)
 
 
 def test_section_renders_both_variants_and_every_assumption(tables):

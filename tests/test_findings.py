@@ -8,6 +8,7 @@ import pytest
 
 from difficult_customer.experiments.library import findings
 from difficult_customer.experiments.library.conformance import RULES
+from difficult_customer.experiments.library.report.results import Results, RuleRate, from_data
 
 
 def _rate(rate: float, low: float, high: float) -> dict[str, Any]:
@@ -22,10 +23,10 @@ def _score(point: float, low: float | None = None, high: float | None = None, ki
             "seeds": seeds, "exact_per_seed": True}
 
 
-def results(**change: Any) -> dict[str, Any]:
-    """A small results dict: the mixture, a bracket [0.90, 0.92], two guides, PPO and the oracle's rates."""
+def data(**change: Any) -> dict[str, Any]:
+    """A small results' data: the mixture, a bracket [0.90, 0.92], two guides, PPO and the oracle's rates."""
     keep = _rate(0.99, 0.97, 1.0)
-    data: dict[str, Any] = {
+    out: dict[str, Any] = {
         "settings": {"main_persona": "mixture", "variant": "default", "ablate": []},
         "brackets": {"mixture": {"lower_normalized": 0.90, "upper_normalized": 0.92}},
         "fixed_sequence": {"mixture": {"normalized": 0.50, "bound_normalized": 0.52, "optimal": False}},
@@ -37,9 +38,29 @@ def results(**change: Any) -> dict[str, Any]:
         "conformance": {"oracle": {r: keep for r in RULES}, "ppo": {r: keep for r in RULES}},
         "rule_costs": {r: {"cost": 0.0, "normalized": 0.0} for r in RULES},
     }
-    for key, value in change.items():
-        data[key] = value
-    return data
+    out.update(change)
+    return out
+
+
+_BRACKET = {"lower": 0.0, "upper": 0.0, "oracle": 1.0, "random": 0.0, "pbvi_lower": 0.0, "fib": 0.0, "points": 64,
+            "depth": 2, "lower_depth": 0, "max_turns": 16, "seconds": 0.0}
+_FIXED = {"value": 0.0, "upper_bound": 0.0, "moves": []}
+_SCORE = {"value": 0.0, "source": "exact", "interval": "exact"}
+_SHARE = {"text": "a conclusion"}
+
+
+def results(**change: Any) -> Results:
+    """:func:`data` as the typed results the report builds (every field the numbers above leave out filled in)."""
+    d = data(**change)
+    d["settings"] = {"budget": "tiny", **d["settings"]}
+    d["brackets"] = {p: {**_BRACKET, **b} for p, b in d["brackets"].items()}
+    d["fixed_sequence"] = {p: {**_FIXED, **f} for p, f in d["fixed_sequence"].items()}
+    d["scores"] = {p: {n: {**_SCORE, **v} for n, v in row.items()} for p, row in d["scores"].items()}
+    if d.get("sensitivity"):
+        sens = d["sensitivity"]
+        d["sensitivity"] = {"source": "a study", "variant": "default", **sens, "conclusions": {
+            c: {**_SHARE, **v} for c, v in sens["conclusions"].items()}}
+    return from_data({"kind": "report", **d})
 
 
 # ----------------------------------------------------------------------------- the variant
@@ -86,7 +107,7 @@ def test_adapting_uses_the_proven_bound_on_fixed_sequences(fixed, bound, verdict
 def test_the_guides_sentence_names_the_first_and_whether_all_beat_random():
     sentence = findings.guides_sentence(results())
     assert "guide_000 ranks first" in sentence and "every guide scores above random" in sentence
-    scores = results()["scores"]
+    scores = data()["scores"]
     scores["mixture"]["guide_004"] = _score(-0.10, kind="guide", group="guides")
     sentence = findings.guides_sentence(results(scores=scores))
     assert "guide_004 does no better than random" in sentence and "every guide" not in sentence
@@ -102,7 +123,7 @@ GUIDE_CLAIMS = ("above every guide", "below the best guide", "whether it beats t
     (0.50, 0.60, "whether it beats the best guide"),   # straddles guide_000's 0.55
 ])
 def test_a_learner_beats_the_guides_only_when_its_interval_says_so(low, high, claim):
-    scores = results()["scores"]
+    scores = data()["scores"]
     scores["mixture"]["ppo"] = _score((low + high) / 2, low, high)
     sentence = findings.learner_sentence(results(scores=scores), "ppo")
     assert [c for c in GUIDE_CLAIMS if c in sentence] == [claim]
@@ -115,7 +136,7 @@ def test_a_learner_beats_the_guides_only_when_its_interval_says_so(low, high, cl
     (0.95, 0.97, "above the bracket's upper end"),
 ])
 def test_within_005_of_the_bracket_only_when_the_interval_decides_it(low, high, claim):
-    scores = results()["scores"]
+    scores = data()["scores"]
     scores["mixture"]["ppo"] = _score((low + high) / 2, low, high)
     sentence = findings.bracket_comparison(results(scores=scores), "ppo")
     assert claim in sentence
@@ -124,7 +145,7 @@ def test_within_005_of_the_bracket_only_when_the_interval_decides_it(low, high, 
 
 def test_a_one_seed_estimate_from_200_conversations_cannot_decide_within_005():
     # the check that found the report's old claim: 0.876 from one seed, about +-0.07 of evaluation noise
-    scores = results()["scores"]
+    scores = data()["scores"]
     scores["mixture"]["ppo_belief"] = _score(0.876, 0.806, 0.946, group=findings.GROUP_FILTER, seeds=1)
     sentence = findings.learner_sentence(results(scores=scores), "ppo_belief")
     assert "cannot be told" in sentence and "1 seed" in sentence
@@ -146,7 +167,7 @@ def test_learners_are_labelled_by_what_they_read():
     ({"rate": None, "low": None, "high": None, "applicable": 0}, None),
 ])
 def test_rule_status_follows_the_interval_against_the_bar(entry, status):
-    assert findings.rule_status(entry) == status
+    assert findings.rule_status(RuleRate(**entry)) == status
 
 
 def test_the_oracle_keeps_a_rule_only_when_its_interval_is_above_the_bar():
@@ -204,14 +225,14 @@ def test_robustness_comes_from_the_sensitivity_study_when_there_is_one():
     assert findings.robustness(r, "hidden_information_costs").endswith("robust")
     assert "95% [91%, 98%] of 16 plausible models" in findings.robustness(r, "hidden_information_costs")
     assert findings.robustness(r, "adapting_worth").endswith("fragile")
-    headline = {f["id"]: f for f in findings.headline_findings(r)}
-    assert "hidden_information_costs" in headline["hidden_information"]["robustness"]
-    assert "adapting_worth" in headline["adapting"]["robustness"]
-    assert headline["variant"]["sentence"].startswith("Model variant: **default**")
+    headline = {f.id: f for f in findings.headline_findings(r)}
+    assert "hidden_information_costs" in headline["hidden_information"].robustness
+    assert "adapting_worth" in headline["adapting"].robustness
+    assert headline["variant"].sentence.startswith("Model variant: **default**")
 
 
 def test_headline_leaves_out_what_the_numbers_do_not_allow():
     r = results(brackets={}, conformance={}, rule_costs={})
-    ids = [f["id"] for f in findings.headline_findings(r)]
+    ids = [f.id for f in findings.headline_findings(r)]
     assert "hidden_information" not in ids and "oracle_rules" not in ids and "rule_costs" not in ids
     assert ids[0] == "variant" and "learner_ppo" in ids

@@ -8,18 +8,25 @@ import shutil
 
 import pytest
 
-from difficult_customer.experiments.commands import report
-from difficult_customer.experiments.commands.report import (
-    ReportConfig,
-    build_results,
-    fmt,
-    interval,
-    rate_cell,
-    score_cell,
-    write_report,
-)
+from difficult_customer.experiments.commands.report import Config as ReportConfig
+from difficult_customer.experiments.library import findings
 from difficult_customer.experiments.library.budgets import BUDGETS
 from difficult_customer.experiments.library.conformance import RULES
+from difficult_customer.experiments.library.numbers import fmt, interval
+from difficult_customer.experiments.library.report import build, render, robustness
+from difficult_customer.experiments.library.report.build import build_results
+from difficult_customer.experiments.library.report.files import write_report
+from difficult_customer.experiments.library.report.render import rate_cell, score_cell
+from difficult_customer.experiments.library.report.results import (
+    Headline,
+    Results,
+    RuleRate,
+    Score,
+    from_data,
+    load,
+    to_data,
+)
+from difficult_customer.experiments.library.report.store import store_results
 
 pytest.importorskip("stable_baselines3")
 pytest.importorskip("matplotlib")
@@ -27,11 +34,10 @@ pytest.importorskip("matplotlib")
 PERSONAS = ["mixture", "belligerent"]
 
 
-def _strip(results: dict) -> dict:
+def _strip(results: Results) -> dict:
     """Results without wall times and paths, which differ between runs."""
-    data = json.loads(json.dumps(results, sort_keys=True))
+    data = json.loads(json.dumps(to_data(results), sort_keys=True))
     data["settings"].pop("wall_seconds")
-    data["settings"]["config"].pop("out")
     for runs in data["training"].values():
         for run in runs:
             run.pop("wall_seconds")
@@ -54,6 +60,10 @@ def tiny(tmp_path_factory):
 
 
 # ----------------------------------------------------------------------------- formatting (fast)
+def _score(**fields) -> Score:
+    return Score(**{"kind": "learned", "value": 0.0, "interval": "", **fields})
+
+
 @pytest.mark.parametrize("score, text", [
     ({"normalized": 0.5, "normalized_low": 0.5, "normalized_high": 0.5, "source": "exact"}, "0.500 (exact)"),
     ({"normalized": 0.876, "normalized_low": 0.876, "normalized_high": 0.876, "source": "iqm", "seeds": 1},
@@ -68,7 +78,7 @@ def tiny(tmp_path_factory):
       "episodes": 4000}, "0.900 [0.850, 0.950] (4000 conversations)"),
 ])
 def test_a_score_is_exact_one_seed_or_an_interval_never_of_zero_width(score, text):
-    assert score_cell(score) == text
+    assert score_cell(_score(**score)) == text
 
 
 def test_an_interval_gets_the_decimals_that_tell_its_ends_apart():
@@ -76,7 +86,7 @@ def test_an_interval_gets_the_decimals_that_tell_its_ends_apart():
     assert interval(0.1, 0.2) == "[0.100, 0.200]"
     with pytest.raises(ValueError, match=r"interval \[0.5, 0.5\] has zero width"):
         interval(0.5, 0.5)
-    assert rate_cell({"rate": 1.0, "low": 1.0, "high": 1.0}) == "1.000"
+    assert rate_cell(RuleRate(rate=1.0, low=1.0, high=1.0, applicable=3)) == "1.000"
     assert rate_cell(None) == "n/a" and fmt(-0.0001) == "0.000"
 
 
@@ -92,13 +102,13 @@ def test_an_interval_gets_the_decimals_that_tell_its_ends_apart():
 ])
 def test_bad_report_settings_are_named(tmp_path, change, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        build_results(ReportConfig(out=str(tmp_path), **change))
+        ReportConfig(out=str(tmp_path), **change).validate()
     assert not (tmp_path / "runs").exists()  # refused before anything trains
 
 
 def test_quick_is_the_quick_budget_and_only_the_default_runs_a_study():
     assert ReportConfig(quick=True).budget_name == "quick" and ReportConfig().budget_name == "default"
-    assert ReportConfig().study_samples == report.QUICK_STUDY_SAMPLES
+    assert ReportConfig().study_samples == robustness.QUICK_STUDY_SAMPLES
     assert ReportConfig(quick=True).study_samples == 0
     assert ReportConfig(sensitivity="x.json").study_samples == 0
 
@@ -114,12 +124,12 @@ def test_read_sensitivity_takes_the_variants_conclusions(tmp_path):
     path.write_text(json.dumps({"variants": {"default": {"lhs_samples": 64, "conclusions": [
         {"id": "hidden_information_costs", "text": "t", "share": 0.9, "share_ci": [0.8, 0.95],
          "holds_in_default": True}]}}}))
-    sens = report.read_sensitivity(path, "default")
-    assert sens["samples"] == 64 and sens["conclusions"]["hidden_information_costs"]["share"] == 0.9
-    assert report.read_sensitivity(path, "guide_only") is None
+    sens = robustness.read_sensitivity(path, "default")
+    assert sens.samples == 64 and sens.conclusions["hidden_information_costs"].share == 0.9
+    assert robustness.read_sensitivity(path, "guide_only") is None
     path.write_text("[]")
     with pytest.raises(ValueError, match="is not a sensitivity.json"):
-        report.read_sensitivity(path, "default")
+        robustness.read_sensitivity(path, "default")
 
 
 # ----------------------------------------------------------------------------- the tiny report (slow)
@@ -153,76 +163,84 @@ def test_the_headline_names_the_variant_and_states_the_bracket_as_a_range(tiny):
     text = (out / "report.md").read_text()
     headline = text.split("## Headline")[1].split("\n## ")[0]
     assert "Model variant: **default**" in headline
-    b = results["brackets"]["mixture"]
-    assert f"Hidden information costs between {fmt(1 - b['upper_normalized'])} and {fmt(1 - b['lower_normalized'])}" \
+    b = results.brackets["mixture"]
+    assert f"Hidden information costs between {fmt(1 - b.upper_normalized)} and {fmt(1 - b.lower_normalized)}" \
         in headline
-    assert results["headline"]["variant"] == "default"
-    assert b["lower_normalized"] < b["upper_normalized"] < 1.0
-    for finding in results["headline"]["findings"]:
-        assert finding["sentence"] in headline
+    assert results.headline.variant == "default"
+    assert b.lower_normalized < b.upper_normalized < 1.0
+    for finding in results.headline.findings:
+        assert finding.sentence in headline
+
+
+
+@pytest.mark.slow
+def test_results_json_is_the_typed_results_and_loads_back(tiny):
+    out, results = tiny
+    loaded = load(out / "results.json")
+    assert isinstance(loaded, Results) and loaded == results
+    assert from_data(to_data(results)) == results
+    assert render.render(loaded) == (out / "report.md").read_text()
 
 
 @pytest.mark.slow
 def test_every_number_in_the_report_matches_results_json(tiny):
     out, _ = tiny
-    results = json.loads((out / "results.json").read_text())
+    results = load(out / "results.json")
     text = (out / "report.md").read_text()
-    for persona, rows in results["scores"].items():
+    for persona, rows in results.scores.items():
         for name, v in rows.items():
             assert score_cell(v) in text, (persona, name)
-    for name, rules in results["conformance"].items():
-        assert f"| {report.row_name(results, name)} | " + " | ".join(rate_cell(rules[r]) for r in RULES) + " |" in text
+    for name, rules in results.conformance.items():
+        assert f"| {render.row_name(results, name)} | " + " | ".join(rate_cell(rules[r]) for r in RULES) + " |" in text
     assert "| ppo_belief (model's filter) |" in text
     # every three-decimal number of the report's own sections occurs in results.json (the faithfulness and
-    # sensitivity sections are rendered by their library modules from results["faithfulness"] and ["sensitivity"])
-    own = [s for s in report.SECTIONS if s not in (report.section_faithfulness, report.section_sensitivity)]
-    numbers = set(re.findall(r"-?\d+\.\d{3}\b", report.render_markdown(results, own)))
-    flat = json.dumps(results)
+    # sensitivity sections are rendered by their library modules from results.faithfulness and .sensitivity)
+    own = [s for s in render.SECTIONS if s not in (render.section_faithfulness, render.section_sensitivity)]
+    numbers = set(re.findall(r"-?\d+\.\d{3}\b", render.render(results, own)))
+    flat = json.dumps(to_data(results))
     values = {fmt(float(x)) for x in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", flat)} | {"0.000", "1.000"}
-    for b in results["brackets"].values():
-        values |= {fmt(1 - b["upper_normalized"]), fmt(1 - b["lower_normalized"]),
-                   fmt(b["upper_normalized"] - b["lower_normalized"])}
-    persona = results["settings"]["main_persona"]
-    b, fixed = results["brackets"][persona], results["fixed_sequence"][persona]
-    values |= {fmt(b["lower_normalized"] - fixed["bound_normalized"]), fmt(b["upper_normalized"] - fixed["normalized"])}
+    for b in results.brackets.values():
+        values |= {fmt(1 - b.upper_normalized), fmt(1 - b.lower_normalized), fmt(b.upper_normalized - b.lower_normalized)}
+    b, fixed = results.brackets[results.persona], results.fixed_sequence[results.persona]
+    values |= {fmt(b.lower_normalized - fixed.bound_normalized), fmt(b.upper_normalized - fixed.normalized)}
     assert numbers <= values, numbers - values
 
 
 @pytest.mark.slow
 def test_memoryless_learners_are_scored_exactly_and_learners_with_memory_are_sampled(tiny):
     from difficult_customer import agents
-    from difficult_customer.agents import PolicyContext
-    from difficult_customer.agents.exact.memoryless import memoryless_value
-    from difficult_customer.experiments.library.scores import normalize
+    from difficult_customer.agents.base import PolicyContext
+    from difficult_customer.agents.exact.memoryless_value import memoryless_value
+    from difficult_customer.agents.exact.normalize import normalize
 
     _, results = tiny
     context = PolicyContext.create(persona="mixture")
-    refs = results["references"]["mixture"]
-    ppo = results["scores"]["mixture"]["ppo"]
-    assert ppo["exact_per_seed"] and ppo["per_seed_source"] == ["exact", "exact"]
-    for run, value in zip(results["training"]["ppo"], ppo["per_seed"], strict=True):
-        exact = memoryless_value(agents.make(run["model"], context), context).value
-        assert value == pytest.approx(normalize(exact, refs["random"], refs["oracle"]), abs=1e-9)
-    belief = results["scores"]["mixture"]["ppo_belief"]
-    assert belief["per_seed_source"] == ["monte carlo"] and belief["seeds"] == 1
-    assert belief["normalized_low"] < belief["normalized"] < belief["normalized_high"]
-    assert belief["group"] == "learned, uses the model's exact filter" and ppo["group"] == "learned, observation only"
-    mixture = results["scores"]["mixture"]
-    assert mixture["random"]["normalized"] == pytest.approx(0.0) and mixture["random"]["source"] == "exact"
+    refs = results.references["mixture"]
+    ppo = results.scores["mixture"]["ppo"]
+    assert ppo.exact_per_seed and ppo.per_seed_source == ["exact", "exact"]
+    for run, value in zip(results.training["ppo"], ppo.per_seed, strict=True):
+        exact = memoryless_value(agents.make(run.model, context), context).value
+        assert value == pytest.approx(normalize(exact, refs.random, refs.oracle), abs=1e-9)
+    belief = results.scores["mixture"]["ppo_belief"]
+    assert belief.per_seed_source == ["monte carlo"] and belief.seeds == 1
+    assert belief.normalized_low < belief.normalized < belief.normalized_high
+    assert belief.group == findings.GROUP_FILTER and ppo.group == findings.GROUP_OBSERVATION
+    mixture = results.scores["mixture"]
+    assert mixture["random"].normalized == pytest.approx(0.0) and mixture["random"].source == "exact"
     for name in ("guide_000", "tone_reader", "best_fixed_sequence"):
-        assert mixture[name]["source"] == "exact"
-    assert mixture["qmdp"]["source"] == "monte carlo" and mixture["qmdp"]["episodes"] == BUDGETS["tiny"].mc_episodes
+        assert mixture[name].source == "exact"
+    assert mixture["qmdp"].source == "monte carlo" and mixture["qmdp"].episodes == BUDGETS["tiny"].mc_episodes
 
 
 @pytest.mark.slow
 def test_the_report_is_built_from_section_functions(tiny):
     _, results = tiny
-    text = report.render_markdown(results)
-    starts = [text.index("\n".join(section(results)).strip()) for section in report.SECTIONS if section(results)]
+    text = render.render(results)
+    starts = [text.index("\n".join(section(results)).strip()) for section in render.SECTIONS if section(results)]
     assert starts == sorted(starts)  # every section's text, in the order of SECTIONS
-    extra = report.render_markdown(results, [*report.SECTIONS, lambda r: ["## Extra", "", "added"]])
+    extra = render.render(results, [*render.SECTIONS, lambda r: ["## Extra", "", "added"]])
     assert extra.rstrip().endswith("## Extra\n\nadded")
-    only_scores = report.render_markdown(results, [report.section_scores])
+    only_scores = render.render(results, [render.section_scores])
     assert "## Scores" in only_scores and "## Headline" not in only_scores
 
 
@@ -232,23 +250,23 @@ def test_the_faithfulness_section_shows_both_variants(tiny):
     text = (out / "report.md").read_text()
     section = text.split("## What the guides say and what we assumed")[1].split("\n## ")[0]
     assert "| | default | guide_only |" in section
-    assert set(results["faithfulness"]) == {"default", "guide_only"}
-    assert results["faithfulness"]["default"]["oracle"] == pytest.approx(results["references"]["mixture"]["oracle"])
+    assert set(results.faithfulness) == {"default", "guide_only"}
+    assert results.faithfulness["default"].oracle == pytest.approx(results.references["mixture"].oracle)
 
 
 @pytest.mark.slow
 def test_report_shows_example_transcripts_of_the_learned_policy(tiny):
     out, results = tiny
     text = (out / "report.md").read_text()
-    assert len(results["transcripts"]) == 3
-    for t in results["transcripts"]:
-        assert "Agent (" in t["text"] and "Customer [" in t["text"] and "hidden: anger" in t["text"]
-        assert t["text"].rstrip() in text
+    assert len(results.transcripts) == 3
+    for t in results.transcripts:
+        assert "Agent (" in t.text and "Customer [" in t.text and "hidden: anger" in t.text
+        assert t.text.rstrip() in text
 
 
 @pytest.mark.slow
 def test_an_interrupted_report_resumes_to_the_same_results(tiny, tmp_path):
-    from difficult_customer.experiments.library.training import train_all
+    from difficult_customer.experiments.library.sweep.trainings import train_all
 
     _, uninterrupted = tiny
     # interrupted after the PPO runs were stored (the sweep store keeps each finished run); the certified
@@ -262,54 +280,57 @@ def test_an_interrupted_report_resumes_to_the_same_results(tiny, tmp_path):
 @pytest.mark.slow
 def test_a_report_from_a_store_scores_each_group_like_the_report(tiny, tmp_path):
     out, results = tiny
-    config = ReportConfig(budget="tiny", out=str(tmp_path), from_store=str(out / "runs"), progress=False)
-    from_store = build_results(config)
+    from_store = store_results(out / "runs", tmp_path, budget_name="tiny")
     path = write_report(from_store, tmp_path)
-    groups = {g["learner"]: g for g in from_store["groups"]}
+    assert load(tmp_path / "results.json") == from_store
+    groups = {g.learner: g for g in from_store.groups}
     assert set(groups) == {"ppo", "ppo_belief"}
     for learner, group in groups.items():
-        same = results["scores"]["mixture"][learner]
-        assert group["per_seed"] == pytest.approx(same["per_seed"])
-        assert (group["normalized"], group["normalized_low"], group["normalized_high"]) == pytest.approx(
-            (same["normalized"], same["normalized_low"], same["normalized_high"]))
+        same = results.scores["mixture"][learner]
+        assert group.score.per_seed == pytest.approx(same.per_seed)
+        assert (group.score.normalized, group.score.normalized_low, group.score.normalized_high) == pytest.approx(
+            (same.normalized, same.normalized_low, same.normalized_high))
     text = path.read_text()
-    assert "## Groups of the study" in text and score_cell(groups["ppo"]) in text
+    assert text.startswith(render.TITLE)  # one render for both kinds of report
+    assert "## Groups of the study" in text and score_cell(groups["ppo"].score) in text
     assert (tmp_path / "scores.png").stat().st_size > 0 and (tmp_path / "learning_curves.png").stat().st_size > 0
     for low, high in re.findall(r"\[(-?\d+\.\d+), (-?\d+\.\d+)\]", text):
         assert float(low) < float(high)
 
 
 @pytest.mark.slow
-def test_a_quick_sensitivity_study_puts_shares_beside_the_headline(tiny, tmp_path):
+def test_a_quick_sensitivity_study_puts_shares_beside_the_headline_in_words(tiny, tmp_path):
     _, results = tiny
-    sens = report.quick_sensitivity("default", 2, tmp_path, max_turns=16)
-    assert set(sens["conclusions"]) >= {"hidden_information_costs", "adapting_worth", "guide_000_first", "R2_cheap"}
-    for c in sens["conclusions"].values():
-        assert 0 <= c["share_ci"][0] <= c["share"] <= c["share_ci"][1] <= 1
-    again = report.quick_sensitivity("default", 2, tmp_path, max_turns=16)  # read back, not solved again
-    assert again["conclusions"] == sens["conclusions"]
-    with_shares = {**results, "sensitivity": sens}
-    from difficult_customer.experiments.library import findings
-
-    with_shares["headline"] = {**results["headline"], "findings": findings.headline_findings(with_shares)}
-    headline = "\n".join(report.section_headline(with_shares))
-    assert "hidden_information_costs holds in" in headline and "of 2 plausible models" in headline
-    assert "## How robust the conclusions are" in report.render_markdown(with_shares)
+    sens = robustness.quick_sensitivity("default", 2, tmp_path, max_turns=16)
+    assert set(sens.conclusions) >= {"hidden_information_costs", "adapting_worth", "guide_000_first", "R2_cheap"}
+    for c in sens.conclusions.values():
+        assert 0 <= c.share_ci[0] <= c.share <= c.share_ci[1] <= 1
+    again = robustness.quick_sensitivity("default", 2, tmp_path, max_turns=16)  # read back, not solved again
+    assert again.conclusions == sens.conclusions
+    with_shares = from_data(to_data(results))
+    with_shares.sensitivity = sens
+    with_shares.headline = Headline(persona=results.persona, variant="default", focus=results.headline.focus)
+    with_shares.headline.findings = findings.headline_findings(with_shares)
+    headline = "\n".join(render.section_headline(with_shares))
+    assert "hidden information costs the agent more than 0.05 holds in" in headline
+    assert "of 2 plausible models" in headline
+    assert "hidden_information_costs" not in headline and "R1_cheap" not in headline  # words, not ids
+    assert "## How robust the conclusions are" in render.render(with_shares)
 
 
 @pytest.mark.slow
 def test_the_study_solved_beside_the_evaluation_is_read_back_not_solved_again(tmp_path, monkeypatch):
-    import difficult_customer.experiments.library.sensitivity as sensitivity
+    import difficult_customer.experiments.library.sensitivity.study as study
 
     config = ReportConfig(out=str(tmp_path), robustness_samples=2)
-    side = report._start_study(config, "default", tmp_path)
+    side = build._start_study(config, "default", tmp_path)
     side.join()
     assert side.exitcode == 0
 
     def no_solving(*args, **kwargs):
         raise AssertionError("a model of the study was solved again")
 
-    monkeypatch.setattr(sensitivity, "solve_sample", no_solving)
-    sens = report.robustness_of(config, "default", tmp_path)
-    assert sens["samples"] == 2 and "hidden_information_costs" in sens["conclusions"]
-    assert report._start_study(ReportConfig(out=str(tmp_path), quick=True), "default", tmp_path) is None
+    monkeypatch.setattr(study, "solve_sample", no_solving)
+    sens = robustness.robustness_of(None, 2, "default", tmp_path, 16, 0, 1)
+    assert sens.samples == 2 and "hidden_information_costs" in sens.conclusions
+    assert build._start_study(ReportConfig(out=str(tmp_path), quick=True), "default", tmp_path) is None

@@ -66,8 +66,6 @@ class Config:
         check_ablate(self.ablate)
 
 
-BenchmarkConfig = Config
-"""The benchmark's settings under a descriptive name, for library callers."""
 
 
 def run_benchmark(config: Config) -> dict[str, Any]:

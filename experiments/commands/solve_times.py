@@ -94,7 +94,7 @@ def main(config: Config) -> int:
             qmdp = _mc(BeliefPolicy(context, 0), context, args.episodes, args.seed)
             lookahead = _mc(BeliefPolicy(context, 1), context, args.episodes, args.seed)
             point_based = "-" if pbvi is None else _mc(pbvi, context, args.episodes, args.seed)
-            plan = solved.open_loop
+            plan = solved.fixed_sequence
             fixed = f"{plan.value:.3f}" + ("" if plan.optimal else f"≤{plan.upper_bound:.3f}")
             print(
                 f"{ablation:8} {persona:19} {solved.n_states:6d} {solved.oracle_value:6.3f} {solved.fib_value:6.3f} "

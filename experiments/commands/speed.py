@@ -16,15 +16,29 @@ fresh process. See ``docs/speed.md``.
 
 from __future__ import annotations
 
+import cProfile
 import gc
+import io
 import multiprocessing
+import platform
+import pstats
+import resource
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+import difficult_customer.envs  # noqa: F401  (registers DifficultCustomer-v0)
+import difficult_customer.envs.core as core_module
+from difficult_customer.customer_models import compile_model
+from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
+from difficult_customer.experiments.library.io import atomic_write_json
 
 ENV_ID = "DifficultCustomer-v0"
 BATCH_SIZES = (1, 64, 1024, 16384)
@@ -50,8 +64,6 @@ class Config:
     """Instead of the table, profile the batched env's step at this N: time by stage, and a cProfile."""
 
 
-SpeedConfig = Config
-"""The name of :class:`Config` before the commands' ``Config`` contract."""
 
 
 @dataclass(frozen=True)
@@ -146,9 +158,6 @@ def vector_runner(env: Any, steps: int, seed: int) -> Callable[[], float]:
 
 # ---------------------------------------------------------- measurements
 def measure_single(budget: Budget, repeats: int, seed: int) -> list[Row]:
-    import gymnasium as gym
-
-    from difficult_customer import envs  # noqa: F401  (registers the id)
 
     customer, cartpole = gym.make(ENV_ID), gym.make("CartPole-v1")
     runners = [
@@ -180,9 +189,7 @@ def measure_single(budget: Budget, repeats: int, seed: int) -> list[Row]:
 
 
 def measure_batched(budget: Budget, repeats: int, seed: int) -> list[Row]:
-    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 
-    from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 
     rows = []
     for n in BATCH_SIZES:
@@ -205,9 +212,6 @@ def measure_batched(budget: Budget, repeats: int, seed: int) -> list[Row]:
 
 
 def measure_sync(budget: Budget, repeats: int, seed: int) -> Row:
-    import gymnasium as gym
-
-    from difficult_customer import envs  # noqa: F401
 
     ours = vector_runner(
         gym.make_vec(ENV_ID, num_envs=SYNC_SIZE, vectorization_mode="vector_entry_point"),
@@ -231,17 +235,15 @@ def measure_ppo(budget: Budget, repeats: int, seed: int) -> list[Row]:
     """PPO ``learn`` steps/s on the batched adapter against ``DummyVecEnv`` of single envs."""
     try:
         import torch
-        from stable_baselines3 import PPO
+        from stable_baselines3 import PPO  # the train extra: only when training speed is measured
         from stable_baselines3.common.vec_env import DummyVecEnv
+
+        from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv  # needs the train extra too
     except ImportError:
         return [
             Row(f"PPO {n} env{'s' if n > 1 else ''}", float("nan"), "not measured: stable-baselines3 missing")
             for n in (1, 16)
         ]
-    import gymnasium as gym
-
-    from difficult_customer import envs  # noqa: F401
-    from difficult_customer.envs.sb3_vec_env import CustomerSB3VecEnv
 
     torch.set_num_threads(1)  # small networks: one thread is fastest, and steadier on a shared machine
     rows = []
@@ -277,11 +279,7 @@ def measure_ppo(budget: Budget, repeats: int, seed: int) -> list[Row]:
 
 def _memory_probe(n: int, steps: int, seed: int) -> dict[str, int]:
     """In a fresh process: traced bytes (peak, and held after) of compiling, building and stepping N customers."""
-    import resource
-    import tracemalloc
 
-    from difficult_customer.customer_models import compile_model
-    from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 
     tracemalloc.start()
     compile_model("mixture")
@@ -381,7 +379,7 @@ def print_table(rows: Sequence[Row], quick: bool = False, rich_output: bool | No
     if rich_output is None:
         rich_output = sys.stdout.isatty()
     try:
-        from rich.console import Console
+        from rich.console import Console  # the cli extra: a table when rich is there
         from rich.table import Table
     except ImportError:
         rich_output = False
@@ -401,16 +399,14 @@ def print_table(rows: Sequence[Row], quick: bool = False, rich_output: bool | No
 
 
 def to_json(rows: Sequence[Row], config: Config) -> dict[str, Any]:
-    import platform
 
-    import gymnasium
 
     return {
         "config": {f.name: getattr(config, f.name) for f in fields(config)},
         "machine": {
             "python": platform.python_version(),
             "numpy": np.__version__,
-            "gymnasium": gymnasium.__version__,
+            "gymnasium": gym.__version__,
             "processor": platform.processor() or platform.machine(),
             "cpus": multiprocessing.cpu_count(),
         },
@@ -468,8 +464,6 @@ def profile_stages(n: int, steps: int, seed: int, repeats: int = 3) -> dict[str,
     the unpacking of the drawn outcomes, history, turn, ends). The env steps a private core built for the
     profile. Each timer adds about 0.1 us.
     """
-    from difficult_customer.envs import core as core_module
-    from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 
     best = dict.fromkeys(STAGES, float("inf"))
     actions = np.random.default_rng(seed).integers(0, 6, (steps, n))
@@ -512,11 +506,7 @@ def format_profile(n: int, stages: dict[str, float]) -> str:
 
 def profile_step(n: int, steps: int, seed: int, top: int = 12) -> str:
     """A cProfile of the batched env's ``step`` at ``n`` customers, by internal time."""
-    import cProfile
-    import io
-    import pstats
 
-    from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 
     env = CustomerVectorEnv(n)
     env.reset(seed=seed)
@@ -548,14 +538,9 @@ def main(config: Config) -> int:
     rows = run_speed(config, log=lambda text: print(text, file=sys.stderr, flush=True))
     print_table(rows, quick=config.quick)
     if config.json:
-        from difficult_customer.experiments.library.io import atomic_write_json
 
         atomic_write_json(config.json, to_json(rows, config))
         print(f"written: {config.json}")
     return 0
 
 
-if __name__ == "__main__":  # python -m difficult_customer.experiments.commands.speed [options]
-    from difficult_customer.experiments.cli import main as cli_main
-
-    sys.exit(cli_main(["speed", *sys.argv[1:]]))

@@ -27,13 +27,15 @@ from typing import Any
 import numpy as np
 
 from difficult_customer import agents
-from difficult_customer.agents import PolicyContext
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact.evaluation import Z95, exact_value, monte_carlo
+from difficult_customer.agents.exact.normalize import normalize
 from difficult_customer.customer_models import Move
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
 from difficult_customer.experiments.library.io import atomic_write_json, read_json
 from difficult_customer.experiments.library.progress import progress_bar
 from difficult_customer.experiments.library.rollouts import Episode, run_episodes
-from difficult_customer.experiments.library.scores import iqm_ci, normalize, pass_hat_k, reference_values
+from difficult_customer.experiments.library.scores import iqm_ci, pass_hat_k, reference_values
 from difficult_customer.experiments.library.stats import mean_ci, wilson_ci
 
 _COMPACT = ("seed", "persona", "outcome", "ret", "turns", "moves", "reactions", "tones", "solved_before")
@@ -174,7 +176,7 @@ def is_memoryless(policy: str) -> bool:
     reads the hidden state) are not.
     """
     entry = agents.spec(policy)
-    return not entry.memory and entry.observation == "partial"
+    return not entry.memory and entry.decides_on == "partial"
 
 
 def policy_value(
@@ -196,7 +198,6 @@ def policy_value(
         ValueError: if neither ``episodes`` nor ``mc_episodes`` is given for a policy that
             cannot be valued exactly.
     """
-    from difficult_customer.agents.exact.evaluation import Z95, exact_value, monte_carlo
 
     entry = agents.spec(policy)
     own = entry.context_for(context)
@@ -348,6 +349,7 @@ def evaluate_grid(
     progress: bool = True,
     learned_mc_episodes: int | None = None,
     play: Sequence[str] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Grid:
     """Play (or read back) every cell of ``policies`` x ``personas`` and score them.
 
@@ -364,6 +366,7 @@ def evaluate_grid(
         progress: show a bar counting episodes.
         learned_mc_episodes: Monte Carlo conversations for learned policies with memory
             (None: ``mc_episodes``); memoryless learned policies are valued exactly.
+        labels: how the progress bar names a policy (e.g. a model path -> ``"ppo seed 3"``); others by name.
         play: the personas whose cells are played (None: all). On the others only the
             scores are computed (exact, or Monte Carlo on ``mc_episodes``, which must then
             be >= 1), and ``grid.episodes`` has no entry.
@@ -389,7 +392,7 @@ def evaluate_grid(
             grid.contexts[persona] = context
             refs = grid.references[persona] = reference_values(context)
             for policy in policies:
-                bar.set_description(f"{persona} / {agents.spec(policy).name[-40:]}")
+                bar.set_description(f"{persona} / {(labels or {}).get(policy, policy)}")
                 episodes = None
                 if persona in played:
                     episodes = evaluate_cell(policy, context, seeds, folder, resume, progress=bar.update)

@@ -27,7 +27,8 @@ from difficult_customer import agents
 from difficult_customer.agents import PolicyContext
 from difficult_customer.agents.exact.bracket import PRECISE, certified_bracket
 from difficult_customer.agents.exact.evaluation import propagate, random_value
-from difficult_customer.agents.exact.open_loop import solve_open_loop
+from difficult_customer.agents.exact.fixed_sequence import solve_fixed_sequence
+from difficult_customer.agents.exact.normalize import normalize
 from difficult_customer.agents.exact.oracle import solve_oracle
 from difficult_customer.agents.exact.rule_cost import RuleCost, rule_costs
 from difficult_customer.agents.guides import AFTER_REJECTION_RULE, GUIDE_SCRIPTS, UNNAMED_STEPS_RULE
@@ -53,6 +54,7 @@ from difficult_customer.customer_models.switches import (
 )
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
 from difficult_customer.experiments.library.conformance import conformance
+from difficult_customer.experiments.library.numbers import fmt
 from difficult_customer.experiments.library.rollouts import run_episodes
 
 GUIDE_POLICIES: tuple[str, ...] = tuple(GUIDE_SCRIPTS)
@@ -66,7 +68,7 @@ class MainTable:
 
     variant: str
     persona: str
-    switched_off: tuple[str, ...]
+    ablate: tuple[str, ...]
     max_turns: int
     oracle: float
     random: float
@@ -106,8 +108,8 @@ class MainTable:
         return {g: v - self.random for g, v in self.guides.items()}
 
     def normalized(self, value: float) -> float:
-        """``(value - random) / (oracle - random)``."""
-        return (value - self.random) / (self.oracle - self.random)
+        """``value`` normalized: 0 random, 1 the oracle."""
+        return normalize(value, self.random, self.oracle)
 
 
 def variant_context(variant: str = "default", persona: str | Persona | Mixture = "mixture",
@@ -140,7 +142,7 @@ def main_table(variant: str = "default", persona: str | Persona | Mixture = "mix
     tables = context.tables
     bracket = certified_bracket(context, **PRECISE)  # the report's setting, so its sections agree
     oracle = solve_oracle(tables, max_turns)
-    plan = solve_open_loop(tables, max_turns)
+    plan = solve_fixed_sequence(tables, max_turns)
     guides: dict[str, float] = {}
     by_persona: dict[str, dict[str, float]] = {}
     for name in GUIDE_POLICIES:
@@ -156,7 +158,7 @@ def main_table(variant: str = "default", persona: str | Persona | Mixture = "mix
     return MainTable(
         variant=variant,
         persona=tables.mixture.name,
-        switched_off=tuple(sorted(tables.ablate)),
+        ablate=tuple(sorted(tables.ablate)),
         max_turns=max_turns,
         oracle=oracle.value,
         random=random_value(context),
@@ -175,12 +177,10 @@ def main_table(variant: str = "default", persona: str | Persona | Mixture = "mix
 
 
 def _f(x: float | None, digits: int = 3) -> str:
-    if x is None:
-        return "—"
-    if math.isinf(x):
-        return "cannot be kept" if x > 0 else "−∞"
-    value = 0.0 if abs(x) < 0.5 * 10**-digits else x
-    return f"{value:.{digits}f}".replace("-", "−")
+    """:func:`~experiments.library.numbers.fmt`, with an infinite cost (a rule no policy keeps for sure) in words."""
+    if x is not None and math.isinf(x):
+        return "cannot be kept" if x > 0 else "-inf"
+    return fmt(x, digits)
 
 
 def _range(pair: tuple[float, float]) -> str:
@@ -196,7 +196,7 @@ def render_main_tables(tables: Sequence[MainTable]) -> str:
     def row(label: str, cells: Sequence[str]) -> None:
         out.append(f"| {label} | " + " | ".join(cells) + " |")
 
-    row("switched off", [", ".join(t.switched_off) or "nothing" for t in tables])
+    row("switched off", [", ".join(t.ablate) or "nothing" for t in tables])
     row("oracle (hidden state visible)", [_f(t.oracle) for t in tables])
     row("best observation-only policy (certified bracket)",
         [_range((t.bracket_lower, t.bracket_upper)) for t in tables])

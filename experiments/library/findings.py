@@ -1,46 +1,35 @@
 """The report's sentences, computed from its numbers.
 
-Every sentence the report writes from a number comes from a function here. Each takes
-the report's results (the dict written as ``results.json``) and returns the sentence, or
-None when the numbers it needs are not there. A sentence only claims what its numbers
-decide: a comparison is stated when the interval is on one side of the mark, and said to
-be undecided otherwise ("cannot tell"). Tests feed each function numbers on both sides of
-its claim.
-
-The numbers a finding reads (see ``experiments/commands/report.py``):
-
-- ``settings.main_persona``, ``settings.variant``;
-- ``brackets[persona]``: the certified bracket on the best observation-only policy,
-  normalized (``lower_normalized``, ``upper_normalized``);
-- ``fixed_sequence[persona]``: the best fixed sequence found (``normalized``) and a proven
-  upper bound on every fixed sequence (``bound_normalized``);
-- ``scores[persona][name]``: ``normalized``, ``normalized_low``, ``normalized_high``,
-  ``kind``, ``group``;
-- ``conformance[name][rule]``: ``rate``, ``low``, ``high`` (Wilson), ``applicable``;
-- ``rule_costs[rule]``: ``normalized`` (the exact cost of keeping the rule, in normalized
-  units; None where the rule cannot be kept for sure);
-- ``sensitivity``: ``conclusions[id]`` with ``share`` and ``share_ci`` (optional).
+Every sentence the report writes from a number comes from a function here. Each takes the
+report's typed :class:`~difficult_customer.experiments.library.report.results.Results` and
+returns the sentence, or None when the numbers it needs are not there. A sentence only
+claims what its numbers decide: a comparison is stated when the interval is on one side of
+the mark, and said to be undecided otherwise ("cannot tell"). Tests feed each function
+numbers on both sides of its claim.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
+from difficult_customer.experiments.library.conclusions import (
+    ADAPT_THRESHOLD,
+    ADAPTING,
+    GUIDES_BEAT_RANDOM,
+    HIDDEN_INFORMATION,
+    HIDDEN_THRESHOLD,
+    RULE_COST_THRESHOLD,
+    cheap_id,
+    first_id,
+    robustness_word,
+)
 from difficult_customer.experiments.library.conformance import RULES
-
-Results = dict[str, Any]
-Finding = Callable[[Results], "str | None"]
+from difficult_customer.experiments.library.numbers import fmt as f3
+from difficult_customer.experiments.library.numbers import percent, point_and_interval
+from difficult_customer.experiments.library.report.results import Finding, Results, RuleRate, Score
 
 NEAR = 0.05
 """The margin of "within 0.05 of the best observation-only policy" (normalized)."""
-HIDDEN_THRESHOLD = 0.05
-"""Hidden information "costs more than" this (the sensitivity study's threshold)."""
-ADAPT_THRESHOLD = 0.2
-"""Adapting "is worth more than" this (the sensitivity study's threshold)."""
-RULE_COST_THRESHOLD = 0.02
-"""A rule is cheap when keeping it costs under this (normalized; the sensitivity study's threshold)."""
 KEEP_BAR = 0.9
 """A policy keeps a rule when its rate's interval is at or above this; breaks it when the interval is below."""
 
@@ -59,13 +48,6 @@ LEARNER_LABELS: dict[str, str] = {
 """What each learner is, as the report names it."""
 
 
-def f3(x: float | None) -> str:
-    """The report's number format (three decimals; ``n/a`` for None; no ``-0.000``)."""
-    if x is None:
-        return "n/a"
-    return f"{0.0 if abs(x) < 0.0005 else x:.3f}"
-
-
 def learner_label(learner: str) -> str:
     """The report's name for a learner: what it reads, and whether it uses the model."""
     if learner in LEARNER_LABELS:
@@ -80,46 +62,32 @@ def learner_group(learner: str) -> str:
     return GROUP_FILTER if learner.endswith("_belief") else GROUP_OBSERVATION
 
 
-def _persona(results: Results) -> str:
-    return results["settings"]["main_persona"]
-
-
-def _interval(score: dict[str, Any]) -> tuple[float, float, float]:
-    return float(score["normalized"]), float(score["normalized_low"]), float(score["normalized_high"])
-
-
-def _described(score: dict[str, Any]) -> str:
-    """``0.812 [0.790, 0.830]``, or ``0.812 (exact)`` when there is no interval."""
-    point, low, high = _interval(score)
-    if high - low <= 0:
-        return f"{f3(point)} (exact)"
-    return f"{f3(point)} [{f3(low)}, {f3(high)}]"
+def _interval(score: Score) -> tuple[float, float, float]:
+    return float(score.normalized), float(score.normalized_low), float(score.normalized_high)
 
 
 # ----------------------------------------------------------------------------- the model
 def variant_sentence(results: Results) -> str | None:
     """Which customer model the numbers are for (the headline names it)."""
-    st = results.get("settings", {})
-    variant = st.get("variant")
-    if variant is None:
-        return None
-    off = st.get("ablate") or []
+    st = results.settings
+    variant = st.variant
+    off = st.ablate
     if variant == "default":
         what = "every assumption on" + (f", with {', '.join(off)} switched off" if off else "")
     elif variant == "guide_only":
         what = "every assumption off: only what the guides say or what we read from them"
     else:
         what = f"switched off: {', '.join(off)}"
-    return f"Model variant: **{variant}** ({what}); persona {st.get('main_persona', 'n/a')}."
+    return f"Model variant: **{variant}** ({what}); persona {st.main_persona}."
 
 
 # ----------------------------------------------------------------------------- the optimum
 def hidden_information_sentence(results: Results) -> str | None:
     """What not seeing the hidden state costs: the oracle against the certified bracket, a range."""
-    bracket = results.get("brackets", {}).get(_persona(results))
+    bracket = results.brackets.get(results.persona)
     if bracket is None:
         return None
-    low_n, high_n = bracket["lower_normalized"], bracket["upper_normalized"]
+    low_n, high_n = bracket.lower_normalized, bracket.upper_normalized
     cost_low, cost_high = 1.0 - high_n, 1.0 - low_n
     t = HIDDEN_THRESHOLD
     if cost_low > t:
@@ -136,13 +104,12 @@ def hidden_information_sentence(results: Results) -> str | None:
 
 def adapting_sentence(results: Results) -> str | None:
     """What adapting to the customer is worth: the bracket against the best fixed sequence of moves, a range."""
-    persona = _persona(results)
-    bracket = results.get("brackets", {}).get(persona)
-    fixed = results.get("fixed_sequence", {}).get(persona)
+    bracket = results.brackets.get(results.persona)
+    fixed = results.fixed_sequence.get(results.persona)
     if bracket is None or fixed is None:
         return None
-    worth_low = bracket["lower_normalized"] - fixed["bound_normalized"]
-    worth_high = bracket["upper_normalized"] - fixed["normalized"]
+    worth_low = bracket.lower_normalized - fixed.bound_normalized
+    worth_high = bracket.upper_normalized - fixed.normalized
     t = ADAPT_THRESHOLD
     if worth_low > t:
         verdict = f"more than {t:g} for sure"
@@ -150,16 +117,15 @@ def adapting_sentence(results: Results) -> str | None:
         verdict = f"at most {t:g} for sure"
     else:
         verdict = f"whether it is more than {t:g}, the numbers cannot tell"
-    fixed_text = f3(fixed["normalized"]) + ("" if fixed.get("optimal") else
-                                             f", at most {f3(fixed['bound_normalized'])} for any fixed sequence")
+    fixed_text = f3(fixed.normalized) + ("" if fixed.optimal else
+                                          f", at most {f3(fixed.bound_normalized)} for any fixed sequence")
     return (f"Adapting is worth between {f3(worth_low)} and {f3(worth_high)} (normalized; {verdict}): the certified "
             f"bracket on the best observation-only policy against the best fixed sequence of moves ({fixed_text}).")
 
 
 # ----------------------------------------------------------------------------- the guides
 def _guides(results: Results) -> dict[str, float]:
-    sc = results["scores"][_persona(results)]
-    return {n: float(v["normalized"]) for n, v in sc.items() if v.get("kind") == "guide"}
+    return {n: float(v.normalized) for n, v in results.main_scores().items() if v.kind == "guide"}
 
 
 def guides_sentence(results: Results) -> str | None:
@@ -184,15 +150,14 @@ def best_guide(results: Results) -> str | None:
 # ----------------------------------------------------------------------------- learned policies
 def learner_sentence(results: Results, learner: str) -> str | None:
     """A learner's score, against the best guide and the certified bracket, each decided only by its interval."""
-    persona = _persona(results)
-    score = results["scores"][persona].get(learner)
+    score = results.main_scores().get(learner)
     if score is None:
         return None
     point, low, high = _interval(score)
-    seeds = score.get("seeds", 1)
+    seeds = score.seeds
     how = (f"IQM of {seeds} seeds" if seeds > 1 else "1 seed") + (
-        ", exact per seed" if score.get("exact_per_seed") else ", sampled per seed")
-    parts = [f"{learner_label(learner)} scores {_described(score)} ({how})"]
+        ", exact per seed" if score.exact_per_seed else ", sampled per seed")
+    parts = [f"{learner_label(learner)} scores {point_and_interval(point, low, high)} ({how})"]
     guides = _guides(results)
     if guides:
         best = max(guides, key=guides.get)
@@ -217,13 +182,12 @@ def bracket_comparison(results: Results, name: str, margin: float = NEAR) -> str
     "within" needs the largest possible gap to be at most ``margin``; "more than ...
     below" needs the smallest possible gap to exceed it; anything else cannot be told.
     """
-    persona = _persona(results)
-    bracket = results.get("brackets", {}).get(persona)
-    score = results["scores"][persona].get(name)
+    bracket = results.brackets.get(results.persona)
+    score = results.main_scores().get(name)
     if bracket is None or score is None:
         return None
     _, low, high = _interval(score)
-    lower, upper = bracket["lower_normalized"], bracket["upper_normalized"]
+    lower, upper = bracket.lower_normalized, bracket.upper_normalized
     most, least = upper - low, lower - high
     if low > upper:
         return (f"above the bracket's upper end ({f3(upper)}), which no policy reading only the observations can "
@@ -237,18 +201,18 @@ def bracket_comparison(results: Results, name: str, margin: float = NEAR) -> str
 
 
 # ----------------------------------------------------------------------------- rules
-def rule_status(entry: dict[str, Any] | None, bar: float = KEEP_BAR) -> str | None:
-    """``"keeps"`` (interval at or above ``bar``), ``"breaks"`` (below it), ``"cannot tell"``; None if it never applied."""
-    if entry is None or entry.get("rate") is None:
+def rule_status(entry: RuleRate | None, bar: float = KEEP_BAR) -> str | None:
+    """``"keeps"`` (interval at or above ``bar``), ``"breaks"`` (below it), ``"cannot tell"``; None if never applied."""
+    if entry is None or entry.rate is None:
         return None
-    if entry["low"] >= bar:
+    if entry.low >= bar:
         return "keeps"
-    if entry["high"] < bar:
+    if entry.high < bar:
         return "breaks"
     return "cannot tell"
 
 
-def _statuses(conf: dict[str, Any]) -> dict[str, list[str]]:
+def _statuses(conf: dict[str, RuleRate]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {"keeps": [], "breaks": [], "cannot tell": []}
     for rule in RULES:
         status = rule_status(conf.get(rule))
@@ -257,23 +221,22 @@ def _statuses(conf: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def _rates(conf: dict[str, Any], rules: list[str]) -> str:
-    return ", ".join(f"{r} {f3(conf[r]['rate'])} [{f3(conf[r]['low'])}, {f3(conf[r]['high'])}]" for r in rules)
+def _rates(conf: dict[str, RuleRate], rules: list[str]) -> str:
+    return ", ".join(f"{r} {f3(conf[r].rate)} [{f3(conf[r].low)}, {f3(conf[r].high)}]" for r in rules)
 
 
 def focus_learner(results: Results) -> str | None:
     """The learned policy the rule sentence is about: the best observation-only learner (else the best learner)."""
-    sc = results["scores"][_persona(results)]
-    learned = {n: v for n, v in sc.items() if v.get("kind") == "learned" and n in results.get("conformance", {})}
+    learned = {n: v for n, v in results.main_scores().items() if v.kind == "learned" and n in results.conformance}
     if not learned:
         return None
-    plain = {n: v for n, v in learned.items() if v.get("group") != GROUP_FILTER} or learned
-    return max(plain, key=lambda n: plain[n]["normalized"])
+    plain = {n: v for n, v in learned.items() if v.group != GROUP_FILTER} or learned
+    return max(plain, key=lambda n: plain[n].normalized)
 
 
 def oracle_rules_sentence(results: Results) -> str | None:
     """Which rules the oracle keeps (rate's interval at or above the bar) and which it breaks, with rates."""
-    conf = results.get("conformance", {}).get("oracle")
+    conf = results.conformance.get("oracle")
     if conf is None:
         return None
     st = _statuses(conf)
@@ -291,7 +254,7 @@ def oracle_rules_sentence(results: Results) -> str | None:
 def learner_rules_sentence(results: Results) -> str | None:
     """Which rules the focus learner keeps and breaks, and whether the oracle breaks them too (so breaking pays)."""
     focus = focus_learner(results)
-    conf_all = results.get("conformance", {})
+    conf_all = results.conformance
     if focus is None:
         return None
     conf = conf_all[focus]
@@ -323,12 +286,12 @@ def learner_rules_sentence(results: Results) -> str | None:
 
 def rule_costs_sentence(results: Results) -> str | None:
     """What keeping each rule costs the oracle (exact): cheap rules (under the threshold) and costly ones."""
-    costs = results.get("rule_costs")
+    costs = results.rule_costs
     if not costs:
         return None
     cheap, costly, impossible = [], [], []
     for rule, entry in costs.items():
-        c = entry.get("normalized")
+        c = entry.normalized
         if c is None or not math.isfinite(c):
             impossible.append(rule)
         elif c < RULE_COST_THRESHOLD:
@@ -348,41 +311,36 @@ def rule_costs_sentence(results: Results) -> str | None:
 # ----------------------------------------------------------------------------- robustness
 def robustness(results: Results, conclusion: str) -> str | None:
     """The share of plausible models in which a conclusion holds (from the sensitivity study), or None."""
-    sens = results.get("sensitivity")
-    if not sens:
-        return None
-    entry = sens.get("conclusions", {}).get(conclusion)
+    sens = results.sensitivity
+    entry = sens.conclusions.get(conclusion) if sens is not None else None
     if entry is None:
         return None
-    from difficult_customer.experiments.library.sensitivity import robustness_word
-
-    share = float(entry["share"])
-    low, high = (float(x) for x in entry["share_ci"])
-    return (f"holds in {share:.0%} [{low:.0%}, {high:.0%}] of {sens.get('samples', 'the')} plausible models: "
-            f"{robustness_word(share, low, high)}")
+    low, high = entry.share_ci
+    return (f"holds in {percent(entry.share, low, high)} of {sens.samples or 'the'} plausible models: "
+            f"{robustness_word(entry.share, low, high)}")
 
 
-def headline_findings(results: Results) -> list[dict[str, Any]]:
+def headline_findings(results: Results) -> list[Finding]:
     """The headline: each finding's id, sentence and robustness (only the findings the numbers allow)."""
-    learners = [n for n, v in results["scores"][_persona(results)].items() if v.get("kind") == "learned"]
+    learners = [n for n, v in results.main_scores().items() if v.kind == "learned"]
     best = best_guide(results)
     rows: list[tuple[str, str | None, list[str]]] = [
         ("variant", variant_sentence(results), []),
-        ("hidden_information", hidden_information_sentence(results), ["hidden_information_costs"]),
-        ("adapting", adapting_sentence(results), ["adapting_worth"]),
-        ("guides", guides_sentence(results), [f"{best}_first", "guides_beat_random"] if best else []),
+        ("hidden_information", hidden_information_sentence(results), [HIDDEN_INFORMATION]),
+        ("adapting", adapting_sentence(results), [ADAPTING]),
+        ("guides", guides_sentence(results), [first_id(best), GUIDES_BEAT_RANDOM] if best else []),
     ]
     for learner in sorted(learners, key=lambda n: (learner_group(n) == GROUP_FILTER, n)):
         rows.append((f"learner_{learner}", learner_sentence(results, learner), []))
     rows.append(("oracle_rules", oracle_rules_sentence(results), []))
     rows.append(("learner_rules", learner_rules_sentence(results), []))
-    rows.append(("rule_costs", rule_costs_sentence(results), [f"{r}_cheap" for r in results.get("rule_costs", {})]))
+    rows.append(("rule_costs", rule_costs_sentence(results), [cheap_id(r) for r in results.rule_costs]))
     out = []
     for fid, sentence, conclusions in rows:
         if sentence is None:
             continue
         shares = {c: robustness(results, c) for c in conclusions}
-        out.append({"id": fid, "sentence": sentence, "robustness": {c: s for c, s in shares.items() if s}})
+        out.append(Finding(id=fid, sentence=sentence, robustness={c: s for c, s in shares.items() if s}))
     return out
 
 

@@ -7,8 +7,11 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -47,6 +50,17 @@ def atomic_write_csv(path: str | Path, rows: list[dict[str, Any]]) -> Path:
     return atomic_write_text(path, buffer.getvalue())
 
 
+def cached(path: str | Path, key: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()``, stored atomically in ``path`` under ``key`` and read back while the key matches."""
+    stored = read_json(path)
+    digest = json.dumps(key, sort_keys=True, default=str)
+    if stored is not None and stored.get("key") == digest:
+        return stored["value"]
+    value = compute()
+    atomic_write_json(path, {"key": digest, "value": value})
+    return value
+
+
 def read_json(path: str | Path) -> Any | None:
     """The JSON in ``path``, or None if the file does not exist.
 
@@ -63,8 +77,6 @@ def read_json(path: str | Path) -> Any | None:
 
 
 def _jsonable(value: Any) -> Any:
-    import numpy as np
-
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

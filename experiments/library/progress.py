@@ -21,7 +21,7 @@ def progress_bar(total: int, desc: str = "", enabled: bool = True, unit: str = "
     if not enabled:
         return NullBar()
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # the cli extra: only when a bar is shown
     except ImportError:  # the cli extra brings tqdm
         return NullBar()
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, file=sys.stderr)

@@ -10,13 +10,12 @@ each task, seeded).
 from __future__ import annotations
 
 from math import comb
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
-if TYPE_CHECKING:
-    from difficult_customer.agents import PolicyContext
+from difficult_customer.agents.base import PolicyContext
+from difficult_customer.agents.exact.evaluation import oracle_value, random_value
 
 
 def iqm(scores: np.ndarray) -> float:
@@ -84,14 +83,6 @@ def pass_hat_k(successes: int, n: int, k: int) -> float:
     return comb(successes, k) / comb(n, k)
 
 
-def normalize(value: float, random_value: float, oracle_value: float) -> float:
-    """``(J - J_random) / (J_oracle - J_random)``: 0 is random, 1 the oracle."""
-    span = oracle_value - random_value
-    if span <= 0:
-        raise ValueError(f"oracle value {oracle_value} is not above random's {random_value}; cannot normalize")
-    return (value - random_value) / span
-
-
 def reference_values(context: PolicyContext) -> dict[str, float]:
     """Exact expected returns of the random policy and the oracle: the 0 and 1 of normalized scores.
 
@@ -101,6 +92,4 @@ def reference_values(context: PolicyContext) -> dict[str, float]:
     Args:
         context: the environment (persona, ablation, turn limit, rewards).
     """
-    from difficult_customer.agents.exact.evaluation import oracle_value, random_value
-
     return {"random": float(random_value(context)), "oracle": float(oracle_value(context))}

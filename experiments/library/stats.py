@@ -19,7 +19,7 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     mean = float(x.mean())
     if x.size < 2:
         return mean, mean, mean
-    from scipy import stats
+    from scipy import stats  # the report extra: imported only when an interval is computed
 
     half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return mean, mean - half, mean + half
@@ -29,7 +29,7 @@ def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, 
     """A proportion and its Wilson score interval ``(p, low, high)``."""
     if n <= 0:
         raise ValueError(f"wilson_ci needs n >= 1, got {n}")
-    from scipy import stats
+    from scipy import stats  # the report extra: imported only when an interval is computed
 
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     p = successes / n

@@ -1,0 +1,385 @@
+"""The report's markdown, from typed results alone: :func:`render` serves the report, ``--from`` and the ablations.
+
+A section is a function from results to markdown lines (empty to leave it out);
+:data:`SECTIONS`, :data:`STORE_SECTIONS` and :data:`ABLATION_SECTIONS` list them in order.
+Every number is printed by :mod:`~difficult_customer.experiments.library.numbers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from difficult_customer.experiments.library import findings
+from difficult_customer.experiments.library.conclusions import CONCLUSIONS, robustness_word
+from difficult_customer.experiments.library.conformance import RULES
+from difficult_customer.experiments.library.evaluation import KS
+from difficult_customer.experiments.library.faithfulness import render_section
+from difficult_customer.experiments.library.numbers import fmt, interval, percent
+from difficult_customer.experiments.library.report.build import GROUP_ORDER
+from difficult_customer.experiments.library.report.results import (
+    AblationResults,
+    AnyResults,
+    Finding,
+    Results,
+    Robustness,
+    RuleRate,
+    Score,
+    StoreResults,
+)
+from difficult_customer.experiments.library.report.robustness import STUDY_POINTS
+
+TITLE = "# What reinforcement learning learns about a difficult customer"
+ABLATION_TITLE = "# Ablations: what each claim does to the learned strategy"
+
+
+# ----------------------------------------------------------------------------- cells
+def score_cell(v: Score) -> str:
+    """A normalized score as the report prints it: exact, one seed, or with its interval (never of zero width)."""
+    point, low, high = v.normalized, v.normalized_low, v.normalized_high
+    if v.source == "exact":
+        return f"{fmt(point)} (exact)"
+    if v.source == "iqm":
+        if v.seeds == 1:
+            if not high > low:
+                return f"{fmt(point)} (1 seed, exact)"
+            return f"{fmt(point)} {interval(low, high)} (1 seed, {v.episodes_per_seed} conversations)"
+        if not high > low:
+            return f"{fmt(point)} (all {v.seeds} seeds equal, exact)"
+        return f"{fmt(point)} {interval(low, high)} (IQM of {v.seeds} seeds)"
+    if not high > low:
+        return f"{fmt(point)} (no spread in {v.episodes} conversations)"
+    return f"{fmt(point)} {interval(low, high)} ({v.episodes} conversations)"
+
+
+def rate_cell(entry: RuleRate | None) -> str:
+    """A conformance rate with its Wilson interval (``n/a`` where the rule never applied)."""
+    if entry is None or entry.rate is None:
+        return "n/a"
+    return f"{fmt(entry.rate)} {interval(entry.low, entry.high)}" if entry.high > entry.low else fmt(entry.rate)
+
+
+def how_scored(v: Score) -> str:
+    """How a score was obtained, in words."""
+    if v.source == "exact":
+        return "exact"
+    if v.source == "iqm":
+        per = "exact per seed" if v.exact_per_seed else f"{v.episodes_per_seed} conversations per seed"
+        return f"{v.seeds} seed{'s' if v.seeds > 1 else ''}, {per}"
+    return f"Monte Carlo, {v.episodes} conversations"
+
+
+def position_cell(v: Score) -> str:
+    """Where a score lies against the certified bracket."""
+    b = v.bracket
+    return "—" if b is None else f"{b.position} (gap {fmt(b.gap_low)} to {fmt(b.gap_high)})"
+
+
+def ordered(results: Results) -> list[str]:
+    """The policies of the main persona in table order: by group (:data:`GROUP_ORDER`), then as scored."""
+    sc = results.main_scores()
+    rank = {g: i for i, g in enumerate(GROUP_ORDER)}
+    return sorted(sc, key=lambda n: rank.get(sc[n].group, len(rank)))
+
+
+def row_name(results: Results, name: str) -> str:
+    """A policy's name in a table row, marked when it uses the model's exact filter."""
+    v = results.main_scores().get(name)
+    return f"{name} (model's filter)" if v is not None and v.group == findings.GROUP_FILTER else name
+
+
+def _heading(group: str) -> str:
+    return f"### {group[0].upper()}{group[1:]}"
+
+
+# ----------------------------------------------------------------------------- sections of the report
+Section = Callable[[Any], list[str]]
+"""A report section: the results in, markdown lines out (empty to leave the section out)."""
+
+
+def conclusion_words(conclusion: str, sensitivity: Robustness | None = None) -> str:
+    """A conclusion as a reader is shown it: its words, never its id."""
+    if conclusion in CONCLUSIONS:
+        return CONCLUSIONS[conclusion].words
+    if sensitivity is not None and conclusion in sensitivity.conclusions:
+        return sensitivity.conclusions[conclusion].text
+    return conclusion.replace("_", " ")
+
+
+def robustness_note(results: Results | StoreResults, finding: Finding) -> str:
+    """The robustness of a finding's conclusions, each named in words."""
+    if not finding.robustness or results.sensitivity is None:
+        return ""
+    named = [f"{conclusion_words(c, results.sensitivity)} {s}" for c, s in finding.robustness.items()]
+    return " *Robustness: " + "; ".join(named) + ".*"
+
+
+def section_headline(results: Results) -> list[str]:
+    """The findings the report leads with (``library/findings.py``), each with its robustness where known."""
+    refs = results.references[results.persona]
+    out = ["## Headline", ""]
+    out += [f"- {f.sentence}{robustness_note(results, f)}" for f in (results.headline.findings if results.headline
+                                                                     else [])]
+    sens = results.sensitivity
+    note = (" Robustness: the share of plausible models (sampled over every assumption's range, solved exactly) in "
+            f"which the conclusion holds, with a 95% Wilson interval; from {sens.source}." if sens else
+            " No sensitivity study was run for this report (pass --sensitivity PATH or --robustness-samples N).")
+    return [*out, "", f"Scores are normalized: 0 is the random policy ({fmt(refs.random)} mean return, exact), 1 the "
+            f"oracle that sees the hidden state ({fmt(refs.oracle)}, exact).{note}", ""]
+
+
+def section_bracket(results: Results) -> list[str]:
+    """The certified bracket on the best observation-only policy, per persona."""
+    if not results.brackets:
+        return []
+    some = next(iter(results.brackets.values()))
+    out = ["## The certified optimum", "",
+           "The best policy that reads only the observations (any function of the whole conversation so far) cannot "
+           "be computed exactly for this turn limit; it is bracketed by two exact numbers. Lower end: the exact value "
+           f"of an actual policy (PBVI plans, {some.points} belief points per turn). Upper end: the fast informed "
+           f"bound with {some.depth} turns of exact expectimax in front, a proven upper bound on every "
+           "observation-only policy. Neither is sampled.", "",
+           "| persona | lower (normalized) | upper (normalized) | width | lower (raw) | upper (raw) | oracle (raw) |",
+           "|---|---|---|---|---|---|---|"]
+    for persona, b in results.brackets.items():
+        out.append(f"| {persona} | {fmt(b.lower_normalized)} | {fmt(b.upper_normalized)} | "
+                   f"{fmt(b.upper_normalized - b.lower_normalized)} | {fmt(b.lower)} | {fmt(b.upper)} | "
+                   f"{fmt(b.oracle)} |")
+    return [*out, ""]
+
+
+def section_scores(results: Results) -> list[str]:
+    """Every policy's score on the main persona, in groups by what it reads, against the bracket."""
+    sc = results.main_scores()
+    b = results.brackets[results.persona]
+    out = ["## Scores", "", f"Normalized scores on {results.persona}; the last column says where each lies against "
+           f"the certified bracket [{fmt(b.lower_normalized)}, {fmt(b.upper_normalized)}] (gap: how far below the "
+           "best observation-only policy it is, at least and at most, from its interval).", ""]
+    for group in [g for g in GROUP_ORDER if any(v.group == g for v in sc.values())]:
+        out += [_heading(group), "", "| policy | score | how scored | against the bracket |", "|---|---|---|---|"]
+        for name, v in sc.items():
+            if v.group == group:
+                shown = name if v.label in (None, name) else f"{name}: {v.label}"
+                out.append(f"| {shown} | {score_cell(v)} | {how_scored(v)} | {position_cell(v)} |")
+        out.append("")
+    st = results.settings
+    return [*out, "Exact: the expected return computed from the model's tables, no sampling (every policy whose "
+            "move depends only on the current observation, the learned MLPs included, each seed). Sampled: policies "
+            f"with memory, on {st.mc_episodes} conversations (exact policies) or {st.learned_mc_episodes} per seed "
+            "(learners), 95% interval. Learners: interquartile mean over seeds ("
+            + ", ".join(f"{a} {seeds}" for a, (_, seeds) in st.algorithms.items()) + ") with a 95% stratified "
+            "bootstrap interval that includes each seed's evaluation noise. The learners that use the model's exact "
+            "filter (belief features) are kept apart from those that read only the observations.", "",
+            "![scores](scores.png)", ""]
+
+
+def section_personas(results: Results) -> list[str]:
+    """Every policy on every persona, labelled by whether it was solved for that persona."""
+    personas = list(results.scores)
+    if len(personas) < 2:
+        return []
+    out = ["## Scores by persona", "",
+           "Read this table like with like. Rows marked *solved for the persona* (the oracle and the exact policies) "
+           "are computed anew for each persona: they know which persona they face. The learned policies were "
+           f"trained on {results.settings.train_persona} and do not; the scripted policies are the same script "
+           "everywhere. Compare within each kind, not across.", "",
+           "| policy | solved for the persona | " + " | ".join(personas) + " |", "|---|---|" + "---|" * len(personas)]
+    for n in ordered(results):
+        solved = "yes" if results.scores[personas[0]][n].solved_for_persona else "no"
+        out.append(f"| {row_name(results, n)} | {solved} | "
+                   + " | ".join(score_cell(results.scores[p][n]) for p in personas) + " |")
+    return [*out, ""]
+
+
+def section_reliability(results: Results) -> list[str]:
+    """Success (Wilson interval) and pass^k on the main persona."""
+    out = ["## Reliability", "", "Success (solved and followed up) with a 95% Wilson interval, and pass^k on "
+           f"{results.persona}: the chance that k conversations in a row all succeed "
+           f"({results.settings.eval_episodes} conversations per policy, pooled over a learner's seeds).", "",
+           "| policy | success | " + " | ".join(f"pass^{k}" for k in KS) + " |", "|---|---|" + "---|" * len(KS)]
+    for n in ordered(results):
+        v = results.reliability[n]
+        success = (f"{fmt(v.success_rate)} {interval(v.success_low, v.success_high)}"
+                   if v.success_high > v.success_low else fmt(v.success_rate))
+        out.append(f"| {row_name(results, n)} | {success} | " + " | ".join(fmt(v.pass_k[k]) for k in KS) + " |")
+    return [*out, ""]
+
+
+def section_curves(results: Results) -> list[str]:
+    """The learning curves figure (none without learners)."""
+    if not results.curves:
+        return []
+    return ["## Learning curves", "", "Normalized score against environment steps (each point sampled on the "
+            "budget's curve conversations during training; band: the certified bracket). Dashed: learners that use "
+            "the model's exact filter.", "", "![learning curves](learning_curves.png)", ""]
+
+
+def section_conformance(results: Results) -> list[str]:
+    """The share of conversations following each guide rule, per policy, with Wilson intervals, and each rule's cost."""
+    out = ["## Conformance to the guides", "", f"Share of conversations on {results.persona} (where the rule applies) "
+           "in which each rule holds, with a 95% Wilson interval (a learner's seeds pooled). "
+           + "; ".join(f"{r}: {t}" for r, t in RULES.items()) + ".", "",
+           "| policy | " + " | ".join(RULES) + " |", "|---|" + "---|" * len(RULES)]
+    for n in ordered(results):
+        out.append(f"| {row_name(results, n)} | " + " | ".join(rate_cell(results.conformance[n].get(r))
+                                                                for r in RULES) + " |")
+    costs = results.rule_costs
+    if costs:
+        out.append("| *cost of keeping it (oracle, exact, normalized)* | " + " | ".join(
+            "cannot be kept" if costs[r].normalized is None else fmt(costs[r].normalized) for r in RULES) + " |")
+    return [*out, "", "![conformance](conformance.png)", ""]
+
+
+def section_faithfulness(results: Results) -> list[str]:
+    """What the guides say and what we assumed (``library/faithfulness.py``), for the default model and guide-only."""
+    tables = results.faithfulness
+    if not tables:
+        return []
+    return [*render_section(tables["default"], tables["guide_only"]).splitlines(), ""]
+
+
+def section_sensitivity(results: Results | StoreResults) -> list[str]:
+    """How robust each conclusion is: its share of plausible models (from the sensitivity study)."""
+    sens: Robustness | None = results.sensitivity
+    if sens is None:
+        return []
+    quick = (f" The quick study solves each model's bracket with {STUDY_POINTS} belief points (the report's own uses "
+             "more; the upper end's depth is the same): its lower end is lower, so a conclusion that needs it "
+             "(adapting) holds in at most as many models as it would at full precision." if sens.quick else "")
+    out = ["## How robust the conclusions are", "", f"From {sens.source}, variant {sens.variant}: the share of "
+           f"{sens.samples} models drawn over every assumption's and reading's range in which each conclusion holds "
+           f"(95% Wilson interval).{quick}", "",
+           "| conclusion | in the default model | share of plausible models | verdict |", "|---|---|---|---|"]
+    for cid, c in sens.conclusions.items():
+        low, high = c.share_ci
+        default = {True: "holds", False: "fails", None: "n/a"}[c.holds_in_default]
+        out.append(f"| {conclusion_words(cid, sens)} | {default} | {percent(c.share, low, high)} | {robustness_word(c.share, low, high)} |")
+    return [*out, ""]
+
+
+def section_strategies(results: Results) -> list[str]:
+    """Moves by turn, and example conversations of the focus learner."""
+    out = ["## Strategies", "", "Share of each move at each turn.", "", "![strategies](strategies.png)", ""]
+    if results.transcripts and results.headline is not None:
+        out += [f"### Example conversations of {results.headline.focus}", ""]
+        for t in results.transcripts:
+            out += [f"Seed {t.seed}, outcome {t.outcome}:", "", "```text", t.text.rstrip(), "```", ""]
+    return out
+
+
+def section_settings(results: Results) -> list[str]:
+    """Budget, seeds, versions, wall time and the command that reproduces the report."""
+    st = results.settings
+    extra = f" --variant {st.variant}" if st.variant in ("guide_only",) else ""
+    return ["## Settings", "",
+            f"- Budget {st.budget}: " + ", ".join(f"{a} {steps} steps x {seeds} seeds"
+                                                 for a, (steps, seeds) in st.algorithms.items()),
+            f"- Model variant {st.variant}; trained on {st.train_persona}; evaluation seeds "
+            f"{st.eval_seeds[0]}-{st.eval_seeds[1]}; switched off: {', '.join(st.ablate) or 'nothing'}; max turns "
+            f"{st.max_turns}; {st.state_space} hidden states.",
+            "- Versions: " + ", ".join(f"{k} {v}" for k, v in st.versions.items()),
+            f"- Wall time: {st.wall_seconds:.0f} s",
+            f"- Reproduce: `difficult-customer report --budget {st.budget} --seed {st.seed}{extra}`"]
+
+
+SECTIONS: list[Section] = [section_headline, section_bracket, section_scores, section_personas, section_reliability,
+                           section_curves, section_conformance, section_faithfulness, section_sensitivity,
+                           section_strategies, section_settings]
+"""The sections of report.md, in order; a new section is a function added here."""
+
+
+# ----------------------------------------------------------------------------- a report from a sweep store
+def section_store(results: StoreResults) -> list[str]:
+    """Every group's IQM across seeds against its context's bracket and guides."""
+    st = results.settings
+    out = ["## Groups of the study", "", f"{st.runs} training runs from `{st.source}` in {len(results.groups)} groups "
+           "(runs differing only in their seed). Each model is scored exactly if it reads only the current "
+           f"observation, else on {st.learned_mc_episodes} conversations; per group the IQM across seeds with a 95% "
+           "stratified bootstrap interval (evaluation noise included).", ""]
+    for name, entry in results.contexts.items():
+        b = entry.bracket
+        guides = ", ".join(f"{g} {fmt(v)}" for g, v in entry.guides.items())
+        out.append(f"- Context {name}: certified bracket [{fmt(b.lower_normalized)}, {fmt(b.upper_normalized)}]; "
+                   f"guides (exact) {guides}.")
+    out.append("")
+    for group in (findings.GROUP_OBSERVATION, findings.GROUP_FILTER):
+        rows = [g for g in results.groups if g.group == group]
+        if rows:
+            out += [_heading(group), "", "| group | context | seeds | score | against the bracket |",
+                    "|---|---|---|---|---|"]
+            out += [f"| {g.label} | {g.context} | {len(g.training_seeds)} | {score_cell(g.score)} | "
+                    f"{position_cell(g.score)} |" for g in rows]
+            out.append("")
+    ablations = [g for g in results.groups if "ablate" in g.settings]
+    if ablations:
+        out += ["### Ablations", "", "| switched off | group | score |", "|---|---|---|"]
+        out += [f"| {g.settings['ablate']} | {g.label} | {score_cell(g.score)} |"
+                for g in sorted(ablations, key=lambda g: str(g.settings["ablate"]))]
+        out.append("")
+    out += ["![groups](scores.png)", ""]
+    if any(g.curve for g in results.groups):
+        out += ["Learning curves (each point sampled during training on the run's curve conversations):", "",
+                "![learning curves](learning_curves.png)", ""]
+    return out
+
+
+def section_store_settings(results: StoreResults) -> list[str]:
+    """Where the store's report came from."""
+    st = results.settings
+    return ["## Settings", "", f"- Store: `{st.source}`; settings that vary: {', '.join(st.varying) or 'none'}",
+            "- Versions: " + ", ".join(f"{k} {v}" for k, v in st.versions.items()),
+            f"- Wall time: {st.wall_seconds:.0f} s", f"- Reproduce: `difficult-customer report --from {st.source}`"]
+
+
+STORE_SECTIONS: list[Section] = [section_store, section_sensitivity, section_store_settings]
+"""The sections of a report built ``--from`` a sweep store."""
+
+
+# ----------------------------------------------------------------------------- the ablation study
+def _change(rate: float | None, base: float | None) -> str:
+    if rate is None:
+        return "n/a"
+    return f"{fmt(rate, 2)}" if base is None else f"{fmt(rate, 2)} ({rate - base:+.2f})"
+
+
+def section_ablations(results: AblationResults) -> list[str]:
+    """Per claim switched off: the retrained learner's score and conformance, the bracket, a belief-based policy."""
+    opt = results.optimum
+    rules = list(RULES)
+    out = ["Each row switches one claim off in the customer model (`ablate=[claim]`), retrains "
+           f"{results.learner} ({results.seeds} seeds x {results.steps} steps) and evaluates on {results.persona}. "
+           "Scores are normalized against random and the oracle of the same ablated model. The learner: exact per "
+           "seed, IQM across seeds with a 95% bootstrap interval. Bracket: certified lower and upper bounds on the "
+           f"best observation-only policy (exact). {opt}: a belief-based exact policy, sampled. Conformance: share "
+           "of conversations following each rule; in brackets the change against no ablation.", "",
+           f"| claim off | {results.learner} | bracket | {opt} | " + " | ".join(f"{results.learner} {r}" for r in rules)
+           + " | " + " | ".join(f"{opt} {r}" for r in rules) + " |", "|---|---|---|---|" + "---|" * (2 * len(rules))]
+    base = results.settings.get("none")
+    for claim, s in results.settings.items():
+        cells = [score_cell(s.learner), f"[{fmt(s.bracket.lower_normalized)}, {fmt(s.bracket.upper_normalized)}]",
+                 score_cell(s.optimum)]
+        for who in ("learner_conformance", "optimum_conformance"):
+            for r in rules:
+                ref = getattr(base, who)[r].rate if base is not None and claim != "none" else None
+                cells.append(_change(getattr(s, who)[r].rate, ref))
+        out.append(f"| {claim} | " + " | ".join(cells) + " |")
+    return [*out, "", "![learner conformance](conformance_learner.png)", "",
+            f"![{opt} conformance](conformance_optimum.png)", "", f"Wall time {results.wall_seconds:.0f} s."]
+
+
+ABLATION_SECTIONS: list[Section] = [section_ablations]
+"""The sections of ablations.md."""
+
+
+def render(results: AnyResults, sections: Sequence[Section] | None = None) -> str:
+    """The markdown of any results: the title, then each of its sections' lines."""
+    if sections is None:
+        sections = {Results: SECTIONS, StoreResults: STORE_SECTIONS, AblationResults: ABLATION_SECTIONS}[type(results)]
+    out = [ABLATION_TITLE if isinstance(results, AblationResults) else TITLE, ""]
+    for section in sections:
+        out += section(results)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+__all__ = ["ABLATION_SECTIONS", "SECTIONS", "STORE_SECTIONS", "Section", "how_scored", "ordered", "position_cell",
+           "rate_cell", "render", "row_name", "score_cell"]

@@ -14,7 +14,8 @@ from difficult_customer.experiments.commands.benchmark import Config as Benchmar
 from difficult_customer.experiments.commands.benchmark import run_benchmark
 from difficult_customer.experiments.library.io import atomic_write_json, read_json
 
-SMALL = dict(episodes=25, personas=["genuine_grievance", "belligerent"], policies=["random", "guide_000", "tone_reader"],
+SMALL = dict(episodes=25, personas=["genuine_grievance", "belligerent"],
+             policies=["random", "guide_000", "tone_reader"],
              progress=False)
 
 
@@ -91,13 +92,15 @@ def test_bad_settings_are_named(tmp_path, change, message):
 
 
 def test_command_line_prints_the_table_and_rejects_bad_input(tmp_path):
-    cmd = [sys.executable, "-m", "difficult_customer.experiments", "benchmark", "--episodes", "10", "--personas", "reasonable",
+    cmd = [sys.executable, "-m", "difficult_customer.experiments", "benchmark", "--episodes", "10",
+           "--personas", "reasonable",
            "--policies", "random", "solution_first", "--no-progress", "--out", str(tmp_path)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert "solution_first" in done.stdout and "return (95% CI)" in done.stdout
     bad = subprocess.run([*cmd[:-2], "--personas", "nobody", "--out", str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown persona 'nobody'" in bad.stderr
-    unknown = subprocess.run([sys.executable, "-m", "difficult_customer.experiments", "frobnicate"], capture_output=True, text=True)
+    unknown = subprocess.run([sys.executable, "-m", "difficult_customer.experiments", "frobnicate"],
+                             capture_output=True, text=True)
     assert unknown.returncode == 2 and "unknown command 'frobnicate'" in unknown.stderr
 
 

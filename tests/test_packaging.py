@@ -23,7 +23,8 @@ def test_every_package_folder_is_installed_under_the_namespace():
         for folder in FOLDERS
         for init in (ROOT / folder).rglob("__init__.py")
     }
-    assert found == listed, f"pyproject packages differ from the folders: missing {found - listed}, extra {listed - found}"
+    assert found == listed, (f"pyproject packages differ from the folders: missing {found - listed}, "
+                             f"extra {listed - found}")
     assert config["package-dir"] == {f"difficult_customer.{f}": f for f in FOLDERS}
 
 
@@ -32,7 +33,8 @@ def test_installed_project_claims_no_generic_top_level_name(tmp_path):
         "import importlib.util, sys\n"
         "print([n for n in ('envs', 'agents', 'experiments', 'customer_models') if importlib.util.find_spec(n)])\n"
         "import difficult_customer.envs, difficult_customer.agents, difficult_customer.experiments\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('envs', 'agents', 'experiments', 'customer_models')))\n"
+        "generic = ('envs', 'agents', 'experiments', 'customer_models')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in generic))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["[]", "[]"]

@@ -200,7 +200,8 @@ def test_every_number_in_the_report_matches_results_json(tiny):
     flat = json.dumps(to_data(results))
     values = {fmt(float(x)) for x in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", flat)} | {"0.000", "1.000"}
     for b in results.brackets.values():
-        values |= {fmt(1 - b.upper_normalized), fmt(1 - b.lower_normalized), fmt(b.upper_normalized - b.lower_normalized)}
+        values |= {fmt(1 - b.upper_normalized), fmt(1 - b.lower_normalized),
+                   fmt(b.upper_normalized - b.lower_normalized)}
     b, fixed = results.brackets[results.persona], results.fixed_sequence[results.persona]
     values |= {fmt(b.lower_normalized - fixed.bound_normalized), fmt(b.upper_normalized - fixed.normalized)}
     assert numbers <= values, numbers - values

@@ -45,7 +45,8 @@ def test_r4_a_boundary_is_warranted_while_an_insult_is_unanswered_even_past_an_o
     calmed = [Reaction.insults, Reaction.softens, Reaction.unmoved]
     assert check_rules(episode([L, B], reactions=calmed))["R4"] is False, "the insult was over: visibly softened"
     answered = [Reaction.insults, Reaction.softens, Reaction.rejects_offer, Reaction.unmoved]
-    assert check_rules(episode([B, OFFER, B], reactions=answered))["R4"] is False, "a second boundary with no new insult"
+    assert check_rules(episode([B, OFFER, B], reactions=answered))["R4"] is False, (
+        "a second boundary with no new insult")
 
 
 def test_r4_persisting_abuse_needs_a_boundary_by_the_second_insult():

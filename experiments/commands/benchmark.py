@@ -38,7 +38,7 @@ class Config:
     personas: list[str] = field(default_factory=lambda: list(DEFAULT_PERSONAS))
     """Personas (or mixtures) to benchmark on."""
     policies: list[str] = field(default_factory=list)
-    """Policies to benchmark: registered names or paths of trained models (model.zip); empty means every registered policy."""
+    """Policies to benchmark: registered names or paths of trained models (model.zip); empty: every registered one."""
     max_turns: int = DEFAULT_MAX_TURNS
     """Turn limit of each conversation."""
     ablate: list[str] = field(default_factory=list)

@@ -253,7 +253,8 @@ def section_sensitivity(results: Results | StoreResults) -> list[str]:
     for cid, c in sens.conclusions.items():
         low, high = c.share_ci
         default = {True: "holds", False: "fails", None: "n/a"}[c.holds_in_default]
-        out.append(f"| {conclusion_words(cid, sens)} | {default} | {percent(c.share, low, high)} | {robustness_word(c.share, low, high)} |")
+        out.append(f"| {conclusion_words(cid, sens)} | {default} | {percent(c.share, low, high)} | "
+                   f"{robustness_word(c.share, low, high)} |")
     return [*out, ""]
 
 

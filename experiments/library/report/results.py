@@ -140,7 +140,7 @@ class Reliability:
 
 @dataclass
 class RuleRate:
-    """The share of conversations keeping a guide rule where it applies, with a Wilson interval (None: never applied)."""
+    """The share of conversations keeping a guide rule where it applies, with a Wilson interval (None: never)."""
 
     rate: float | None
     applicable: int

@@ -28,7 +28,7 @@ from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.agents.exact.oracle import OracleSolution, solve_oracle
 from difficult_customer.customer_models import Move, Tables
 from difficult_customer.customer_models.vocabulary import N_MOVES
-from difficult_customer.envs.observation import decode
+from difficult_customer.envs.observation import turn_of
 
 DEFAULT_BEAM_WIDTH = 64
 
@@ -295,7 +295,7 @@ class BestFixedSequence:
     ) -> tuple[np.ndarray, Any]:
         """The plan's move for the turn of each observation (SB3 interface)."""
         obs = check_observation(observation)
-        turn = np.rint(decode(obs).turn_fraction * self.context.max_turns).astype(np.int64)
+        turn = np.asarray(turn_of(obs, self.context.max_turns))
         return self._moves[np.clip(turn, 0, len(self._moves) - 1)], state
 
     def __repr__(self) -> str:

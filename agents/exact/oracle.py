@@ -20,7 +20,7 @@ import numpy as np
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.customer_models import FACTORS, Tables
-from difficult_customer.envs.observation import PARTIAL_SIZE, decode, hidden_one_hot, hidden_size
+from difficult_customer.envs.observation import PARTIAL_SIZE, hidden_one_hot, hidden_size, turn_of
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,7 +156,7 @@ class OracleValueIteration:
         """(..., A) optimal move values for full observations."""
         obs = np.asarray(observation, dtype=np.float32)
         states = hidden_state_index(self.solution.tables, obs)
-        turn = np.rint(decode(obs).turn_fraction * self.context.max_turns).astype(np.int64)
+        turn = np.asarray(turn_of(obs, self.context.max_turns))
         return self.solution.q[self.solution.moves_left(turn), states]
 
     def predict(

@@ -21,7 +21,7 @@ from difficult_customer.agents.exact.belief import Belief, BeliefFilter, SparseB
 from difficult_customer.agents.exact.fib import solve_fib
 from difficult_customer.agents.exact.lookahead import belief_q_values
 from difficult_customer.agents.exact.oracle import solve_oracle
-from difficult_customer.envs.observation import PARTIAL_SIZE, decode
+from difficult_customer.envs.observation import PARTIAL_SIZE, decode, turn_of
 
 LEAVES = ("qmdp", "fib")
 """State move values a belief policy averages at its leaves."""
@@ -90,7 +90,7 @@ class BeliefPolicy:
         """
         n = obs.shape[0]
         seen = decode(obs)
-        turn = np.rint(seen.turn_fraction * self.context.max_turns).astype(np.int64)
+        turn = np.asarray(turn_of(obs, self.context.max_turns))
         start = turn == 0
         flagged = np.ones(n, dtype=bool) if state is None else np.zeros(n, dtype=bool)
         if state is not None:

@@ -28,7 +28,7 @@ from difficult_customer.envs.core import (
     observation_lookup,
     split_observation_code,
 )
-from difficult_customer.envs.observation import COUNT_CAP, decode
+from difficult_customer.envs.observation import COUNT_CAP, decode, turn_of
 
 N_TABLE_KEYS = N_OBSERVATION_CODES * N_HISTORIES
 """Distinct table keys per turn (:func:`table_key`)."""
@@ -83,7 +83,7 @@ def read_table_keys(observation: np.ndarray, max_turns: int) -> tuple[np.ndarray
         ValueError: for an array that is not a batch of observations.
     """
     seen = decode(check_observation(observation))
-    turn = np.rint(np.asarray(seen.turn_fraction, dtype=np.float64) * max_turns).astype(np.int64)
+    turn = np.asarray(turn_of(observation, max_turns))
     code = observation_code(
         np.asarray(seen.tone, dtype=np.int64),
         np.asarray(seen.reaction, dtype=np.int64),

@@ -1,11 +1,11 @@
-"""The one evaluation pipeline of the benchmark, the report and the ablations.
+"""Evaluation cells and scores, shared by the benchmark, the report and the ablations.
 
 A *cell* is one policy on one persona (and ablation, turn limit) over fixed environment
 seeds. :func:`evaluate_cell` plays it, or reads it back: its episodes are stored compactly
 in a JSON file as soon as they are played, keyed by everything that determines them
 (policy, model file digest, persona, ablation, turn limit, rewards, seeds), so an
 interrupted run resumes and a changed setting recomputes. :func:`score_policy` turns a
-cell into a normalized score, the one way every command scores a policy (exact where the
+cell into a normalized score (exact where the
 tables allow: every memoryless policy, learned MLPs on the plain observation included;
 else Monte Carlo with an interval; stored in the cell file too); :func:`score_seeds`
 scores a learner trained on several seeds (IQM with a stratified bootstrap interval that
@@ -349,7 +349,6 @@ def evaluate_grid(
     progress: bool = True,
     learned_mc_episodes: int | None = None,
     play: Sequence[str] | None = None,
-    labels: dict[str, str] | None = None,
 ) -> Grid:
     """Play (or read back) every cell of ``policies`` x ``personas`` and score them.
 
@@ -366,7 +365,6 @@ def evaluate_grid(
         progress: show a bar counting episodes.
         learned_mc_episodes: Monte Carlo conversations for learned policies with memory
             (None: ``mc_episodes``); memoryless learned policies are valued exactly.
-        labels: how the progress bar names a policy (e.g. a model path -> ``"ppo seed 3"``); others by name.
         play: the personas whose cells are played (None: all). On the others only the
             scores are computed (exact, or Monte Carlo on ``mc_episodes``, which must then
             be >= 1), and ``grid.episodes`` has no entry.
@@ -392,7 +390,7 @@ def evaluate_grid(
             grid.contexts[persona] = context
             refs = grid.references[persona] = reference_values(context)
             for policy in policies:
-                bar.set_description(f"{persona} / {(labels or {}).get(policy, policy)}")
+                bar.set_description(f"{persona} / {agents.spec(policy).name}")
                 episodes = None
                 if persona in played:
                     episodes = evaluate_cell(policy, context, seeds, folder, resume, progress=bar.update)

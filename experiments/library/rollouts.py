@@ -1,8 +1,7 @@
-"""The one evaluation path: run any registered policy on the environment, seeded.
+"""Episodes of any registered policy on the environment, seeded, as the benchmark and conformance read them.
 
-Every policy (scripted, exact, oracle, learned) goes through :func:`run_episodes`, which
-uses SB3's ``predict`` convention (``state`` and ``episode_start``), so the numbers of
-the benchmark, the report and the tests are comparable. It is a thin layer over
+:func:`run_episodes` plays any policy (scripted, exact, oracle, learned) through SB3's
+``predict`` convention (``state`` and ``episode_start``). It is a thin layer over
 :func:`difficult_customer.envs.rollout.rollout`: all seeds are played in lockstep through the
 conversation core, episode ``i`` being exactly ``CustomerEnv.reset(seed=seeds[i])``'s
 conversation under the policy's moves.

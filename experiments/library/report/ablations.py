@@ -14,7 +14,7 @@ from pathlib import Path
 
 from difficult_customer.experiments.library.budgets import budget, eval_seeds
 from difficult_customer.experiments.library.evaluation import evaluate_grid, score_seeds
-from difficult_customer.experiments.library.report.build import cached_bracket, rule_rates, run_labels
+from difficult_customer.experiments.library.report.build import cached_bracket, rule_rates
 from difficult_customer.experiments.library.report.results import AblationResults, AblationSetting, Reference, Score
 from difficult_customer.experiments.library.sweep.trainings import train_all
 
@@ -41,8 +41,7 @@ def build_ablations(claims: Sequence[str], out: str | Path, budget_name: str = "
         names = [r["policy"] for r in trained[learner]]
         grid = evaluate_grid([*names, optimum, "oracle"], [persona], seeds, out / "cells", ablate=ablate, seed=seed,
                              mc_episodes=plan.mc_episodes, score=[*names, optimum],
-                             learned_mc_episodes=plan.learned_mc_episodes, progress=progress,
-                             labels=run_labels(trained))
+                             learned_mc_episodes=plan.learned_mc_episodes, progress=progress)
         refs = grid.references[persona]
         results.settings[claim] = AblationSetting(
             ablate=ablate, references=Reference(**refs),

@@ -174,11 +174,6 @@ def reliability_entry(episodes: Sequence[Any]) -> Reliability:
                        walk_away_rate=rel["walk_away_rate"], pass_k={k: rel[f"pass^{k}"] for k in KS})
 
 
-def run_labels(trained: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
-    """Each trained model's path -> how a person reads it: ``"ppo seed 3"``."""
-    return {r["policy"]: f"{learner} seed {r['config']['seed']}" for learner, runs in trained.items() for r in runs}
-
-
 def policy_group(name: str, learner: str | None = None) -> str:
     """The table a policy goes in (:data:`GROUP_ORDER`): what it reads and whether it uses the model."""
     if learner is not None:
@@ -294,8 +289,7 @@ def _evaluate(options: ReportOptions, plan: Budget, out: Path, ablate: list[str]
     # persona gets its scores, exact or Monte Carlo
     grid = evaluate_grid(all_names, options.personas, seeds, out / "cells", ablate=ablate,
                          max_turns=options.max_turns, seed=options.seed, mc_episodes=plan.mc_episodes,
-                         learned_mc_episodes=plan.learned_mc_episodes, progress=options.progress, play=[main_persona],
-                         labels=run_labels(trained))
+                         learned_mc_episodes=plan.learned_mc_episodes, progress=options.progress, play=[main_persona])
     references = {p: Reference(**grid.references[p]) for p in options.personas}
     results = Results(settings=Settings(
         budget=options.budget_name, main_persona=main_persona, train_persona=options.train_persona, variant=variant,

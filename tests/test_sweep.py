@@ -62,9 +62,9 @@ def test_sobol_and_random_samples_are_seeded_and_inside_their_box() -> None:
     assert [r.settings["seconds"] for r in other.runs] != values
 
 
-def test_dotted_keys_set_hyperparameters_and_variants_cross_the_grid() -> None:
+def test_dotted_keys_set_hyperparameters_and_cases_cross_the_grid() -> None:
     study = expand_study({"kind": "train", "fixed": {"steps": 64, "hyperparameters.learning_rate": 0.01},
-                          "grid": {"algo": ["ppo", "a2c"]}, "variants": [{}, {"ablate": ["C4"]}], "seeds": 2})
+                          "grid": {"algo": ["ppo", "a2c"]}, "cases": [{}, {"ablate": ["C4"]}], "seeds": 2})
     assert len(study.runs) == 8
     assert all(r.settings["hyperparameters"] == {"learning_rate": 0.01} for r in study.runs)
     assert sum(r.settings["ablate"] == ["C4"] for r in study.runs) == 4
@@ -79,7 +79,8 @@ def test_dotted_keys_set_hyperparameters_and_variants_cross_the_grid() -> None:
     ({"kind": "probe", "seeds": 0}, "seeds=0; allowed: an integer >= 1"),
     ({"kind": "probe", "fixed": {"seconds": "long"}}, "setting seconds='long' is a str; allowed: float"),
     ({"kind": "probe", "fixed": {"seconds": -1}}, "seconds=-1; allowed is a number >= 0"),
-    ({"kind": "probe", "variants": [{"label": "a"}, {"label": "a"}]}, "is the same run as run #1"),
+    ({"kind": "probe", "cases": [{"label": "a"}, {"label": "a"}]}, "is the same run as run #1"),
+    ({"kind": "probe", "cases": [{}], "variants": [{}]}, "'variants' is the old name of 'cases'"),
     ({"kind": "probe", "sample": {"method": "grid", "n": 2, "space": {"seconds": {"low": 0, "high": 1}}}},
      "sample.method='grid'; allowed: sobol, random"),
     ({"kind": "probe", "sample": {"n": 2, "space": {"seconds": {"low": 1, "high": 0}}}},
@@ -251,3 +252,11 @@ def test_normalized_iqm_uses_the_exact_references_of_each_rows_persona() -> None
     assert group["n"] == 4
     assert group["mean"] == pytest.approx(sum(expected) / 4)
     assert group["iqm"] == pytest.approx((expected[1] + expected[2]) / 2)  # the middle two of four
+
+
+def test_the_old_study_key_variants_still_works_with_a_warning() -> None:
+    data = {"kind": "probe", "grid": {"label": ["a", "b"]}, "seeds": 1}
+    with pytest.warns(DeprecationWarning, match="'variants' is deprecated; use 'cases'"):
+        old = expand_study({**data, "variants": [{}, {"seconds": 0.001}]})
+    new = expand_study({**data, "cases": [{}, {"seconds": 0.001}]})
+    assert len(old.runs) == 4 and [r.settings for r in old.runs] == [r.settings for r in new.runs]

@@ -10,7 +10,7 @@ A study lists what to vary; every combination is one run::
     grid:                         # every combination of these values
       algo: [ppo, a2c, dqn]
       persona: [mixture, belligerent]
-    variants:                     # a list of partial settings, crossed with the grid
+    cases:                        # a list of partial settings, crossed with the grid
       - {}
       - {ablate: [C4]}
     sample:                       # random or Sobol points in a box, crossed with the rest
@@ -25,7 +25,9 @@ A study lists what to vary; every combination is one run::
 Settings are the run kind's settings (for ``train``, the fields of ``TrainConfig`` but
 ``out`` and ``tensorboard``). A dotted key sets a key inside a mapping setting:
 ``hyperparameters.learning_rate: 1e-3``. ``fixed`` gives values to every run; ``grid``,
-``variants``, ``sample`` and ``seeds`` must not set the same key twice.
+``cases``, ``sample`` and ``seeds`` must not set the same key twice. (``cases`` was called
+``variants`` before; that key still works, with a deprecation warning: a *variant* is a
+named set of switches of the customer model, see docs/glossary.md.)
 
 A run's settings are the kind's defaults with the study's values applied; its id is a hash
 of its kind and all its settings, so the same run has the same id in every study and on
@@ -48,8 +50,10 @@ import numpy as np
 
 from difficult_customer.experiments.library.sweep.runs import get_kind
 
-STUDY_KEYS = ("name", "kind", "fixed", "grid", "variants", "sample", "seeds")
+STUDY_KEYS = ("name", "kind", "fixed", "grid", "cases", "sample", "seeds")
 """Top-level keys a study file may have."""
+DEPRECATED_KEYS = {"variants": "cases"}
+"""Old top-level key -> its name now."""
 SAMPLE_KEYS = ("method", "n", "seed", "space")
 SAMPLE_METHODS = ("sobol", "random")
 RANGE_KEYS = ("low", "high", "log", "integer")
@@ -114,6 +118,7 @@ def expand_study(data: Any, default_name: str = "study") -> Study:
     """
     if not isinstance(data, dict):
         raise ValueError(f"a study must be a mapping with keys {', '.join(STUDY_KEYS)}; got {type(data).__name__}")
+    data = _renamed(data)
     _check_keys(data, STUDY_KEYS, "study")
     name = str(data.get("name", default_name))
     kind_name = data.get("kind", "train")
@@ -125,10 +130,10 @@ def expand_study(data: Any, default_name: str = "study") -> Study:
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ValueError(f"grid.{key} must be a non-empty list of values; got {values!r}")
-    variants = data.get("variants", [{}])
-    if not isinstance(variants, list) or not variants or not all(isinstance(v, dict) for v in variants):
-        raise ValueError(f"variants must be a non-empty list of mappings of settings; got {variants!r}")
-    variants = [v or {} for v in variants]
+    cases = data.get("cases", [{}])
+    if not isinstance(cases, list) or not cases or not all(isinstance(v, dict) for v in cases):
+        raise ValueError(f"cases must be a non-empty list of mappings of settings; got {cases!r}")
+    cases = [v or {} for v in cases]
     samples = _samples(data["sample"]) if "sample" in data else [{}]
     seeds = _seeds(data.get("seeds"))
     seed_points = [{"seed": s} for s in seeds] if seeds is not None else [{}]
@@ -136,7 +141,7 @@ def expand_study(data: Any, default_name: str = "study") -> Study:
     # Every key must be a setting of the kind; the varying sections must not overlap.
     sections: dict[str, set[str]] = {
         "grid": set(grid),
-        "variants": {k for v in variants for k in v},
+        "cases": {k for v in cases for k in v},
         "sample": set(samples[0]),
         "seeds": {"seed"} if seeds is not None else set(),
     }
@@ -151,23 +156,35 @@ def expand_study(data: Any, default_name: str = "study") -> Study:
     grid_points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())] or [{}]
     runs: list[Run] = []
     seen: dict[str, int] = {}
-    for point, variant, sample, seed in itertools.product(grid_points, variants, samples, seed_points):
+    for point, case, sample, seed in itertools.product(grid_points, cases, samples, seed_points):
         settings = copy.deepcopy(defaults)
-        for part in (fixed, point, variant, sample, seed):
+        for part in (fixed, point, case, sample, seed):
             for key, value in part.items():
                 _set(settings, key, copy.deepcopy(value))
         _check_types(settings, defaults)
         try:
             kind.validate(settings)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"run {_describe(point, variant, sample, seed)}: {err}") from err
+            raise ValueError(f"run {_describe(point, case, sample, seed)}: {err}") from err
         rid = run_id(kind.name, settings)
         if rid in seen:
-            raise ValueError(f"run {_describe(point, variant, sample, seed)} is the same run as run #{seen[rid] + 1}; "
-                             "remove the duplicate value or variant")
+            raise ValueError(f"run {_describe(point, case, sample, seed)} is the same run as run #{seen[rid] + 1}; "
+                             "remove the duplicate value or case")
         seen[rid] = len(runs)
         runs.append(Run(rid, kind.name, settings))
     return Study(name=name, kind=kind.name, runs=runs)
+
+
+def _renamed(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with each deprecated key under its new name (a ``DeprecationWarning`` for each)."""
+    out = dict(data)
+    for old, new in DEPRECATED_KEYS.items():
+        if old in out:
+            if new in out:
+                raise ValueError(f"both {old!r} and {new!r} in the study; {old!r} is the old name of {new!r}, keep one")
+            warnings.warn(f"the study key {old!r} is deprecated; use {new!r}", DeprecationWarning, stacklevel=3)
+            out[new] = out.pop(old)
+    return out
 
 
 def _check_keys(data: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:

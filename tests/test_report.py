@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -335,3 +336,28 @@ def test_the_study_solved_beside_the_evaluation_is_read_back_not_solved_again(tm
     sens = robustness.robustness_of(None, 2, "default", tmp_path, 16, 0, 1)
     assert sens.samples == 2 and "hidden_information_costs" in sens.conclusions
     assert build._start_study(ReportConfig(out=str(tmp_path), quick=True), "default", tmp_path) is None
+
+
+# ----------------------------------------------------------------------------- the committed example report
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "example-report"
+
+
+def _headings(text: str) -> list[str]:
+    return re.findall(r"^## .+$", text, flags=re.M)
+
+
+def test_the_example_report_parses():
+    text = (EXAMPLE / "report.md").read_text()
+    assert text.startswith(render.TITLE + "\n")
+    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+        assert (EXAMPLE / image).read_bytes()[:4] == b"\x89PNG", image
+    for table in re.findall(r"(?:^\|.*\|\n)+", text, flags=re.M):
+        rows = [r for r in table.splitlines() if r.strip()]
+        widths = {len(re.split(r"(?<!\\)\|", r)) for r in rows}
+        assert len(widths) == 1, rows[0]
+
+
+@pytest.mark.slow
+def test_the_example_report_names_the_same_sections_as_a_fresh_report(tiny):
+    out, _ = tiny
+    assert _headings((EXAMPLE / "report.md").read_text()) == _headings((out / "report.md").read_text())

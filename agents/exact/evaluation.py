@@ -223,8 +223,8 @@ def propagate(policy: Policy, context: PolicyContext) -> Propagation:
     full = context.observation == "full"
     n_personas = len(t.persona_names)
     persona = t.factor("persona").astype(np.int64)
-    # Entries: (observation key, state, probability); the key is the core's codes of
-    # what the customer shows and of the agent's history, code * N_HISTORIES + history.
+    # Entries: (table key, state, probability); a table key joins the observation code of
+    # what the customer shows and the history code of the agent's moves: code * N_HISTORIES + history.
     opening = opening_distribution(t)
     obs_key, state, prob = opening.code * N_HISTORIES + START_HISTORY, opening.state, opening.prob
     value_by_persona = np.zeros(n_personas)

@@ -104,9 +104,8 @@ BUDGETS: dict[str, Budget] = {
     ),
 }
 """The named budgets. ``default``: every learner on 5 seeds (intervals across seeds need
-them), with the steps cut so that the whole report takes at most about ten minutes on two
-cores (7m40s measured with other processes sharing them);
-``quick``: 3 seeds, fewer steps (a few minutes); ``tiny``: for tests (its Monte Carlo counts
+them), with the steps cut to fit the report in minutes on two cores (the README states the
+measured time); ``quick``: 3 seeds, fewer steps; ``tiny``: for tests (its Monte Carlo counts
 are below the report's 2,000 and it has a one-seed learner, to exercise that path)."""
 
 

@@ -93,19 +93,16 @@ def check_observation(observation: np.ndarray) -> np.ndarray:
     return obs
 
 
-class ObservationPolicy:
-    """A policy that maps one decoded observation to a move, with no memory.
+class BatchPolicy:
+    """A policy that decides for a batch of observations at once.
 
-    Subclasses implement :meth:`act`; :meth:`predict` handles batches. Reading only the
-    partial observation is what makes a policy a fair comparison to a person at the
-    desk: it never sees the hidden state.
+    Subclasses implement :meth:`moves_for` on a batch ``(n, width)``; :meth:`predict` takes
+    one observation or a batch of any leading shape (SB3's convention) and gives the moves
+    in that shape.
     """
 
-    name: str = "observation_policy"
-    cites: str = ""
-    """Guide files and claims the policy follows."""
-
-    def act(self, seen: Observed) -> Move:
+    def moves_for(self, batch: np.ndarray, state: Any, episode_start: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        """``(moves (n,), new state)`` for a batch of checked float32 observations."""
         raise NotImplementedError
 
     def predict(
@@ -115,11 +112,29 @@ class ObservationPolicy:
         episode_start: np.ndarray | None = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
+        """SB3's ``predict``: the moves for one observation or a batch, and the new state."""
         obs = check_observation(observation)
-        batch = obs.reshape(-1, obs.shape[-1])
+        moves, state = self.moves_for(obs.reshape(-1, obs.shape[-1]), state, episode_start)
+        return np.asarray(moves).reshape(obs.shape[:-1]), state
+
+
+class ObservationPolicy(BatchPolicy):
+    """A policy that maps one decoded observation to a move, with no memory.
+
+    Subclasses implement :meth:`act`. Reading only the partial observation is what makes a
+    policy a fair comparison to a person at the desk: it never sees the hidden state.
+    """
+
+    name: str = "observation_policy"
+    cites: str = ""
+    """Guide files and claims the policy follows."""
+
+    def act(self, seen: Observed) -> Move:
+        raise NotImplementedError
+
+    def moves_for(self, batch: np.ndarray, state: Any, episode_start: np.ndarray | None) -> tuple[np.ndarray, Any]:
         seen = decode(batch)
-        actions = np.array([int(self.act(Observed(*(f[i] for f in seen)))) for i in range(len(batch))])
-        return actions.reshape(obs.shape[:-1]), state
+        return np.array([int(self.act(Observed(*(f[i] for f in seen)))) for i in range(len(batch))]), state
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

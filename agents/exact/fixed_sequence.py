@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from difficult_customer.agents.base import PolicyContext, check_observation
+from difficult_customer.agents.base import BatchPolicy, PolicyContext
 from difficult_customer.agents.exact.model import transition_index
 from difficult_customer.agents.exact.oracle import OracleSolution, solve_oracle
 from difficult_customer.customer_models import Move, Tables
@@ -271,7 +271,7 @@ def solve_fixed_sequence(
     return by_horizon[max_turns]
 
 
-class BestFixedSequence:
+class BestFixedSequence(BatchPolicy):
     """Plays the best fixed sequence of moves (:func:`solve_fixed_sequence`), turn by turn.
 
     Reads only the turn from the observation: what the best script that ignores the
@@ -286,16 +286,9 @@ class BestFixedSequence:
         self.plan = solve_fixed_sequence(context.tables, context.max_turns)
         self._moves = np.array([int(m) for m in self.plan.moves], dtype=np.int64)
 
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-    ) -> tuple[np.ndarray, Any]:
-        """The plan's move for the turn of each observation (SB3 interface)."""
-        obs = check_observation(observation)
-        turn = np.asarray(turn_of(obs, self.context.max_turns))
+    def moves_for(self, batch: np.ndarray, state: Any, episode_start: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        """The plan's move for the turn of each observation."""
+        turn = np.asarray(turn_of(batch, self.context.max_turns))
         return self._moves[np.clip(turn, 0, len(self._moves) - 1)], state
 
     def __repr__(self) -> str:

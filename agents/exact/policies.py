@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from difficult_customer.agents.base import PolicyContext, check_observation
+from difficult_customer.agents.base import BatchPolicy, PolicyContext
 from difficult_customer.agents.exact.belief import Belief, BeliefFilter, SparseBeliefs
 from difficult_customer.agents.exact.fib import solve_fib
 from difficult_customer.agents.exact.lookahead import belief_q_values
@@ -53,7 +53,7 @@ class BeliefState:
         return BeliefState(self.beliefs.select(rows), self.turns[rows])
 
 
-class BeliefPolicy:
+class BeliefPolicy(BatchPolicy):
     """Exact Bayes filter plus depth-``depth`` lookahead on the belief (0 is QMDP).
 
     Args:
@@ -152,18 +152,10 @@ class BeliefPolicy:
         q = self.q_values(new_state)
         return q.argmax(-1), q, new_state
 
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-    ) -> tuple[np.ndarray, Any]:
-        """Moves for one observation or a batch (SB3 interface); the state holds the beliefs."""
-        obs = check_observation(observation)
-        batch = obs.reshape(-1, obs.shape[-1])
+    def moves_for(self, batch: np.ndarray, state: Any, episode_start: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        """Moves for a batch; the state holds the beliefs."""
         moves, _, new_state = self.step(batch, state, episode_start)
-        return moves.reshape(obs.shape[:-1]), new_state
+        return moves, new_state
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, depth={self.depth}, persona={self.context.persona!r})"

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from difficult_customer.agents.base import Policy, check_observation
+from difficult_customer.agents.base import BatchPolicy, Policy
 from difficult_customer.agents.exact.table_keys import (
     observation_vectors,
     read_table_keys,
@@ -40,7 +40,7 @@ def _check_max_turns(max_turns: Any) -> int:
     return int(max_turns)
 
 
-class _ByTurnTable:
+class _ByTurnTable(BatchPolicy):
     """SB3's ``predict`` for a policy given as ``moves(turn, table keys)``: one lookup per turn in the batch."""
 
     max_turns: int
@@ -48,21 +48,14 @@ class _ByTurnTable:
     def moves(self, turn: int, keys: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-    ) -> tuple[np.ndarray, Any]:
-        """SB3-style predict on one observation or a batch."""
-        obs = check_observation(observation)
-        turn, key = read_table_keys(obs.reshape(-1, obs.shape[-1]), self.max_turns)
+    def moves_for(self, batch: np.ndarray, state: Any, episode_start: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        """Each observation's move from the table of its turn."""
+        turn, key = read_table_keys(batch, self.max_turns)
         out = np.zeros(key.shape[0], dtype=np.int64)
         for t in np.unique(turn):
             rows = turn == t
             out[rows] = self.moves(int(t), key[rows])
-        return out.reshape(obs.shape[:-1]), state
+        return out, state
 
 
 class RandomTablePolicy(_ByTurnTable):
@@ -96,7 +89,7 @@ class RandomTablePolicy(_ByTurnTable):
         return f"RandomTablePolicy(max_turns={self.max_turns}, seed={self.seed})"
 
 
-class SequencePolicy:
+class SequencePolicy(BatchPolicy):
     """A fixed sequence of moves, one per turn, whatever the customer shows (memoryless).
 
     ``SequencePolicy.random(max_turns, seed)`` draws one; the search starts from such
@@ -122,18 +115,10 @@ class SequencePolicy:
         """The turn's move for every table key."""
         return np.full(np.asarray(keys).shape[0], self.sequence[min(turn, self.max_turns - 1)], dtype=np.int64)
 
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-    ) -> tuple[np.ndarray, Any]:
-        """SB3-style predict on one observation or a batch."""
-        obs = check_observation(observation)
-        turn, _ = read_table_keys(obs.reshape(-1, obs.shape[-1]), self.max_turns)
-        moves = self.sequence[np.clip(turn, 0, self.max_turns - 1)]
-        return moves.reshape(obs.shape[:-1]), state
+    def moves_for(self, batch: np.ndarray, state: Any, episode_start: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        """The sequence's move for the turn of each observation."""
+        turn, _ = read_table_keys(batch, self.max_turns)
+        return self.sequence[np.clip(turn, 0, self.max_turns - 1)], state
 
     def __repr__(self) -> str:
         return f"SequencePolicy({self.sequence.tolist()}, name={self.name!r})"

@@ -8,7 +8,7 @@ import pytest
 
 from difficult_customer.experiments.library import findings
 from difficult_customer.experiments.library.conformance import RULES
-from difficult_customer.experiments.library.report.results import Results, RuleRate, from_data
+from difficult_customer.experiments.library.report.results import Convergence, Curve, Results, RuleRate, from_data
 
 
 def _rate(rate: float, low: float, high: float) -> dict[str, Any]:
@@ -236,3 +236,26 @@ def test_headline_leaves_out_what_the_numbers_do_not_allow():
     ids = [f.id for f in findings.headline_findings(r)]
     assert "hidden_information" not in ids and "oracle_rules" not in ids and "rule_costs" not in ids
     assert ids[0] == "variant" and "learner_ppo" in ids
+
+
+# ----------------------------------------------------------------------------- convergence
+def _with_curve(converged: bool) -> Results:
+    r = results()
+    label = "converged" if converged else "still improving at 60,000 steps"
+    r.curves["ppo"] = Curve(steps=[0, 60_000], scores=[[0.0, 0.7]], convergence=Convergence(
+        converged=converged, label=label, gain=0.0 if converged else 0.1, gain_low=-0.001, gain_high=0.004 if
+        converged else 0.2, window_start=45_000, steps=60_000))
+    return r
+
+
+@pytest.mark.parametrize("converged, words", [(True, "; converged)"), (False, "; still improving at 60,000 steps)")])
+def test_a_learners_sentence_says_whether_it_converged(converged, words):
+    sentence = findings.learner_sentence(_with_curve(converged), "ppo")
+    assert words in sentence
+    other = "still improving" if converged else "; converged"
+    assert other not in sentence
+
+
+def test_a_learner_without_a_curve_makes_no_claim_of_convergence():
+    sentence = findings.learner_sentence(results(), "ppo")
+    assert "converged" not in sentence and "still improving" not in sentence

@@ -15,6 +15,8 @@ from difficult_customer.experiments.library.rollouts import run_episodes
 from difficult_customer.experiments.library.stats import mean_ci
 from difficult_customer.experiments.library.training import (
     TrainConfig,
+    curve_source,
+    evaluate_model,
     load_config_file,
     load_hyperparameters,
     parse_overrides,
@@ -54,6 +56,22 @@ def test_a_saved_model_loads_as_a_policy_with_the_same_actions(quick_run):
     env = CustomerEnv()
     obs = np.stack([env.reset(seed=s)[0] for s in range(64)])
     assert np.array_equal(original.predict(obs, deterministic=True)[0], loaded.predict(obs)[0])
+
+
+@pytest.mark.slow
+def test_a_memoryless_learners_curve_is_exact_and_a_memory_learners_is_sampled(quick_run, tmp_path):
+    from difficult_customer.agents.exact.memoryless_value import memoryless_value
+
+    config, result = quick_run
+    assert result["curve_source"] == "exact"
+    exact = memoryless_value(agents.make(result["policy"]), config.context()).value
+    assert result["curve"][-1] == [config.steps, pytest.approx(exact, abs=1e-12)]
+    assert result["final_return"] == pytest.approx(exact, abs=1e-12)
+    # the same model played on its evaluation conversations lands near, not on, the exact value
+    assert evaluate_model(agents.make(result["policy"]), config, episodes=50) != pytest.approx(exact, abs=1e-12)
+    recurrent = TrainConfig(algo="recurrent_ppo", steps=256, eval_every=0, eval_episodes=8, out=str(tmp_path),
+                            hyperparameters={"n_steps": 32, "batch_size": 64, "n_epochs": 1})
+    assert curve_source(recurrent) == "sampled on 8 conversations"
 
 
 @pytest.mark.slow

@@ -157,6 +157,9 @@ def learner_sentence(results: Results, learner: str) -> str | None:
     seeds = score.seeds
     how = (f"IQM of {seeds} seeds" if seeds > 1 else "1 seed") + (
         ", exact per seed" if score.exact_per_seed else ", sampled per seed")
+    curve = results.curves.get(learner)
+    if curve is not None and curve.convergence is not None:
+        how += f"; {curve.convergence.label}"
     parts = [f"{learner_label(learner)} scores {point_and_interval(point, low, high)} ({how})"]
     guides = _guides(results)
     if guides:

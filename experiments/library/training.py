@@ -32,6 +32,7 @@ import numpy as np
 from difficult_customer import agents
 from difficult_customer.agents import PolicyContext
 from difficult_customer.agents.exact.belief_input import BeliefInputPolicy, make_belief_vec_env
+from difficult_customer.agents.exact.memoryless_value import memoryless_value
 from difficult_customer.agents.learned import ALGORITHMS, algorithm_class
 from difficult_customer.customer_models import PERSONA_NAMES, Mixture, check_ablate
 from difficult_customer.customer_models.space import space_for
@@ -208,12 +209,31 @@ def run_dir(config: TrainConfig) -> Path:
     return Path(config.out) / algo / tag / f"seed{config.seed}"
 
 
+def is_memoryless_learner(config: TrainConfig) -> bool:
+    """Whether the trained policy's move depends only on the current observation (an MLP on the plain observation)."""
+    return config.observation == "partial" and config.algo != "recurrent_ppo"
+
+
+def curve_source(config: TrainConfig) -> str:
+    """How the run's curve points are scored: ``exact``, or ``sampled on N conversations``."""
+    return "exact" if is_memoryless_learner(config) else f"sampled on {config.eval_episodes} conversations"
+
+
 def evaluate_model(model: Any, config: TrainConfig, episodes: int | None = None) -> float:
-    """Mean return of the deterministic policy on fixed evaluation seeds."""
+    """The deterministic policy's value: exact for a memoryless learner, else the mean return on fixed seeds.
+
+    A memoryless learner (:func:`is_memoryless_learner`) is valued from the tables
+    (:func:`~difficult_customer.agents.exact.memoryless_value.memoryless_value`), which is what
+    the sampled mean estimates, with no sampling error; a learner with memory is played on
+    ``episodes`` (default ``config.eval_episodes``) fixed evaluation seeds.
+    """
+    context = config.context()
+    if is_memoryless_learner(config) and episodes is None:
+        return float(memoryless_value(model, context).value)
     seeds = train_eval_seeds(episodes or config.eval_episodes)
     if config.observation == "belief":
-        model = BeliefInputPolicy(model, config.context().tables)
-    eps = run_episodes(model, config.context(), seeds)
+        model = BeliefInputPolicy(model, context.tables)
+    eps = run_episodes(model, context, seeds)
     return float(np.mean([e.ret for e in eps]))
 
 
@@ -255,7 +275,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
     """Train one run, or return its saved result if it already finished with these settings.
 
     Returns:
-        The result: ``final_return``, ``curve`` ([(steps, mean return), ...]), ``model``
+        The result: ``final_return``, ``curve`` ([(steps, value), ...], exact for a memoryless
+        learner, else a mean return: ``curve_source`` says which), ``model``
         (path), ``policy`` (the name ``agents.make`` builds it by: the model's path),
         ``wall_seconds``, ``config``.
     """
@@ -308,6 +329,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
         "config": asdict(config),
         "final_return": final,
         "curve": curve,
+        "curve_source": curve_source(config),
         "model": str(model_path),
         "policy": str(model_path),
         "wall_seconds": wall,

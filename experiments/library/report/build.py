@@ -42,12 +42,15 @@ from difficult_customer.experiments.library.evaluation import (
 )
 from difficult_customer.experiments.library.faithfulness import MainTable, main_table
 from difficult_customer.experiments.library.io import cached
+from difficult_customer.experiments.library.plateau import plateau, steps_to_reach
 from difficult_customer.experiments.library.report.results import (
     BracketEntry,
+    Convergence,
     Curve,
     FixedSequenceEntry,
     Headline,
     Location,
+    Reach,
     Reference,
     Reliability,
     Results,
@@ -190,11 +193,26 @@ def policy_group(name: str, learner: str | None = None) -> str:
     return GROUP_SCRIPTED
 
 
-def learning_curve(points: Sequence[Sequence[Sequence[float]]], refs: Reference, label: str = "") -> Curve:
-    """Normalized learning curves of several seeds (``points``: per seed, (step, mean return) pairs)."""
+REACH_TARGETS = (0.80, 0.85)
+"""The normalized scores whose steps-to-reach the report gives per learner."""
+
+
+def learning_curve(points: Sequence[Sequence[Sequence[float]]], refs: Reference, label: str = "",
+                   source: str = "exact", seed: int = 0) -> Curve:
+    """Normalized learning curves of several seeds (``points``: per seed, (step, value) pairs), with the plateau
+    rule's verdict and the steps to reach :data:`REACH_TARGETS` (none with fewer than two checkpoints)."""
     width = min(len(p) for p in points)
-    return Curve(steps=[int(s) for s, _ in points[0][:width]],
-                 scores=[[normalize(v, refs.random, refs.oracle) for _, v in p[:width]] for p in points], label=label)
+    steps = [int(s) for s, _ in points[0][:width]]
+    scores = [[normalize(v, refs.random, refs.oracle) for _, v in p[:width]] for p in points]
+    curve = Curve(steps=steps, scores=scores, label=label, source=source)
+    if width >= 2:
+        verdict = plateau(steps, np.array(scores), seed=seed)
+        reach = [Reach(**asdict(steps_to_reach(steps, np.array(scores), t, seed=seed))) for t in REACH_TARGETS]
+        curve.convergence = Convergence(converged=verdict.converged, label=verdict.label, gain=verdict.gain,
+                                        gain_low=verdict.gain_low, gain_high=verdict.gain_high,
+                                        window_start=verdict.window_start, steps=verdict.steps,
+                                        plateau_step=verdict.plateau_step, reach=reach)
+    return curve
 
 
 def example_transcripts(policy: str, context: PolicyContext, seeds: Sequence[int]) -> list[Transcript]:
@@ -328,7 +346,8 @@ def _evaluate(options: ReportOptions, plan: Budget, out: Path, ablate: list[str]
                           for g, names in groups.items()}
     train_refs = references.get(options.train_persona) or Reference(**reference_values(
         PolicyContext.create(persona=options.train_persona, ablate=ablate, max_turns=options.max_turns)))
-    results.curves = {learner: learning_curve([r["curve"] for r in runs], train_refs, findings.learner_label(learner))
+    results.curves = {learner: learning_curve([r["curve"] for r in runs], train_refs, findings.learner_label(learner),
+                                              source=runs[0].get("curve_source", "sampled"), seed=options.seed)
                       for learner, runs in trained.items()}
     refs = references[main_persona]
     span = refs.oracle - refs.random

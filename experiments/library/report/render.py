@@ -16,11 +16,14 @@ from difficult_customer.experiments.library.conformance import RULES
 from difficult_customer.experiments.library.evaluation import KS
 from difficult_customer.experiments.library.faithfulness import render_section
 from difficult_customer.experiments.library.numbers import fmt, interval, percent
+from difficult_customer.experiments.library.plateau import RULE
 from difficult_customer.experiments.library.report.build import GROUP_ORDER
 from difficult_customer.experiments.library.report.results import (
     AblationResults,
     AnyResults,
+    Curve,
     Finding,
+    Reach,
     Results,
     Robustness,
     RuleRate,
@@ -205,13 +208,44 @@ def section_reliability(results: Results) -> list[str]:
     return [*out, ""]
 
 
+def reach_cell(reach: Reach) -> str:
+    """Steps to reach a score: an IQM with its interval, and how many seeds got there."""
+    if reach.iqm is None:
+        return f"not reached (0 of {reach.seeds} seeds)"
+    some = "" if reach.reached == reach.seeds else f", {reach.reached} of {reach.seeds} seeds"
+    spread = "" if reach.low is None or not reach.high > reach.low else f" [{reach.low:,.0f}, {reach.high:,.0f}]"
+    return f"{reach.iqm:,.0f}{spread}{some}"
+
+
+def convergence_rows(curves: dict[str, Curve]) -> list[str]:
+    """A table of each learner's plateau verdict, its IQM gain over the last quarter and its steps to reach."""
+    rows = [(name, c) for name, c in curves.items() if c.convergence is not None]
+    if not rows:
+        return []
+    targets = [r.target for r in rows[0][1].convergence.reach]
+    out = ["| learner | verdict | IQM gain over the last quarter | curve points | "
+           + " | ".join(f"steps to {t:.2f}" for t in targets) + " |", "|---|---|---|---|" + "---|" * len(targets)]
+    for name, c in rows:
+        v = c.convergence
+        gain = f"{fmt(v.gain)} {interval(v.gain_low, v.gain_high)}" if v.gain_high > v.gain_low else fmt(v.gain)
+        out.append(f"| {name} | {v.label} | {gain} (from {v.window_start:,} steps) | {c.source} | "
+                   + " | ".join(reach_cell(r) for r in v.reach) + " |")
+    return out
+
+
 def section_curves(results: Results) -> list[str]:
-    """The learning curves figure (none without learners)."""
+    """The learning curves figure and each learner's plateau verdict (none without learners)."""
     if not results.curves:
         return []
-    return ["## Learning curves", "", "Normalized score against environment steps (each point sampled on the "
-            "budget's curve conversations during training; band: the certified bracket). Dashed: learners that use "
-            "the model's exact filter.", "", "![learning curves](learning_curves.png)", ""]
+    out = ["## Learning curves", "", "Normalized score against environment steps (band: the certified bracket; "
+           "dashed: learners that use the model's exact filter). A memoryless learner's points are exact; a learner "
+           "with memory is sampled.", "", "![learning curves](learning_curves.png)", ""]
+    table = convergence_rows(results.curves)
+    if table:
+        out += [f"A learner has converged when its IQM over seeds gains less than {RULE.gain:g} over the last "
+                f"{RULE.window:.0%} of its steps, the gain's 95% bootstrap interval included; otherwise it is still "
+                "improving. Steps to reach a score: the IQM over the seeds that reached it.", "", *table, ""]
+    return out
 
 
 def section_conformance(results: Results) -> list[str]:

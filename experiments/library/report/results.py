@@ -157,12 +157,43 @@ class RuleCostEntry:
 
 
 @dataclass
+class Reach:
+    """Steps to reach a normalized score: the IQM over the seeds that reached it, with an interval."""
+
+    target: float
+    reached: int
+    seeds: int
+    iqm: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass
+class Convergence:
+    """The plateau rule's verdict on a learner's curves (``experiments/library/plateau.py``)."""
+
+    converged: bool
+    label: str
+    """``converged`` or ``still improving at N steps``."""
+    gain: float
+    gain_low: float
+    gain_high: float
+    window_start: int
+    steps: int
+    plateau_step: int | None = None
+    reach: list[Reach] = field(default_factory=list)
+
+
+@dataclass
 class Curve:
     """A learner's learning curve: normalized scores at each step, one row per seed."""
 
     steps: list[int]
     scores: list[list[float]]
     label: str = ""
+    source: str = "exact"
+    """How each point was scored: ``exact`` (memoryless learners), or ``sampled on N conversations``."""
+    convergence: Convergence | None = None
 
 
 @dataclass

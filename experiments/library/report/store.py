@@ -109,9 +109,9 @@ def store_results(source: str | Path, out: str | Path, budget_name: str = "defau
 
 def _curve(raw: dict[str, dict[str, Any]], members: Sequence[dict[str, Any]], refs: Reference) -> Curve | None:
     """The learning curves of a group's runs (normalized), from their stored results (``raw``: run id -> store row)."""
-    curves = [raw[m["run_id"]]["result"].get("curve") for m in members]
-    curves = [c for c in curves if c]
-    return learning_curve(curves, refs) if curves else None
+    results = [raw[m["run_id"]]["result"] for m in members]
+    curves = [r["curve"] for r in results if r.get("curve")]
+    return learning_curve(curves, refs, source=results[0].get("curve_source", "sampled")) if curves else None
 
 
 __all__ = ["store_results"]

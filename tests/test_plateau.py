@@ -71,3 +71,11 @@ def test_bad_curves_are_named(steps, scores, message):
 def test_a_bad_rule_is_named():
     with pytest.raises(ValueError, match=r"window=1.5; allowed is a number in \(0, 1\)"):
         PlateauRule(window=1.5)
+
+
+def test_the_gain_spans_at_least_the_last_quarter_when_the_last_checkpoint_is_off_the_grid():
+    steps = [0, 4_000, 8_000, 12_000, 16_000, 16_384]
+    curves = np.array([[0.1, 0.3, 0.5, 0.6, 0.7, 0.7], [0.1, 0.3, 0.5, 0.62, 0.72, 0.72]])
+    verdict = plateau(steps, curves)
+    assert verdict.window_start == 12_000  # not 16,000, whose gain spans 384 steps
+    assert not verdict.converged

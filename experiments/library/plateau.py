@@ -103,8 +103,9 @@ def plateau(steps: Sequence[int], scores: np.ndarray, rule: PlateauRule = RULE, 
     """
     s, x = _check(steps, scores)
     last = s.size - 1
-    start = int(np.searchsorted(s, s[-1] * (1 - rule.window), side="left"))
-    start = min(start, last - 1)
+    # the last checkpoint at or before the window's start, so that the gain spans at least the window
+    start = int(np.searchsorted(s, s[-1] * (1 - rule.window), side="right")) - 1
+    start = min(max(start, 0), last - 1)
     gain, low, high = _gain_interval(x, start, last, rule.confidence, seed)
     converged = high < rule.gain
     plateau_step = None

@@ -105,7 +105,8 @@ def _train_run(settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
             shutil.move(str(folder / name), workdir / name)
     shutil.rmtree(workdir / "_train", ignore_errors=True)
     # Paths and wall time differ from one execution to the next: they are not part of the result.
-    return {"final_return": float(result["final_return"]), "curve": result["curve"], "key": result["key"]}
+    return {"final_return": float(result["final_return"]), "curve": result["curve"],
+            "curve_source": result["curve_source"], "key": result["key"]}
 
 
 TRAIN = register(RunKind(

@@ -11,16 +11,12 @@ Two networks, both pure functions of a parameter pytree (nested dicts of arrays)
   heads on its hidden state: :func:`init_gru`, :func:`gru_step`, :func:`gru_sequence`.
   The hidden state is zeroed where ``start`` is true (a conversation's first observation).
 
-A model file (``model.npz``, written by :func:`save_model`) holds the parameters, each
-under its path (``actor/0/w``), and ``__meta__``: a JSON string with the algorithm, the
-observation size, the hidden sizes and the turn limit, so the file alone rebuilds the
-network. :class:`JaxPolicy` loads one and plays it through SB3's ``predict``.
+:class:`JaxPolicy` loads a model file (:mod:`~difficult_customer.agents.jax_models`) and plays
+it through SB3's ``predict``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from difficult_customer.agents.jax_models import Params, load_model
 from difficult_customer.customer_models.vocabulary import N_MOVES
 from difficult_customer.envs.observation import PARTIAL_SIZE
-
-JAX_ALGORITHMS = ("ppo_jax", "gru_ppo_jax")
-"""The algorithms of the JAX trainer: an MLP PPO and a GRU PPO."""
-
-MODEL_FILE = "model.npz"
-"""The file name of a JAX model in its run folder."""
-
-Params = dict[str, Any]
-"""Network parameters: nested dicts of arrays (a JAX pytree)."""
 
 
 # ------------------------------------------------------------------ layers
@@ -144,75 +132,6 @@ def gru_sequence(
     return hidden, logits, values
 
 
-# ------------------------------------------------------------------ files
-def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, np.ndarray]:
-    """``{"actor/0/w": array, ...}``: the leaves of nested dicts under their paths, as numpy arrays."""
-    out: dict[str, np.ndarray] = {}
-    for name, value in params.items():
-        path = f"{prefix}{name}"
-        if isinstance(value, Mapping):
-            out.update(flatten_params(value, path + "/"))
-        else:
-            out[path] = np.asarray(value)
-    return out
-
-
-def unflatten_params(flat: Mapping[str, Any]) -> Params:
-    """The nested dicts :func:`flatten_params` flattened."""
-    out: Params = {}
-    for path, value in flat.items():
-        node = out
-        *parents, leaf = path.split("/")
-        for name in parents:
-            node = node.setdefault(name, {})
-        node[leaf] = value
-    return out
-
-
-def save_model(path: str | Path, params: Params, meta: Mapping[str, Any]) -> Path:
-    """Write parameters and their ``meta`` (algo, hidden, gru_size, max_turns, ...) to an ``.npz`` file.
-
-    ``meta`` must say ``algo`` (one of :data:`JAX_ALGORITHMS`) and be JSON-serializable.
-    The file is written to a temporary name and renamed, so a reader never sees half of it.
-
-    Raises:
-        ValueError: for an unknown algorithm in ``meta``.
-    """
-    if meta.get("algo") not in JAX_ALGORITHMS:
-        raise ValueError(f"meta algo {meta.get('algo')!r}; allowed: {', '.join(JAX_ALGORITHMS)}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, __meta__=np.array(json.dumps(dict(meta), sort_keys=True)), **flatten_params(params))
-    tmp.replace(path)
-    return path
-
-
-def load_model(path: str | Path) -> tuple[Params, dict[str, Any]]:
-    """``(params as numpy arrays, meta)`` of a file written by :func:`save_model`.
-
-    Raises:
-        ValueError: for a missing file or one that is not a JAX model.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no JAX model at {str(path)!r}")
-    with np.load(path, allow_pickle=False) as data:
-        if "__meta__" not in data.files:
-            raise ValueError(f"{str(path)!r} is not a JAX model file (no __meta__ entry)")
-        meta = json.loads(str(data["__meta__"]))
-        params = unflatten_params({k: data[k] for k in data.files if k != "__meta__"})
-    if meta.get("algo") not in JAX_ALGORITHMS:
-        raise ValueError(f"{str(path)!r}: unknown algo {meta.get('algo')!r}; allowed: {', '.join(JAX_ALGORITHMS)}")
-    return params, meta
-
-
-def is_jax_model_file(name: str | Path) -> bool:
-    """Whether ``name`` is the path of an existing ``.npz`` file (a JAX model, checked on load)."""
-    path = Path(name)
-    return path.suffix == ".npz" and path.is_file()
-
-
 # ------------------------------------------------------------------ the policy
 @jax.jit
 def _mlp_logits(params: Params, obs: jax.Array) -> jax.Array:
@@ -300,19 +219,4 @@ class JaxPolicy:
         return f"JaxPolicy({self.algo}, {self.name!r})"
 
 
-__all__ = [
-    "JAX_ALGORITHMS",
-    "MODEL_FILE",
-    "JaxPolicy",
-    "flatten_params",
-    "gru_sequence",
-    "gru_size_of",
-    "gru_step",
-    "init_gru",
-    "init_mlp",
-    "is_jax_model_file",
-    "load_model",
-    "mlp_apply",
-    "save_model",
-    "unflatten_params",
-]
+__all__ = ["JaxPolicy", "gru_sequence", "gru_size_of", "gru_step", "init_gru", "init_mlp", "mlp_apply"]

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from difficult_customer.agents.base import Policy
 from difficult_customer.agents.exact.belief_input import BeliefInputPolicy
+from difficult_customer.agents.jax_models import JAX_ALGORITHMS, RECURRENT, is_jax_model_file, read_meta
 from difficult_customer.agents.registry import PolicySpec, add, names, spec
 from difficult_customer.customer_models import compile_model
 
@@ -89,9 +91,19 @@ def run_config(path: str | Path) -> dict[str, Any]:
 
 
 def is_model_file(name: str) -> bool:
-    """Whether ``name`` is the path of a saved model (``.zip``, with or without the suffix)."""
+    """Whether ``name`` is the path of a saved model: SB3's ``.zip`` (with or without the suffix) or a JAX ``.npz``."""
     path = Path(name)
-    return path.suffix == ".zip" and path.is_file() or path.suffix == "" and path.with_suffix(".zip").is_file()
+    return (path.suffix == ".zip" and path.is_file() or path.suffix == "" and path.with_suffix(".zip").is_file()
+            or is_jax_model_file(path))
+
+
+def _jax_policy(algo: str, path: Path, seed: int | None) -> Policy:
+    """A JAX-trained model as a policy."""
+    try:
+        from difficult_customer.agents.jax_policy import JaxPolicy  # needs the jax extra
+    except ImportError as err:
+        raise ImportError(f"{algo} models need jax: pip install 'difficult-customer[jax]'") from err
+    return JaxPolicy(path, seed=seed)
 
 
 def model_spec(path: str | Path, algo: str | None = None, name: str | None = None) -> PolicySpec:
@@ -109,14 +121,30 @@ def model_spec(path: str | Path, algo: str | None = None, name: str | None = Non
     if not path.exists() and not path.with_suffix(".zip").exists():
         raise ValueError(f"no trained model at {str(path)!r}")
     saved = run_config(path)
+    if is_jax_model_file(path):
+        meta = read_meta(path)
+        algo = algo or meta["algo"]
+        saved = {**meta, **saved}
     algo = algo or saved.get("algo")
+    allowed = (*ALGORITHMS, *JAX_ALGORITHMS)
     if algo is None:
         raise ValueError(f"no config.json beside {str(path)!r} says which algorithm trained it; "
-                         f"give algo=, one of {', '.join(ALGORITHMS)}")
-    if algo not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algo!r} for {str(path)!r}; allowed: {', '.join(ALGORITHMS)}")
+                         f"give algo=, one of {', '.join(allowed)}")
+    if algo not in allowed:
+        raise ValueError(f"unknown algorithm {algo!r} for {str(path)!r}; allowed: {', '.join(allowed)}")
     belief = saved.get("observation") == "belief"
     trained_on = f" on {saved['persona']}" if "persona" in saved else ""
+    if algo in JAX_ALGORITHMS:
+        return PolicySpec(
+            name=str(path) if name is None else name,
+            factory=lambda context: _jax_policy(algo, path, context.seed),
+            description=f"{algo} trained{trained_on} ({path})",
+            kind="learned",
+            decides_on="partial",
+            memory=algo in RECURRENT,
+            path=path,
+            algo=algo,
+        )
     return PolicySpec(
         name=str(path) if name is None else name,
         factory=lambda context: LearnedPolicy(algo, path),

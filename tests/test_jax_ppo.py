@@ -14,15 +14,10 @@ import pytest
 jax = pytest.importorskip("jax")
 pytest.importorskip("optax")
 
-from difficult_customer.agents.jax_policy import (  # noqa: E402
-    JaxPolicy,
-    gru_sequence,
-    init_gru,
-    load_model,
-    mlp_apply,
-    save_model,
-)
+from difficult_customer.agents.jax_models import load_model, save_model  # noqa: E402
+from difficult_customer.agents.jax_policy import JaxPolicy, gru_sequence, init_gru, mlp_apply  # noqa: E402
 from difficult_customer.agents.learned import run_config  # noqa: E402
+from difficult_customer.envs.customer_env import CustomerEnv  # noqa: E402
 from difficult_customer.experiments.library.jax_ppo import JaxPPOConfig, save_runs, train_seeds  # noqa: E402
 
 TINY = JaxPPOConfig(algo="ppo_jax", persona="mixture", steps=3 * 8 * 16, n_envs=8, n_steps=16, epochs=2,
@@ -165,3 +160,24 @@ def test_ppo_learns_the_reasonable_customer():
         policy = JaxPolicy(save_runs(result, out)[0])
         value = memoryless_value(policy, context).value
     assert value > refs["random"] + margin
+
+
+def test_a_saved_jax_model_registers_like_any_policy_and_the_mlp_is_scored_exactly(tmp_path):
+    from difficult_customer import agents
+    from difficult_customer.agents.base import PolicyContext
+    from difficult_customer.experiments.library.evaluation import is_memoryless, policy_value
+
+    paths = {}
+    for algo in ("ppo_jax", "gru_ppo_jax"):
+        result = train_seeds(replace(TINY, algo=algo), seeds=[0])
+        paths[algo] = save_runs(result, out=tmp_path)[0]
+    mlp, gru = (agents.register_model(paths[a]) for a in ("ppo_jax", "gru_ppo_jax"))
+    assert (mlp.algo, mlp.memory, mlp.kind) == ("ppo_jax", False, "learned")
+    assert (gru.algo, gru.memory) == ("gru_ppo_jax", True)
+    assert is_memoryless(mlp.name) and not is_memoryless(gru.name)
+    context = PolicyContext.create(persona="mixture")
+    assert policy_value(mlp.name, context)["source"] == "exact"
+    sampled = policy_value(gru.name, context, mc_episodes=50)
+    assert sampled["source"] == "monte carlo" and sampled["return_low"] < sampled["return_high"]
+    obs = np.stack([CustomerEnv().reset(seed=s)[0] for s in range(8)])
+    assert np.array_equal(agents.make(mlp.name, context).predict(obs)[0], JaxPolicy(paths["ppo_jax"]).predict(obs)[0])

@@ -36,17 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from difficult_customer.agents.jax_policy import (
-    JAX_ALGORITHMS,
-    MODEL_FILE,
-    Params,
-    gru_sequence,
-    gru_step,
-    init_gru,
-    init_mlp,
-    mlp_apply,
-    save_model,
-)
+from difficult_customer.agents.jax_models import JAX_ALGORITHMS, MODEL_FILE, Params, save_model
+from difficult_customer.agents.jax_policy import gru_sequence, gru_step, init_gru, init_mlp, mlp_apply
 from difficult_customer.customer_models import PERSONA_NAMES, check_ablate, compile_model
 from difficult_customer.envs import jax_core as jc
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS

@@ -181,3 +181,16 @@ def test_a_saved_jax_model_registers_like_any_policy_and_the_mlp_is_scored_exact
     assert sampled["source"] == "monte carlo" and sampled["return_low"] < sampled["return_high"]
     obs = np.stack([CustomerEnv().reset(seed=s)[0] for s in range(8)])
     assert np.array_equal(agents.make(mlp.name, context).predict(obs)[0], JaxPolicy(paths["ppo_jax"]).predict(obs)[0])
+
+
+def test_the_train_command_trains_jax_seeds_at_once_and_names_a_bad_setting(tmp_path, capsys):
+    from difficult_customer.experiments.commands.train import Config, main
+
+    tiny = ["n_envs=8", "n_steps=16", "epochs=1", "minibatches=2", "hidden=[16, 16]"]
+    assert main(Config(algo="ppo_jax", steps=256, seeds=[0, 1], out=str(tmp_path), set=tiny)) == 0
+    for seed in (0, 1):
+        model = tmp_path / "ppo_jax" / "mixture" / f"seed{seed}" / "model.npz"
+        assert load_model(model)[1]["seed"] == seed
+    assert "2 seeds at" in capsys.readouterr().out
+    assert main(Config(algo="gru_ppo_jax", out=str(tmp_path), set=["colour=3"])) == 2
+    assert "unknown setting 'colour' for gru_ppo_jax; allowed: anneal_lr" in capsys.readouterr().err

@@ -1,6 +1,11 @@
-"""Train stable-baselines3 agents on the difficult customer, resumably.
+"""Train agents on the difficult customer: stable-baselines3 (resumably), or the compiled JAX PPO.
 
 Example: difficult-customer train --algo ppo --persona mixture --steps 100000 --seeds 0 1 2
+
+``--algo ppo_jax`` (an MLP) and ``--algo gru_ppo_jax`` (a GRU over the observation history)
+train every seed at once in one compiled JAX program (the ``jax`` extra); ``--set`` then
+sets the fields of ``JaxPPOConfig`` (e.g. ``--set lr=3e-4 minibatches=4``), and each seed's
+``model.npz`` loads as a policy like a ``model.zip``.
 
 Hyperparameters come from experiments/configs/<algo>.yaml (rl-baselines3-zoo's format,
 versioned with the code), then a --config FILE of overrides, then --set key=value. Each
@@ -12,9 +17,10 @@ same settings is skipped, so repeating an interrupted command continues where it
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
+from difficult_customer.agents.jax_models import JAX_ALGORITHMS
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
 from difficult_customer.experiments.library.training import (
     TrainConfig,
@@ -32,8 +38,9 @@ __all__ = ["Config", "TrainConfig", "load_hyperparameters", "main", "run_dir", "
 class Config:
     """Settings of ``difficult-customer train``: one run per seed."""
 
-    algo: Literal["ppo", "a2c", "dqn", "recurrent_ppo"] = "ppo"
-    """Algorithm: ppo, a2c, dqn (stable-baselines3) or recurrent_ppo (sb3-contrib)."""
+    algo: Literal["ppo", "a2c", "dqn", "recurrent_ppo", "ppo_jax", "gru_ppo_jax"] = "ppo"
+    """Algorithm: ppo, a2c, dqn (stable-baselines3), recurrent_ppo (sb3-contrib), or the compiled JAX PPO with
+    an MLP (ppo_jax) or a GRU (gru_ppo_jax), all seeds trained at once."""
     persona: str = "mixture"
     """Persona or mixture to train on."""
     ablate: list[str] = field(default_factory=list)
@@ -84,9 +91,45 @@ class Config:
         return runs
 
 
+    def jax_config(self) -> Any:
+        """The ``JaxPPOConfig`` of a JAX algorithm, with --config and --set applied to its fields.
+
+        Raises:
+            ValueError: for a field it does not have, naming the allowed ones, or a bad value.
+        """
+        from difficult_customer.experiments.library.jax_ppo import JaxPPOConfig  # needs the jax extra
+
+        overrides = {**(load_config_file(self.config) if self.config else {}), **parse_overrides(self.set)}
+        allowed = {f.name for f in fields(JaxPPOConfig)} - {"algo", "persona", "ablate", "max_turns", "steps"}
+        unknown = sorted(set(overrides) - allowed)
+        if unknown:
+            raise ValueError(f"unknown setting {unknown[0]!r} for {self.algo}; allowed: {', '.join(sorted(allowed))}")
+        overrides.setdefault("curve_every", self.eval_every or self.steps)
+        jax_config = JaxPPOConfig(algo=self.algo, persona=self.persona, ablate=tuple(self.ablate),
+                                  max_turns=self.max_turns, steps=self.steps, **overrides)
+        jax_config.validate()
+        if not self.seeds:
+            raise ValueError("seeds=[]; allowed is one or more integers")
+        return jax_config
+
+
+def train_jax(config: Config) -> None:
+    """Train every seed of a JAX algorithm at once and save each seed's run folder."""
+    from difficult_customer.experiments.library.jax_ppo import save_runs, train_seeds  # needs the jax extra
+
+    result = train_seeds(config.jax_config(), config.seeds)
+    for seed, path in zip(result.seeds, save_runs(result, config.out), strict=True):
+        print(f"{config.algo} seed {seed}: {result.steps} steps -> {path}")
+    print(f"{len(result.seeds)} seeds at {result.steps_per_second:,.0f} steps/s after {result.compile_seconds:.1f} s "
+          "of compiling")
+
+
 def main(config: Config) -> int:
     """Train every run (skipping finished ones) and print where the models are; 2 on bad settings."""
     try:
+        if config.algo in JAX_ALGORITHMS:
+            train_jax(config)
+            return 0
         for run in config.runs():
             result = train(run, progress=config.progress)
             print(f"{run.algo} seed {run.seed}: final mean return {result['final_return']:+.3f} "

@@ -48,7 +48,8 @@ def measurements(table: str) -> list[str]:
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("speed") / "speed.json"
     result = subprocess.run(
-        [sys.executable, "-m", "difficult_customer.experiments", "speed", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "difficult_customer.experiments", "speed", "--quick", "--skip-training", "--json",
+         str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -108,3 +109,15 @@ def test_command_line_options_reach_the_config(capsys):
     assert "--repeats=0" in capsys.readouterr().err
     assert cli_main(["speed", "--profile", "16", "--quick"]) == 0
     assert "N=16" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_training_table_puts_each_jax_learner_beside_sb3_at_64_envs():
+    pytest.importorskip("jax")
+    pytest.importorskip("sb3_contrib")
+    rows = speed.measure_training(speed.QUICK, seed=0)
+    assert [r.name for r in rows] == ["train: SB3 ppo, 8 envs", "train: JAX ppo_jax, 10 seeds at once",
+                                      "train: SB3 recurrent_ppo, 8 envs", "train: JAX gru_ppo_jax, 10 seeds at once"]
+    assert [r.reference for r in rows[1::2]] == ["SB3 ppo, 64 envs", "SB3 recurrent_ppo, 64 envs"]
+    assert all(r.value > 0 for r in rows) and all(r.ratio > 0 for r in rows[1::2])
+    assert rows[3].bar == ">= 10x"

@@ -39,6 +39,7 @@ import difficult_customer.envs.core as core_module
 from difficult_customer.customer_models import compile_model
 from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 from difficult_customer.experiments.library.io import atomic_write_json
+from difficult_customer.experiments.library.training_speed import jax_speed, sb3_speed
 
 ENV_ID = "DifficultCustomer-v0"
 BATCH_SIZES = (1, 64, 1024, 16384)
@@ -60,6 +61,8 @@ class Config:
     """Seed of the environments and of the pre-generated actions."""
     skip_sb3: bool = False
     """Leave out the PPO rows (they need stable-baselines3 and take the longest)."""
+    skip_training: bool = False
+    """Leave out the training table (SB3 against the JAX trainer, MLP and recurrent)."""
     profile: int | None = None
     """Instead of the table, profile the batched env's step at this N: time by stage, and a cProfile."""
 
@@ -75,12 +78,17 @@ class Budget:
     sync: int
     ppo: int
     memory_steps: int
+    train: int = 16_384
+    """SB3 steps of each training-speed measurement."""
+    jax_train: int = 65_536
+    """JAX steps per seed of each training-speed measurement (all seeds at once)."""
 
 
 FULL = Budget(
     single=50_000, batched={1: 10_000, 64: 5_000, 1024: 2_000, 16384: 200}, sync=100, ppo=4096, memory_steps=50
 )
-QUICK = Budget(single=1_000, batched={1: 200, 64: 100, 1024: 20, 16384: 3}, sync=5, ppo=256, memory_steps=3)
+QUICK = Budget(single=1_000, batched={1: 200, 64: 100, 1024: 20, 16384: 3}, sync=5, ppo=256, memory_steps=3,
+               train=512, jax_train=2_048)
 
 
 @dataclass
@@ -277,6 +285,19 @@ def measure_ppo(budget: Budget, repeats: int, seed: int) -> list[Row]:
     return rows
 
 
+def measure_training(budget: Budget, seed: int) -> list[Row]:
+    """Training steps/s: the JAX trainer (10 seeds at once) against SB3 at 64 envs, MLP and recurrent."""
+    rows = []
+    for sb3_algo, jax_algo, bar in (("ppo", "ppo_jax", ""), ("recurrent_ppo", "gru_ppo_jax", ">= 10x")):
+        small = sb3_speed(sb3_algo, 8, budget.train, seed)
+        rows.append(Row(f"train: {small.name}", small.steps_per_second or float("nan"), small.note))
+        sb3 = sb3_speed(sb3_algo, 64, budget.train, seed)
+        ours = jax_speed(jax_algo, budget.jax_train)
+        rows.append(Row(f"train: {ours.name}", ours.steps_per_second or float("nan"), sb3.name or ours.note,
+                        sb3.steps_per_second, bar=bar))
+    return rows
+
+
 def _memory_probe(n: int, steps: int, seed: int) -> dict[str, int]:
     """In a fresh process: traced bytes (peak, and held after) of compiling, building and stepping N customers."""
 
@@ -331,6 +352,9 @@ def run_speed(config: Config, log: Callable[[str], None] = lambda _: None) -> li
     if not config.skip_sb3:
         log("PPO ...")
         rows += measure_ppo(budget, repeats, config.seed)
+    if not config.skip_training:
+        log("training: SB3 and JAX ...")
+        rows += measure_training(budget, config.seed)
     log("memory ...")
     rows += measure_memory(budget, config.seed)
     for row in rows:

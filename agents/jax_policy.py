@@ -11,12 +11,13 @@ Two networks, both pure functions of a parameter pytree (nested dicts of arrays)
   heads on its hidden state: :func:`init_gru`, :func:`gru_step`, :func:`gru_sequence`.
   The hidden state is zeroed where ``start`` is true (a conversation's first observation).
 
-:class:`JaxPolicy` loads a model file (:mod:`~difficult_customer.agents.jax_models`) and plays
-it through SB3's ``predict``.
+:class:`JaxPolicy` loads a model file (:mod:`~difficult_customer.agents.jax_models`), or takes
+parameters in memory (:meth:`JaxPolicy.from_params`), and plays it through SB3's ``predict``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from difficult_customer.agents.jax_models import Params, load_model
+from difficult_customer.agents.jax_models import JAX_ALGORITHMS, RECURRENT, Params, load_model
 from difficult_customer.customer_models.vocabulary import N_MOVES
 from difficult_customer.envs.observation import PARTIAL_SIZE
 
@@ -163,16 +164,52 @@ class JaxPolicy:
 
     Raises:
         ValueError: for a missing or malformed file.
+
+    :meth:`from_params` builds one from parameters in memory (e.g. a training checkpoint);
+    a policy loaded from a file is that of its parameters and meta.
     """
+
+    path: Path | None
+    """The model file, or None for parameters given in memory."""
 
     def __init__(self, path: str | Path, seed: int | None = None) -> None:
         params, meta = load_model(path)
+        self._setup(params, meta, str(path), seed)
         self.path = Path(path)
-        self.name = str(path)
+
+    @classmethod
+    def from_params(
+        cls, algo: str, params: Params, meta: Mapping[str, Any] | None = None, seed: int | None = None,
+        name: str | None = None,
+    ) -> JaxPolicy:
+        """The policy of parameters in memory (a pytree as :func:`init_mlp` or :func:`init_gru` builds).
+
+        Args:
+            algo: ``ppo_jax`` or ``gru_ppo_jax``: which network ``params`` are.
+            params: the network's parameters (numpy or JAX arrays; not copied).
+            meta: what a model file records besides them (its ``algo``, if given, must be ``algo``).
+            seed: as for a file.
+            name: how the policy prints (default ``"<algo> (in memory)"``).
+
+        Raises:
+            ValueError: for an unknown ``algo`` or a ``meta`` naming another one.
+        """
+        if algo not in JAX_ALGORITHMS:
+            raise ValueError(f"algo {algo!r}; allowed: {', '.join(JAX_ALGORITHMS)}")
+        meta = dict(meta or {})
+        if meta.setdefault("algo", algo) != algo:
+            raise ValueError(f"meta algo {meta['algo']!r} differs from algo {algo!r}")
+        policy = cls.__new__(cls)
+        policy._setup(params, meta, name or f"{algo} (in memory)", seed)
+        policy.path = None
+        return policy
+
+    def _setup(self, params: Params, meta: dict[str, Any], name: str, seed: int | None) -> None:
+        self.name = name
         self.meta = meta
         self.algo: str = meta["algo"]
         self.params = jax.tree_util.tree_map(jnp.asarray, params)
-        self.recurrent = self.algo == "gru_ppo_jax"
+        self.recurrent = self.algo in RECURRENT
         self.hidden_size = gru_size_of(params) if self.recurrent else 0
         self._rng = np.random.default_rng(seed)
 

@@ -18,8 +18,11 @@ of the task, so the return really ends there.
 
 Learning curves: the mean return of the conversations that ended in the training
 rollouts (stochastic actions) in each window of ``curve_every`` steps per seed, computed
-after training from per-update sums the loop returns. Same seeds, same result: a seed's
-run depends only on ``jax.random.PRNGKey(seed)``, whether trained alone or vmapped.
+after training from per-update sums the loop returns. The loop also returns the policy
+parameters at the end of each window (the checkpoints, stacked inside the compiled scan),
+so a curve can be scored by the exact or sampled evaluation afterwards
+(:mod:`~difficult_customer.experiments.library.jax_curves`). Same seeds, same result: a
+seed's run depends only on ``jax.random.PRNGKey(seed)``, whether trained alone or vmapped.
 """
 
 from __future__ import annotations
@@ -186,12 +189,26 @@ def _gae(config: JaxPPOConfig, reward: jax.Array, value: jax.Array, done: jax.Ar
     return advantage
 
 
-def make_train(config: JaxPPOConfig) -> Callable[[Any, jax.Array], tuple[Params, Metrics]]:
-    """``train(core, key) -> (params, metrics)`` of one seed: pure, jittable and vmappable over ``key``.
+def checkpoint_updates(config: JaxPPOConfig) -> list[int]:
+    """The updates after which the loop keeps a checkpoint: every ``updates_per_point`` updates, and the last one.
+
+    These are the ends of the learning curve's windows, so checkpoint ``i`` is at
+    ``checkpoint_updates(config)[i] * config.batch`` steps.
+    """
+    per, updates = config.updates_per_point, config.updates
+    return [*range(per, updates + 1, per), *([updates] if updates % per else [])]
+
+
+def make_train(config: JaxPPOConfig) -> Callable[[Any, jax.Array], tuple[Params, Metrics, Params]]:
+    """``train(core, key) -> (params, metrics, checkpoints)`` of one seed: pure, jittable and vmappable over ``key``.
 
     ``core`` is a :class:`~difficult_customer.envs.jax_core.JaxCore` (an argument, not a
     constant, so its tables are not baked into the compiled program). ``metrics`` has one
-    entry per update (:class:`Metrics`).
+    entry per update (:class:`Metrics`). ``checkpoints`` is the parameter pytree with a
+    leading checkpoint axis: the parameters after each update of
+    :func:`checkpoint_updates` (the last is ``params``). The updates run as a scan over
+    windows of ``updates_per_point`` updates (and one shorter scan for a remainder), so
+    the checkpoints are collected inside the compiled program, with no host callback.
     """
     config.validate()
     recurrent = config.algo == "gru_ppo_jax"
@@ -291,15 +308,29 @@ def make_train(config: JaxPPOConfig) -> Callable[[Any, jax.Array], tuple[Params,
         hidden = jnp.zeros((n, config.gru_size if recurrent else 0), jnp.float32)
         runner = _Runner(params, optimizer.init(params), conv, jc.observe(core, conv), jnp.ones(n, bool), hidden,
                          jnp.zeros(n, jnp.float32), key)
-        runner, metrics = jax.lax.scan(lambda r, x: update(core, r, x), runner, None, length=config.updates)
-        return runner.params, metrics
+        per = config.updates_per_point
+        windows, rest = divmod(config.updates, per)
+        parts: list[tuple[Metrics, Params]] = []
+        if windows:
+            def window(r: _Runner, _: Any) -> tuple[_Runner, tuple[Metrics, Params]]:
+                r, m = jax.lax.scan(lambda r2, x: update(core, r2, x), r, None, length=per)
+                return r, (m, r.params)
+
+            runner, (metrics, kept) = jax.lax.scan(window, runner, None, length=windows)
+            flat = jax.tree_util.tree_map(lambda x: x.reshape(windows * per, *x.shape[2:]), metrics)
+            parts.append((flat, kept))
+        if rest:
+            runner, metrics = jax.lax.scan(lambda r, x: update(core, r, x), runner, None, length=rest)
+            parts.append((metrics, jax.tree_util.tree_map(lambda x: x[None], runner.params)))
+        metrics, checkpoints = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *parts)
+        return runner.params, metrics, checkpoints
 
     return train
 
 
 @dataclass
 class JaxTrainResult:
-    """What :func:`train_seeds` returns: per seed, the parameters, the curve and the metrics."""
+    """What :func:`train_seeds` returns: per seed, the parameters, the checkpoints, the curve and the metrics."""
 
     config: JaxPPOConfig
     seeds: list[int]
@@ -307,6 +338,8 @@ class JaxTrainResult:
     """The trained parameters, numpy arrays with a leading seed axis."""
     metrics: Metrics
     """Numpy arrays ``(seeds, updates)``."""
+    checkpoints: Params
+    """The parameters at each checkpoint, numpy arrays ``(seeds, checkpoints, ...)`` (:meth:`checkpoint_params`)."""
     compile_seconds: float
     """Wall time of compiling (about 0 when this process had compiled the same program)."""
     train_seconds: float
@@ -326,6 +359,21 @@ class JaxTrainResult:
     def seed_params(self, index: int) -> Params:
         """The parameters of the ``index``-th seed (numpy)."""
         return jax.tree_util.tree_map(lambda x: x[index], self.params)
+
+    @property
+    def checkpoint_steps(self) -> list[int]:
+        """Steps per seed at each checkpoint: every ``curve_every`` steps (whole updates) and the last step."""
+        return [u * self.config.batch for u in checkpoint_updates(self.config)]
+
+    def checkpoint_params(self, index: int) -> list[tuple[int, Params]]:
+        """``[(steps, params), ...]`` of the ``index``-th seed: its parameters at each checkpoint (numpy).
+
+        The steps are :attr:`checkpoint_steps`, the ends of the curve's windows (:meth:`curve`
+        leaves out a window in which no conversation ended; the checkpoints keep every one).
+        The last entry's parameters are :meth:`seed_params`.
+        """
+        return [(steps, jax.tree_util.tree_map(lambda x, c=c: x[index, c], self.checkpoints))
+                for c, steps in enumerate(self.checkpoint_steps)]
 
     def curve(self, index: int) -> list[list[float]]:
         """``[[steps, mean return], ...]`` of the ``index``-th seed: one point per ``curve_every`` steps.
@@ -381,11 +429,12 @@ def train_seeds(config: JaxPPOConfig, seeds: Iterable[int] = (0,)) -> JaxTrainRe
     compiled = _compiled(config, len(seeds), core, keys)
     compile_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    params, metrics = jax.block_until_ready(compiled(core, keys))
+    params, metrics, checkpoints = jax.block_until_ready(compiled(core, keys))
     train_seconds = time.perf_counter() - started
     to_numpy = lambda tree: jax.tree_util.tree_map(np.asarray, tree)  # noqa: E731
-    return JaxTrainResult(config, seeds, to_numpy(params), Metrics(*to_numpy(tuple(metrics))), compile_seconds,
-                          train_seconds, versions())
+    return JaxTrainResult(config, seeds, to_numpy(params), Metrics(*to_numpy(tuple(metrics))),
+                          checkpoints=to_numpy(checkpoints), compile_seconds=compile_seconds,
+                          train_seconds=train_seconds, versions=versions())
 
 
 def versions() -> dict[str, str]:
@@ -434,5 +483,5 @@ def save_runs(result: JaxTrainResult, out: str | Path = "runs") -> list[Path]:
     return paths
 
 
-__all__ = ["JaxPPOConfig", "JaxTrainResult", "Metrics", "make_train", "model_meta", "run_dir", "save_runs",
-           "train_seeds", "versions"]
+__all__ = ["JaxPPOConfig", "JaxTrainResult", "Metrics", "checkpoint_updates", "make_train", "model_meta", "run_dir",
+           "save_runs", "train_seeds", "versions"]

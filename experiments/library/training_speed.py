@@ -8,6 +8,7 @@ a learner whose extra is missing is reported as not measured.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from dataclasses import dataclass
 
@@ -50,8 +51,7 @@ def sb3_speed(algo: str, n_envs: int, steps: int, seed: int = 0) -> TrainingSpee
     return TrainingSpeed(name, model.num_timesteps / (time.perf_counter() - started))
 
 
-def jax_speed(algo: str, steps_per_seed: int, seeds: int = JAX_SEEDS) -> TrainingSpeed:
-    """The compiled JAX PPO's steps/s over ``seeds`` vmapped seeds (compilation timed apart)."""
+def _jax_run(algo: str, steps_per_seed: int, seeds: int) -> TrainingSpeed:
     name = f"JAX {algo}, {seeds} seeds at once"
     try:
         from difficult_customer.experiments.library.jax_ppo import JaxPPOConfig, train_seeds  # the jax extra
@@ -59,6 +59,16 @@ def jax_speed(algo: str, steps_per_seed: int, seeds: int = JAX_SEEDS) -> Trainin
         return TrainingSpeed(name, None, seeds, note="not measured: the jax extra is missing")
     result = train_seeds(JaxPPOConfig(algo=algo, steps=steps_per_seed), range(seeds))
     return TrainingSpeed(name, result.steps_per_second, seeds, result.compile_seconds)
+
+
+def jax_speed(algo: str, steps_per_seed: int, seeds: int = JAX_SEEDS) -> TrainingSpeed:
+    """The compiled JAX PPO's steps/s over ``seeds`` vmapped seeds (compilation timed apart).
+
+    Measured in a fresh process: XLA's CPU runtime was seen to hang in a process that had
+    trained with torch first (the SB3 rows), and a fresh process is a fair start anyway.
+    """
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_jax_run, (algo, steps_per_seed, seeds))
 
 
 __all__ = ["JAX_SEEDS", "TrainingSpeed", "jax_speed", "sb3_speed"]

@@ -2,7 +2,8 @@
 
 For each claim (and ``"none"`` first) the budget's runs of one learner are retrained on the
 ablated model and scored (exact per seed where the learner is memoryless), next to the
-certified bracket and a belief-based exact policy under the same ablation. Training runs and
+certified bracket (at ``certified_bracket``'s default precision, coarser than the report's: one per claim)
+and a belief-based exact policy under the same ablation. Training runs and
 evaluation cells are saved as they finish (resumable).
 """
 
@@ -45,7 +46,7 @@ def build_ablations(claims: Sequence[str], out: str | Path, budget_name: str = "
         refs = grid.references[persona]
         results.settings[claim] = AblationSetting(
             ablate=ablate, references=Reference(**refs),
-            bracket=cached_bracket(out, f"{persona}__{claim}", grid.contexts[persona]),
+            bracket=cached_bracket(out, f"{persona}__{claim}", grid.contexts[persona], precision={}),
             learner=Score.of(score_seeds([grid.scores[(persona, n)] for n in names], refs, seed=seed)),
             learner_conformance=rule_rates(grid.pooled(persona, names)),
             optimum=Score.of(grid.scores[(persona, optimum)]),

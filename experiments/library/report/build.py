@@ -112,20 +112,25 @@ def all_ablated(options: ReportOptions) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- pieces
-def bracket_entry(context: PolicyContext) -> BracketEntry:
-    """The certified bracket of ``context`` at the report's precision (:data:`~agents.exact.bracket.PRECISE`)."""
-    b = certified_bracket(context, **PRECISE)
+def bracket_entry(context: PolicyContext, precision: dict[str, int] | None = None) -> BracketEntry:
+    """The certified bracket of ``context`` at ``precision`` (default: the report's, ``bracket.PRECISE``).
+
+    ``precision``: ``certified_bracket``'s ``points``, ``depth`` and ``lower_depth``; ``{}`` its defaults.
+    """
+    b = certified_bracket(context, **(PRECISE if precision is None else precision))
     low, high = b.normalized
     return BracketEntry(lower=b.lower, upper=b.upper, oracle=b.oracle, random=b.random, lower_normalized=low,
                         upper_normalized=high, pbvi_lower=b.pbvi_lower, fib=b.fib, points=b.points, depth=b.depth,
                         lower_depth=b.lower_depth, max_turns=b.max_turns, seconds=b.seconds)
 
 
-def cached_bracket(out: Path, name: str, context: PolicyContext) -> BracketEntry:
+def cached_bracket(out: Path, name: str, context: PolicyContext,
+                   precision: dict[str, int] | None = None) -> BracketEntry:
     """:func:`bracket_entry`, stored in ``out/brackets/<name>.json`` and read back while its settings match."""
+    precision = dict(PRECISE) if precision is None else dict(precision)
     key = {"persona": str(context.persona), "ablate": list(context.ablate), "max_turns": context.max_turns,
-           "precision": dict(PRECISE)}
-    data = cached(out / "brackets" / f"{name}.json", key, lambda: asdict(bracket_entry(context)))
+           "precision": precision}
+    data = cached(out / "brackets" / f"{name}.json", key, lambda: asdict(bracket_entry(context, precision)))
     return BracketEntry(**data)
 
 

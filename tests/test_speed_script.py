@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from difficult_customer.experiments.commands import speed
+from difficult_customer.experiments.library.training_speed import TrainingSpeed
 
 ROWS = [
     "single env (gym.make)",
@@ -112,12 +113,20 @@ def test_command_line_options_reach_the_config(capsys):
 
 
 @pytest.mark.slow
-def test_the_training_table_puts_each_jax_learner_beside_sb3_at_64_envs():
-    pytest.importorskip("jax")
+def test_the_training_table_puts_each_jax_learner_beside_sb3_at_64_envs(monkeypatch):
+    """The table's layout and what each row is compared with (the JAX trainer itself is tested in test_jax_ppo)."""
     pytest.importorskip("sb3_contrib")
+    asked = []
+
+    def jax_speed(algo, steps_per_seed):
+        asked.append((algo, steps_per_seed))
+        return TrainingSpeed(f"JAX {algo}, 10 seeds at once", 1e5, 10)
+
+    monkeypatch.setattr(speed, "jax_speed", jax_speed)
     rows = speed.measure_training(speed.QUICK, seed=0)
+    assert asked == [("ppo_jax", speed.QUICK.jax_train), ("gru_ppo_jax", speed.QUICK.jax_train)]
     assert [r.name for r in rows] == ["train: SB3 ppo, 8 envs", "train: JAX ppo_jax, 10 seeds at once",
                                       "train: SB3 recurrent_ppo, 8 envs", "train: JAX gru_ppo_jax, 10 seeds at once"]
     assert [r.reference for r in rows[1::2]] == ["SB3 ppo, 64 envs", "SB3 recurrent_ppo, 64 envs"]
-    assert all(r.value > 0 for r in rows) and all(r.ratio > 0 for r in rows[1::2])
+    assert all(r.value > 0 for r in rows) and rows[3].ratio == pytest.approx(1e5 / rows[3].reference_value)
     assert rows[3].bar == ">= 10x"

@@ -57,15 +57,16 @@ def _jax_run(algo: str, steps_per_seed: int, seeds: int) -> TrainingSpeed:
         from difficult_customer.experiments.library.jax_ppo import JaxPPOConfig, train_seeds  # the jax extra
     except ImportError:
         return TrainingSpeed(name, None, seeds, note="not measured: the jax extra is missing")
-    result = train_seeds(JaxPPOConfig(algo=algo, steps=steps_per_seed), range(seeds))
+    # one curve point per run: the loop's shape does not depend on where the curve is read
+    result = train_seeds(JaxPPOConfig(algo=algo, steps=steps_per_seed, curve_every=steps_per_seed), range(seeds))
     return TrainingSpeed(name, result.steps_per_second, seeds, result.compile_seconds)
 
 
 def jax_speed(algo: str, steps_per_seed: int, seeds: int = JAX_SEEDS) -> TrainingSpeed:
     """The compiled JAX PPO's steps/s over ``seeds`` vmapped seeds (compilation timed apart).
 
-    Measured in a fresh process: XLA's CPU runtime was seen to hang in a process that had
-    trained with torch first (the SB3 rows), and a fresh process is a fair start anyway.
+    Measured in a fresh process, a fair start for each learner (no compiled programs or
+    thread pools left by the SB3 rows).
     """
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(_jax_run, (algo, steps_per_seed, seeds))

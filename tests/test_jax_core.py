@@ -7,6 +7,7 @@ import pytest
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
+pytestmark = pytest.mark.timeout(300)  # a hung XLA run fails the test instead of the whole CI run
 
 from difficult_customer.customer_models import compile_model  # noqa: E402
 from difficult_customer.customer_models.vocabulary import N_MOVES  # noqa: E402

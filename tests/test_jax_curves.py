@@ -60,11 +60,12 @@ def gru_scores(gru_pair):
     return score_checkpoints(gru_pair)
 
 
-def test_checkpoints_are_at_the_curve_steps_and_the_last_is_the_trained_parameters(mlp_pair, gru_pair):
+@pytest.mark.parametrize("pair", ["mlp_pair", "gru_pair"])
+def test_checkpoints_are_at_the_curve_steps_and_the_last_is_the_trained_parameters(pair, request):
     assert checkpoint_updates(TINY) == [2, 4, 5]
     assert checkpoint_updates(replace(TINY, steps=4 * BATCH)) == [2, 4]
     assert checkpoint_updates(replace(TINY, curve_every=9 * BATCH)) == [5]  # one window, shorter than asked
-    for result in (mlp_pair, gru_pair):
+    for result in (request.getfixturevalue(pair),):
         assert result.checkpoint_steps == [2 * BATCH, 4 * BATCH, 5 * BATCH]
         for index in range(2):
             assert [point[0] for point in result.curve(index)] == result.checkpoint_steps

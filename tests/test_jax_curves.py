@@ -12,6 +12,7 @@ import pytest
 
 jax = pytest.importorskip("jax")
 pytest.importorskip("optax")
+pytestmark = pytest.mark.timeout(300)  # a hung XLA run fails the test instead of the whole CI run
 
 from difficult_customer.agents.exact.evaluation import monte_carlo  # noqa: E402
 from difficult_customer.agents.exact.memoryless_value import memoryless_value  # noqa: E402

@@ -13,6 +13,7 @@ import pytest
 
 jax = pytest.importorskip("jax")
 pytest.importorskip("optax")
+pytestmark = pytest.mark.timeout(300)  # a hung XLA run fails the test instead of the whole CI run
 
 from difficult_customer.agents.jax_models import load_model, save_model  # noqa: E402
 from difficult_customer.agents.jax_policy import JaxPolicy, gru_sequence, init_gru, mlp_apply  # noqa: E402

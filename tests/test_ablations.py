@@ -15,7 +15,7 @@ from difficult_customer.experiments.library.report.results import AblationResult
 
 pytest.importorskip("stable_baselines3")
 
-CLAIMS = ["C6", "C7"]
+CLAIMS = ["C7"]
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +30,11 @@ def study(tmp_path_factory):
 def test_one_row_per_claim_and_the_optimum_follows_the_ablation(study):
     out, results = study
     settings = results.settings
-    assert list(settings) == ["none", "C6", "C7"]
+    assert list(settings) == ["none", "C7"]
     steps, seeds = BUDGETS["tiny"].learners["ppo"]
     assert (results.steps, results.seeds) == (steps, seeds)
     assert all(len(s.learner.per_seed) == seeds for s in settings.values())
-    assert settings["C6"].ablate == ["C6"]
+    assert settings["C7"].ablate == ["C7"]
     for s in settings.values():
         assert set(s.learner_conformance) == set(RULES)
         assert s.optimum.normalized_low <= s.optimum.normalized <= s.optimum.normalized_high

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from difficult_customer.agents.base import check_observation
 from difficult_customer.agents.jax_models import JAX_ALGORITHMS, RECURRENT, Params, load_model
 from difficult_customer.customer_models.vocabulary import N_MOVES
 from difficult_customer.envs.observation import PARTIAL_SIZE
@@ -239,9 +240,7 @@ class JaxPolicy:
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
         """Moves for one observation ``(D,)`` or a batch ``(n, D)``, and the new state (None for the MLP)."""
-        obs = np.asarray(observation, dtype=np.float32)
-        if obs.ndim == 0 or obs.shape[-1] < PARTIAL_SIZE:
-            raise ValueError(f"observation of shape {obs.shape}; expected (..., >= {PARTIAL_SIZE})")
+        obs = check_observation(observation)
         batch = obs.reshape(-1, obs.shape[-1])[:, :PARTIAL_SIZE]
         logits, state = self.logits(batch, state, episode_start)
         if deterministic:

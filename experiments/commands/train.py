@@ -71,13 +71,21 @@ class Config:
     progress: bool = True
     """Show SB3's progress bar (when stderr is a terminal)."""
 
+    def overrides(self) -> dict[str, Any]:
+        """The settings of --config, then --set (later wins).
+
+        Raises:
+            ValueError: for a bad file or override.
+        """
+        return {**(load_config_file(self.config) if self.config else {}), **parse_overrides(self.set)}
+
     def runs(self) -> list[TrainConfig]:
         """The run settings, one per seed, with the overrides of --config and --set.
 
         Raises:
             ValueError: for a bad setting, file, override or hyperparameter name, before training.
         """
-        overrides = {**(load_config_file(self.config) if self.config else {}), **parse_overrides(self.set)}
+        overrides = self.overrides()
         if not self.seeds:
             raise ValueError("seeds=[]; allowed is one or more integers")
         runs = [TrainConfig(algo=self.algo, persona=self.persona, ablate=list(self.ablate), max_turns=self.max_turns,
@@ -99,7 +107,7 @@ class Config:
         """
         from difficult_customer.experiments.library.jax_ppo import JaxPPOConfig  # needs the jax extra
 
-        overrides = {**(load_config_file(self.config) if self.config else {}), **parse_overrides(self.set)}
+        overrides = self.overrides()
         allowed = {f.name for f in fields(JaxPPOConfig)} - {"algo", "persona", "ablate", "max_turns", "steps"}
         unknown = sorted(set(overrides) - allowed)
         if unknown:

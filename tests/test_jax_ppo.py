@@ -18,8 +18,16 @@ pytestmark = pytest.mark.timeout(300)  # a hung XLA run fails the test instead o
 from difficult_customer.agents.jax_models import load_model, save_model  # noqa: E402
 from difficult_customer.agents.jax_policy import JaxPolicy, gru_sequence, init_gru, mlp_apply  # noqa: E402
 from difficult_customer.agents.learned import run_config  # noqa: E402
+from difficult_customer.customer_models import compile_model  # noqa: E402
+from difficult_customer.envs import jax_core as jc  # noqa: E402
 from difficult_customer.envs.customer_env import CustomerEnv  # noqa: E402
-from difficult_customer.experiments.library.jax_ppo import JaxPPOConfig, save_runs, train_seeds  # noqa: E402
+from difficult_customer.experiments.library.jax_ppo import (  # noqa: E402
+    JaxPPOConfig,
+    initial_params,
+    make_train,
+    save_runs,
+    train_seeds,
+)
 
 TINY = JaxPPOConfig(algo="ppo_jax", persona="mixture", steps=3 * 8 * 16, n_envs=8, n_steps=16, epochs=2,
                     minibatches=4, hidden=(16, 16), gru_size=8, curve_every=8 * 16)
@@ -47,6 +55,18 @@ def test_config_is_validated():
         replace(TINY_GRU, minibatches=3).validate()
     with pytest.raises(ValueError, match="persona"):
         replace(TINY, persona="nobody").validate()
+
+
+@pytest.mark.parametrize("algo", ["ppo_jax", "gru_ppo_jax"])
+def test_the_compiled_trainer_holds_no_qr_decomposition(algo):
+    """The orthogonal initializer's QR runs outside the vmapped program: batched inside it, it deadlocked XLA's pool."""
+    config = replace(TINY, algo=algo)
+    keys = jax.numpy.stack([jax.random.PRNGKey(s) for s in range(3)])
+    core = jc.jax_core(compile_model(config.persona, []), config.max_turns)
+    trainer = jax.jit(jax.vmap(make_train(config), in_axes=(None, 0, 0)))
+    lowered = trainer.lower(core, keys, initial_params(config, keys))
+    text = lowered.as_text()
+    assert "geqrf" not in text and "orgqr" not in text  # LAPACK's QR kernels, which the initializer calls
 
 
 def test_same_seed_same_parameters(mlp_pair):

@@ -199,8 +199,26 @@ def checkpoint_updates(config: JaxPPOConfig) -> list[int]:
     return [*range(per, updates + 1, per), *([updates] if updates % per else [])]
 
 
-def make_train(config: JaxPPOConfig) -> Callable[[Any, jax.Array], tuple[Params, Metrics, Params]]:
-    """``train(core, key) -> (params, metrics, checkpoints)`` of one seed: pure, jittable and vmappable over ``key``.
+def init_params(config: JaxPPOConfig, key: jax.Array) -> Params:
+    """The initial parameters of the seed whose key is ``key`` (the network of ``config.algo``).
+
+    Run once per seed, outside the compiled, vmapped trainer: the orthogonal initializer
+    computes QR decompositions, and a batch of them inside a vmapped program runs on
+    XLA's CPU thread pool as parallel tasks that wait for free threads; with two or more
+    such calls at once on a small pool (2 threads here) every thread waits and the run
+    hangs in ``block_until_ready`` (seen with the GRU at 2 and 10 seeds, native stacks in
+    ``jax::OrthogonalQr`` / ``ParallelBatchMap``).
+    """
+    _, k_init, _ = jax.random.split(key, 3)
+    if config.algo == "gru_ppo_jax":
+        return init_gru(k_init, config.hidden, config.gru_size)
+    return init_mlp(k_init, config.hidden)
+
+
+def make_train(config: JaxPPOConfig) -> Callable[[Any, jax.Array, Params], tuple[Params, Metrics, Params]]:
+    """``train(core, key, params) -> (params, metrics, checkpoints)`` of one seed: pure, jittable, vmappable.
+
+    ``params`` are the seed's initial parameters, :func:`init_params` of the same ``key``.
 
     ``core`` is a :class:`~difficult_customer.envs.jax_core.JaxCore` (an argument, not a
     constant, so its tables are not baked into the compiled program). ``metrics`` has one
@@ -301,9 +319,8 @@ def make_train(config: JaxPPOConfig) -> Callable[[Any, jax.Array], tuple[Params,
         metrics = Metrics(ended[0].sum(), ended[1].sum(), entropy, value_loss, approx_kl, clip_fraction)
         return runner._replace(params=params, opt_state=opt_state, key=key), metrics
 
-    def train(core: Any, key: jax.Array) -> tuple[Params, Metrics]:
-        key, k_init, k_reset = jax.random.split(key, 3)
-        params = init_gru(k_init, config.hidden, config.gru_size) if recurrent else init_mlp(k_init, config.hidden)
+    def train(core: Any, key: jax.Array, params: Params) -> tuple[Params, Metrics, Params]:
+        key, _, k_reset = jax.random.split(key, 3)  # the middle key made ``params`` (init_params)
         conv = jc.reset(core, jc.uniforms(k_reset, n))
         hidden = jnp.zeros((n, config.gru_size if recurrent else 0), jnp.float32)
         runner = _Runner(params, optimizer.init(params), conv, jc.observe(core, conv), jnp.ones(n, bool), hidden,
@@ -399,14 +416,21 @@ def _keys(seeds: Sequence[int]) -> jax.Array:
 _COMPILED: dict[tuple[JaxPPOConfig, int], Any] = {}
 
 
-def _compiled(config: JaxPPOConfig, n_seeds: int, core: Any, keys: jax.Array) -> Any:
+def _compiled(config: JaxPPOConfig, n_seeds: int, core: Any, keys: jax.Array, params: Params) -> Any:
     """The compiled vmapped trainer of ``config`` for ``n_seeds`` seeds, compiled once per process (last 4 kept)."""
     cache_key = (config, n_seeds)
     if cache_key not in _COMPILED:
         while len(_COMPILED) >= 4:
             _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[cache_key] = jax.jit(jax.vmap(make_train(config), in_axes=(None, 0))).lower(core, keys).compile()
+        trainer = jax.jit(jax.vmap(make_train(config), in_axes=(None, 0, 0)))
+        _COMPILED[cache_key] = trainer.lower(core, keys, params).compile()
     return _COMPILED[cache_key]
+
+
+def initial_params(config: JaxPPOConfig, keys: jax.Array) -> Params:
+    """The seeds' initial parameters stacked on a leading axis, computed one seed at a time (:func:`init_params`)."""
+    per_seed = [init_params(config, key) for key in keys]
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *per_seed)
 
 
 def train_seeds(config: JaxPPOConfig, seeds: Iterable[int] = (0,)) -> JaxTrainResult:
@@ -426,10 +450,11 @@ def train_seeds(config: JaxPPOConfig, seeds: Iterable[int] = (0,)) -> JaxTrainRe
     core = jc.jax_core(compile_model(config.persona, list(config.ablate)), config.max_turns)
     keys = _keys(seeds)
     started = time.perf_counter()
-    compiled = _compiled(config, len(seeds), core, keys)
+    params0 = jax.block_until_ready(initial_params(config, keys))
+    compiled = _compiled(config, len(seeds), core, keys, params0)
     compile_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    params, metrics, checkpoints = jax.block_until_ready(compiled(core, keys))
+    params, metrics, checkpoints = jax.block_until_ready(compiled(core, keys, params0))
     train_seconds = time.perf_counter() - started
     to_numpy = lambda tree: jax.tree_util.tree_map(np.asarray, tree)  # noqa: E731
     return JaxTrainResult(config, seeds, to_numpy(params), Metrics(*to_numpy(tuple(metrics))),
@@ -483,5 +508,5 @@ def save_runs(result: JaxTrainResult, out: str | Path = "runs") -> list[Path]:
     return paths
 
 
-__all__ = ["JaxPPOConfig", "JaxTrainResult", "Metrics", "checkpoint_updates", "make_train", "model_meta", "run_dir",
-           "save_runs", "train_seeds", "versions"]
+__all__ = ["JaxPPOConfig", "JaxTrainResult", "Metrics", "checkpoint_updates", "init_params", "initial_params",
+           "make_train", "model_meta", "run_dir", "save_runs", "train_seeds", "versions"]

@@ -480,6 +480,12 @@ def model_meta(config: JaxPPOConfig, seed: int) -> dict[str, Any]:
             "max_turns": config.max_turns, "persona": config.persona, "ablate": sorted(config.ablate), "seed": seed}
 
 
+def save_models(result: JaxTrainResult, out: str | Path) -> list[Path]:
+    """Write each seed's model alone, ``<out>/seed<k>/model.npz``, and return the paths (a sweep run's artifacts)."""
+    return [save_model(Path(out) / f"seed{seed}" / MODEL_FILE, result.seed_params(i), model_meta(result.config, seed))
+            for i, seed in enumerate(result.seeds)]
+
+
 def save_runs(result: JaxTrainResult, out: str | Path = "runs") -> list[Path]:
     """Write each seed's run folder (:func:`run_dir`) and return the model paths.
 
@@ -509,4 +515,4 @@ def save_runs(result: JaxTrainResult, out: str | Path = "runs") -> list[Path]:
 
 
 __all__ = ["JaxPPOConfig", "JaxTrainResult", "Metrics", "checkpoint_updates", "init_params", "initial_params",
-           "make_train", "model_meta", "run_dir", "save_runs", "train_seeds", "versions"]
+           "make_train", "model_meta", "run_dir", "save_models", "save_runs", "train_seeds", "versions"]

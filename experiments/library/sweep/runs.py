@@ -120,6 +120,76 @@ TRAIN = register(RunKind(
 
 
 # ---------------------------------------------------------------------------------------------
+# train_jax: one compiled JAX training of several seeds at once, every checkpoint scored
+
+
+JAX_RUN_KEYS = {"n_seeds": 1, "eval_episodes": 2000, "score_every": 1}
+"""Settings of a ``train_jax`` run besides the ``JaxPPOConfig`` fields and ``seed``: how many seeds it
+vmaps (``seed`` .. ``seed + n_seeds - 1``), the conversations a recurrent checkpoint is sampled on,
+and which checkpoints are scored (every ``score_every``-th, counted back from the last)."""
+
+
+def _jax_defaults() -> dict[str, Any]:
+    from difficult_customer.experiments.library.jax_ppo import JaxPPOConfig  # jax extra
+
+    defaults = asdict(JaxPPOConfig())
+    defaults["ablate"], defaults["hidden"] = list(defaults["ablate"]), list(defaults["hidden"])
+    return {**defaults, "seed": 0, **JAX_RUN_KEYS}
+
+
+def _jax_config(settings: dict[str, Any]) -> Any:
+    from difficult_customer.experiments.library.jax_ppo import JaxPPOConfig  # jax extra
+
+    return JaxPPOConfig(**{k: v for k, v in settings.items() if k != "seed" and k not in JAX_RUN_KEYS})
+
+
+def _jax_validate(settings: dict[str, Any]) -> None:
+    _jax_config(settings).validate()
+    for key in JAX_RUN_KEYS:
+        if int(settings[key]) < 1:
+            raise ValueError(f"{key}={settings[key]}; allowed is an integer >= 1")
+
+
+def _jax_run(settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """Train ``n_seeds`` seeds vmapped, score every checkpoint (exact for the MLP, sampled for the GRU).
+
+    Artifacts: each seed's ``seed<k>/model.npz`` and ``scores.json`` (every checkpoint's value).
+    The result holds per seed the normalized curve and final score (``final``, with
+    ``final_stderr``, 0 where exact), and ``iqm`` over seeds with the plateau verdict
+    (:meth:`~difficult_customer.experiments.library.jax_curves.CurveScores.summary`).
+    """
+    from difficult_customer.experiments.library.jax_curves import score_checkpoints  # jax extra
+    from difficult_customer.experiments.library.jax_ppo import save_models, train_seeds  # jax extra
+
+    config = _jax_config(settings)
+    seeds = range(int(settings["seed"]), int(settings["seed"]) + int(settings["n_seeds"]))
+    result = train_seeds(config, seeds)
+    save_models(result, workdir)
+    scores = score_checkpoints(result, episodes=int(settings["eval_episodes"]), every=int(settings["score_every"]))
+    scores.save(workdir / "scores.json")
+    summary = scores.summary() if len(scores.steps) >= 2 else {}
+    normalized, errors = scores.normalized, scores.normalized_stderr
+    return {"iqm": scores.final()[0], "seeds": list(seeds), "steps": scores.steps,
+            "curves": normalized.tolist(), "final": normalized[:, -1].tolist(),
+            "final_stderr": errors[:, -1].tolist(), "values": scores.values[:, -1].tolist(),
+            "curve_source": "exact" if scores.source == "exact" else "sampled", "references": scores.references,
+            "summary": {k: v for k, v in summary.items() if k not in ("scoring_seconds", "train_seconds",
+                                                                      "compile_seconds", "steps_per_second")},
+            "steps_per_second": result.steps_per_second, "train_seconds": result.train_seconds}
+
+
+TRAIN_JAX = register(RunKind(
+    name="train_jax",
+    defaults=_jax_defaults,
+    validate=_jax_validate,
+    run=_jax_run,
+    metric="iqm",
+    description="train a JAX PPO (ppo_jax, gru_ppo_jax) over n_seeds seeds at once and score every checkpoint "
+                "(needs the jax extra)",
+))
+
+
+# ---------------------------------------------------------------------------------------------
 # probe: no learning, for testing the engine and measuring its overhead
 
 

@@ -4,7 +4,9 @@ Scripted policies (guides, baselines, adaptive rules) read only the observation 
 need only numpy. Every policy has a :class:`PolicySpec` saying what it is: its kind,
 what it decides on and whether it has memory. Trained stable-baselines3
 models register like any other policy, ``register_model("runs/.../model.zip")``, or are
-named by their path (needs the ``train`` extra to load).
+named by their path (needs the ``train`` extra to load). The pretrained agents listed in
+``agents/pretrained/pretrained.json`` (``ppo_converged``, ``recurrent_converged``) register on
+import and play in numpy (see docs/pretrained.md); none are registered if that file is absent.
 """
 
 if __name__ != "difficult_customer.agents":  # a checkout's folder imported under a second, top-level name
@@ -20,7 +22,15 @@ from difficult_customer.agents.base import ObservationPolicy, Policy, PolicyCont
 from difficult_customer.agents.baselines import ApologySpam, RandomPolicy, SolutionFirst, make_random
 from difficult_customer.agents.deprecation import module_aliases
 from difficult_customer.agents.guides import GUIDE_SCRIPTS, GuidePolicy, GuideScript
-from difficult_customer.agents.learned import ALGORITHMS, LearnedPolicy, load_model_spec, model_spec, register_model
+from difficult_customer.agents.learned import (
+    ALGORITHMS,
+    LearnedPolicy,
+    load_model_spec,
+    model_spec,
+    register_model,
+    register_pretrained,
+)
+from difficult_customer.agents.numpy_networks import NumpyNetworkPolicy
 from difficult_customer.agents.registry import DECIDES_ON, KINDS, PolicySpec, make, names, register, spec
 
 register("random", make_random, "uniformly random moves (normalized score 0)", "baseline")
@@ -32,6 +42,7 @@ register("tone_reader", lambda ctx: ToneReader(), ToneReader.__doc__.splitlines(
 for _name, _factory, _description, _kind, _decides_on, _memory in exact.POLICIES:
     register(_name, _factory, _description, _kind, decides_on=_decides_on, memory=_memory)
 registry.set_model_loader(load_model_spec)  # a policy named by a model's path is loaded and registered
+register_pretrained()  # agents/pretrained/pretrained.json: none if it is absent or empty
 
 __getattr__ = module_aliases(__name__, {"OBSERVATIONS": ("DECIDES_ON", DECIDES_ON)})
 
@@ -44,6 +55,7 @@ __all__ = [
     "GuidePolicy",
     "GuideScript",
     "LearnedPolicy",
+    "NumpyNetworkPolicy",
     "ObservationPolicy",
     "Policy",
     "PolicyContext",
@@ -56,5 +68,6 @@ __all__ = [
     "names",
     "register",
     "register_model",
+    "register_pretrained",
     "spec",
 ]

@@ -7,11 +7,18 @@ model (or given). Algorithms: ``ppo``, ``a2c``, ``dqn`` (stable-baselines3) and
 ``recurrent_ppo`` (sb3-contrib). The model is loaded on the CPU when the policy is
 built; its ``predict`` already follows the interface, including the recurrent state of
 ``recurrent_ppo``. Loading needs the ``train`` extra.
+
+Pretrained agents (:func:`register_pretrained`): the models in ``agents/pretrained/``, listed
+in its ``pretrained.json`` (written by ``difficult-customer pretrained``), register on import
+of ``difficult_customer.agents`` under their names (``ppo_converged``, ...) and play in numpy
+(:class:`~difficult_customer.agents.numpy_networks.NumpyNetworkPolicy`): no extra needed.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +27,7 @@ import numpy as np
 from difficult_customer.agents.base import Policy
 from difficult_customer.agents.exact.belief_input import BeliefInputPolicy
 from difficult_customer.agents.jax_models import JAX_ALGORITHMS, RECURRENT, is_jax_model_file, read_meta
+from difficult_customer.agents.numpy_networks import NumpyNetworkPolicy
 from difficult_customer.agents.registry import PolicySpec, add, names, spec
 from difficult_customer.customer_models import compile_model
 
@@ -176,3 +184,119 @@ def register_model(path: str | Path, algo: str | None = None, name: str | None =
 def load_model_spec(name: str) -> PolicySpec | None:
     """The registry's model loader: registers and returns the model at path ``name``, None if it is not a model file."""
     return register_model(name) if is_model_file(name) else None
+
+
+# ------------------------------------------------------------------ pretrained agents
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+"""The folder of the pretrained agents shipped with the package (``<name>.npz`` files and ``pretrained.json``)."""
+
+PRETRAINED_INDEX = "pretrained.json"
+"""The file in :data:`PRETRAINED` that lists the pretrained agents: name -> entry (see :func:`pretrained_spec`)."""
+
+READS: dict[str, str] = {"ppo_jax": "observation", "gru_ppo_jax": "observation history"}
+"""What a JAX network's move is computed from: the current observation (MLP) or the whole history (GRU)."""
+
+SCORE_SOURCES = ("exact", "sampled")
+"""How a pretrained agent's score was obtained: exactly (a point) or on sampled conversations (an interval)."""
+
+
+def read_pretrained(folder: str | Path = PRETRAINED) -> dict[str, dict[str, Any]]:
+    """The entries of ``folder``'s ``pretrained.json``: {} if the folder or the file is missing or empty.
+
+    Raises:
+        ValueError: if the file is not JSON or not an object of objects.
+    """
+    index = Path(folder) / PRETRAINED_INDEX
+    if not index.is_file():
+        return {}
+    text = index.read_text(encoding="utf-8")
+    if not text.strip():
+        return {}
+    try:
+        entries = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{index} is not valid JSON ({err})") from err
+    if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
+        raise ValueError(f"{index} must be an object of name -> entry objects")
+    return entries
+
+
+def describe_score(score: Mapping[str, Any]) -> str:
+    """``"0.812 (exact)"`` or ``"0.640 [0.610, 0.670] (sampled)"``: a pretrained agent's normalized score."""
+    text = f"{float(score['normalized']):.3f}"
+    if score["source"] != "exact":
+        text += f" [{float(score['low']):.3f}, {float(score['high']):.3f}]"
+    return f"{text} ({score['source']})"
+
+
+def pretrained_spec(name: str, entry: Mapping[str, Any], folder: str | Path = PRETRAINED) -> PolicySpec:
+    """The spec of one pretrained agent (not registered), played by :class:`NumpyNetworkPolicy`.
+
+    ``entry`` is its ``pretrained.json`` entry: ``file`` (a ``.npz`` in ``folder``), ``algo``
+    (``ppo_jax`` or ``gru_ppo_jax``), ``learner``, ``reads`` (:data:`READS` of the algo),
+    ``trained_on``, ``steps``, ``seed``, ``score`` (``normalized``, ``low``, ``high``,
+    ``source``) and ``regenerate``. An MLP reads only the current observation: like a
+    registered ``ppo_jax`` model it has no memory and decides on the partial observation,
+    so the exact evaluators value it exactly; the GRU has memory.
+
+    Raises:
+        ValueError: for a missing key or model file, an unknown algo or a ``reads`` that does not fit it.
+    """
+    missing = [k for k in ("file", "algo", "reads", "trained_on", "score") if k not in entry]
+    if missing:
+        raise ValueError(f"pretrained {name!r} lacks {', '.join(missing)}")
+    algo = entry["algo"]
+    if algo not in JAX_ALGORITHMS:
+        raise ValueError(f"pretrained {name!r}: unknown algo {algo!r}; allowed: {', '.join(JAX_ALGORITHMS)}")
+    if entry["reads"] != READS[algo]:
+        raise ValueError(f"pretrained {name!r}: an {algo} reads the {READS[algo]}, not {entry['reads']!r}")
+    file = str(entry["file"])
+    if Path(file).name != file or not file.endswith(".npz"):
+        raise ValueError(f"pretrained {name!r}: file {file!r} must be the name of a .npz file in the folder")
+    path = Path(folder) / file
+    if not path.is_file():
+        raise ValueError(f"pretrained {name!r}: no model file {str(path)!r}")
+    score = entry["score"]
+    if not isinstance(score, Mapping) or score.get("source") not in SCORE_SOURCES or any(
+            not isinstance(score.get(k), int | float) for k in ("normalized", "low", "high")):
+        raise ValueError(f"pretrained {name!r}: score must have numbers normalized, low, high and a source, "
+                         f"one of {', '.join(SCORE_SOURCES)}")
+    learner = f" ({entry['learner']})" if entry.get("learner") else ""
+    return PolicySpec(
+        name=name,
+        factory=lambda context: NumpyNetworkPolicy(path, seed=context.seed),
+        description=f"pretrained {algo}{learner} on {entry['trained_on']}, reads the {entry['reads']}; "
+                    f"normalized score {describe_score(score)}",
+        kind="learned",
+        decides_on="partial",
+        memory=algo in RECURRENT,
+        path=path,
+        algo=algo,
+    )
+
+
+def register_pretrained(folder: str | Path = PRETRAINED) -> list[PolicySpec]:
+    """Register every agent of ``folder``'s ``pretrained.json`` as a policy and return their specs.
+
+    ``difficult_customer.agents`` calls it on import. Nothing is registered (and nothing
+    fails) when the folder or the file is missing or empty; a malformed file or entry is
+    skipped with a warning, so a broken model never breaks the package. Registering the
+    same folder again returns the same specs.
+    """
+    try:
+        entries = read_pretrained(folder)
+    except (OSError, ValueError) as err:
+        warnings.warn(f"no pretrained agents registered: {err}", RuntimeWarning, stacklevel=2)
+        return []
+    registered = []
+    for name, entry in entries.items():
+        try:
+            new = pretrained_spec(name, entry, folder)
+            old = spec(name) if name in names() else None
+            if old is not None and old.kind == "learned" and old.path == new.path and old.algo == new.algo:
+                registered.append(old)
+            else:
+                registered.append(add(new))
+        except ValueError as err:
+            warnings.warn(f"pretrained agent {name!r} not registered: {err}", RuntimeWarning, stacklevel=2)
+    return registered

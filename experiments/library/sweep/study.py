@@ -13,6 +13,7 @@ A study lists what to vary; every combination is one run::
     cases:                        # a list of partial settings, crossed with the grid
       - {}
       - {ablate: [C4]}
+      - {kind: train_jax, algo: ppo_jax, seeds: [0]}   # a case may name its own run kind and seeds
     sample:                       # random or Sobol points in a box, crossed with the rest
       method: sobol               # sobol | random
       n: 8
@@ -25,9 +26,12 @@ A study lists what to vary; every combination is one run::
 Settings are the run kind's settings (for ``train``, the fields of ``TrainConfig`` but
 ``out`` and ``tensorboard``). A dotted key sets a key inside a mapping setting:
 ``hyperparameters.learning_rate: 1e-3``. ``fixed`` gives values to every run; ``grid``,
-``cases``, ``sample`` and ``seeds`` must not set the same key twice. (``cases`` was called
-``variants`` before; that key still works, with a deprecation warning: a *variant* is a
-named set of switches of the customer model, see docs/glossary.md.)
+``cases``, ``sample`` and ``seeds`` must not set the same key twice. (A case may name its own run
+``kind`` (its keys are then that kind's settings) and its own ``seeds`` (instead of the
+study's), so one study can hold SB3 runs (one seed each) and ``train_jax`` runs (many
+seeds in one run). ``cases`` was called ``variants`` before; that key still works, with a
+deprecation warning: a *variant* is a named set of switches of the customer model, see
+docs/glossary.md.)
 
 A run's settings are the kind's defaults with the study's values applied; its id is a hash
 of its kind and all its settings, so the same run has the same id in every study and on
@@ -123,7 +127,6 @@ def expand_study(data: Any, default_name: str = "study") -> Study:
     name = str(data.get("name", default_name))
     kind_name = data.get("kind", "train")
     kind = get_kind(kind_name)
-    defaults = kind.defaults()
 
     fixed = _mapping(data.get("fixed", {}), "fixed")
     grid = _mapping(data.get("grid", {}), "grid")
@@ -134,44 +137,55 @@ def expand_study(data: Any, default_name: str = "study") -> Study:
     if not isinstance(cases, list) or not cases or not all(isinstance(v, dict) for v in cases):
         raise ValueError(f"cases must be a non-empty list of mappings of settings; got {cases!r}")
     cases = [v or {} for v in cases]
-    samples = _samples(data["sample"]) if "sample" in data else [{}]
+    case_kinds = [get_kind(case.get("kind", kind.name)) for case in cases]  # a case may name its own run kind
     seeds = _seeds(data.get("seeds"))
-    seed_points = [{"seed": s} for s in seeds] if seeds is not None else [{}]
+    case_seeds = [_seeds(case["seeds"]) if "seeds" in case else seeds for case in cases]  # ... and its own seeds
+    cases = [{k: v for k, v in case.items() if k not in ("kind", "seeds")} for case in cases]
+    samples = _samples(data["sample"]) if "sample" in data else [{}]
 
-    # Every key must be a setting of the kind; the varying sections must not overlap.
+    # Every key must be a setting of the kind (of each case); the varying sections must not overlap.
     sections: dict[str, set[str]] = {
         "grid": set(grid),
         "cases": {k for v in cases for k in v},
         "sample": set(samples[0]),
-        "seeds": {"seed"} if seeds is not None else set(),
+        "seeds": {"seed"} if any(c is not None for c in case_seeds) else set(),
     }
-    for section, keys in [("fixed", set(fixed)), *sections.items()]:
-        for key in sorted(keys):
-            _check_setting_key(key, defaults, section)
+    for case, case_kind in zip(cases, case_kinds, strict=True):
+        defaults = case_kind.defaults()
+        for section, keys in [("fixed", set(fixed)), ("grid", set(grid)), ("cases", set(case)),
+                              ("sample", set(samples[0])), ("seeds", sections["seeds"])]:
+            for key in sorted(keys):
+                _check_setting_key(key, defaults, section if case_kind is kind else f"{section} ({case_kind.name})")
     for (a, keys_a), (b, keys_b) in itertools.combinations(sections.items(), 2):
         both = keys_a & keys_b
         if both:
             raise ValueError(f"{', '.join(sorted(both))} set in both {a} and {b}; set each key in one place")
+    kind_defaults = {k.name: k.defaults() for k in case_kinds}
 
     grid_points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())] or [{}]
     runs: list[Run] = []
     seen: dict[str, int] = {}
-    for point, case, sample, seed in itertools.product(grid_points, cases, samples, seed_points):
+    kinded_cases = [(case, case_kind, [{"seed": s} for s in case_seed] if case_seed is not None else [{}])
+                    for case, case_kind, case_seed in zip(cases, case_kinds, case_seeds, strict=True)]
+    combos = [(point, case, case_kind, sample, seed) for point in grid_points for case, case_kind, seed_points
+              in kinded_cases for sample in samples for seed in seed_points]
+    for point, case, case_kind, sample, seed in combos:
+        defaults = kind_defaults[case_kind.name]
         settings = copy.deepcopy(defaults)
         for part in (fixed, point, case, sample, seed):
             for key, value in part.items():
                 _set(settings, key, copy.deepcopy(value))
         _check_types(settings, defaults)
         try:
-            kind.validate(settings)
+            case_kind.validate(settings)
         except (TypeError, ValueError) as err:
             raise ValueError(f"run {_describe(point, case, sample, seed)}: {err}") from err
-        rid = run_id(kind.name, settings)
+        rid = run_id(case_kind.name, settings)
         if rid in seen:
             raise ValueError(f"run {_describe(point, case, sample, seed)} is the same run as run #{seen[rid] + 1}; "
                              "remove the duplicate value or case")
         seen[rid] = len(runs)
-        runs.append(Run(rid, kind.name, settings))
+        runs.append(Run(rid, case_kind.name, settings))
     return Study(name=name, kind=kind.name, runs=runs)
 
 

@@ -75,3 +75,18 @@ def test_training_dynamics_averages_each_window():
     assert rows[0]["entropy"] == pytest.approx(2.5) and rows[1]["entropy"] == pytest.approx(4.0)
     with pytest.raises(ValueError, match="updates_per_point=0"):
         training_dynamics(M(), 0, 10)
+
+
+def test_the_stall_command_writes_its_evidence(tmp_path, capsys):
+    import json
+
+    from difficult_customer.experiments.commands import stall
+
+    out = tmp_path / "stall.json"
+    assert stall.main(stall.Config(policy="guide_000", max_turns=3, top=2, out=str(out))) == 0
+    data = json.loads(out.read_text())
+    evidence = data["evidence"]
+    assert evidence["learner"] <= evidence["local_optimum"] and len(evidence["top"]) <= 2
+    assert "| turn | what the agent sees |" in capsys.readouterr().out
+    assert stall.main(stall.Config(persona="nobody")) == 2
+    assert "unknown persona 'nobody'" in capsys.readouterr().err

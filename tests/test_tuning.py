@@ -53,3 +53,16 @@ def test_bad_stores_are_named(tmp_path):
     (tmp_path / "bad.yaml").write_text("other: {}\n")
     with pytest.raises(ValueError, match="DifficultCustomer-v0"):
         read_tuned(tmp_path / "bad.yaml")
+
+
+def test_the_tuned_command_prints_the_ranking_and_writes_the_files(tmp_path, capsys):
+    from difficult_customer.experiments.commands import tuned
+
+    store = Store(tmp_path / "s")
+    jax_row(store, "a", 1e-3, [0.80, 0.81, 0.82])
+    jax_row(store, "b", 3e-4, [0.70, 0.71, 0.72])
+    assert tuned.main(tuned.Config(store=str(tmp_path / "s"), out=str(tmp_path / "tuned"))) == 0
+    out = capsys.readouterr().out
+    assert "| rank | IQM [95% interval] | seeds | lr |" in out  # only the varied hyperparameter is a column
+    assert read_tuned(tmp_path / "tuned" / "ppo_jax.yaml")["lr"] == 1e-3
+    assert tuned.main(tuned.Config(store=str(tmp_path / "empty"))) == 2

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": (f"{_COMMANDS}.explain", "a conversation annotated with oracle and belief Q-values"),
     "memoryless": (f"{_COMMANDS}.memoryless", "search the best memoryless policy; exact value next to the bracket"),
     "play": (f"{_TEACHING}.play", "be the agent: talk to a difficult customer in the terminal"),
+    "pretrained": (f"{_COMMANDS}.pretrained", "write the pretrained agents (agents/pretrained/) from a sweep store"),
     "report": (f"{_COMMANDS}.report", "the research report: train, evaluate, compare with the guides"),
     "sensitivity": (f"{_COMMANDS}.sensitivity", "sample every assumption over its range; how often the findings hold"),
     "serve": (f"{_TEACHING}.serve", "the teaching game as a local web page (play, teacher view, replays)"),

@@ -35,8 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": (f"{_TEACHING}.serve", "the teaching game as a local web page (play, teacher view, replays)"),
     "solve-times": (f"{_COMMANDS}.solve_times", "time the exact solvers on every persona and ablation"),
     "speed": (f"{_COMMANDS}.speed", "steps per second against gymnasium's CartPole"),
+    "stall": (f"{_COMMANDS}.stall", "why a memoryless learner stalls below the best table: exact evidence"),
     "sweep": (f"{_COMMANDS}.sweep", "run a study (many trainings) on Ray, resumably"),
     "train": (f"{_COMMANDS}.train", "train stable-baselines3 agents (resumable, seeded)"),
+    "tuned": (f"{_COMMANDS}.tuned", "rank a tuning study's points; write the tuned hyperparameter file"),
     "watch": (f"{_TEACHING}.watch", "watch a policy talk to a difficult customer, turn by turn"),
 }
 """Command name -> (module path, one-line summary shown by ``difficult-customer --help``)."""

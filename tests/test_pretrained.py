@@ -391,3 +391,30 @@ def test_command_on_a_tiny_train_jax_study_ships_models_equal_to_the_jax_ones(tm
         else:
             assert entry["score"]["source"] == "sampled" and entry["score"]["low"] < entry["score"]["high"]
             assert spec.memory
+
+
+COMMANDS = textwrap.dedent("""
+    import sys
+    from difficult_customer.agents.learned import register_pretrained
+    from difficult_customer.experiments import cli
+    from difficult_customer.experiments.teaching.session import check_policy
+    names = [s.name for s in register_pretrained(sys.argv[1])]
+    for name in names:
+        assert check_policy(name, allow_files=False) == name  # what serve accepts from the page
+        assert cli.main(["watch", "--policy", name, "--all-at-once", "--seed", "1"]) == 0
+        assert cli.main(["explain", "--policy", name, "--seed", "1", "--max-turns", "4"]) == 0
+    assert cli.main(["benchmark", "--policies", *names, "--personas", "mixture", "--episodes", "8",
+                     "--max-turns", "4", "--out", sys.argv[2]]) == 0
+    print("ok", *names)
+""")
+
+
+def test_watch_explain_benchmark_and_serve_accept_a_pretrained_name(tmp_path: Path) -> None:
+    pytest.importorskip("tyro")
+    pytest.importorskip("rich")
+    out = tmp_path / "out"
+    assert command.main(command.Config(store=str(make_store(tmp_path)), out=str(out))) == 0
+    done = subprocess.run([sys.executable, "-c", COMMANDS, str(out), str(tmp_path / "bench")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "ok ppo_converged recurrent_converged"

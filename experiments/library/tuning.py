@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.normalize import normalize
 from difficult_customer.customer_models import compile_model
 from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
@@ -122,8 +123,6 @@ _REFS: dict[tuple[str, tuple[str, ...], int], dict[str, float]] = {}
 
 def reference_values_of(settings: dict[str, Any]) -> dict[str, float]:
     """The exact random and oracle values of a run's (persona, ablation, turn limit), cached."""
-    from difficult_customer.agents.base import PolicyContext
-
     key = (settings["persona"], tuple(sorted(settings.get("ablate", []))), int(settings["max_turns"]))
     if key not in _REFS:
         compile_model(key[0], list(key[1]))  # fails early and clearly on a bad persona or ablation

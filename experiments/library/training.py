@@ -227,14 +227,22 @@ def evaluate_model(model: Any, config: TrainConfig, episodes: int | None = None)
     the sampled mean estimates, with no sampling error; a learner with memory is played on
     ``episodes`` (default ``config.eval_episodes``) fixed evaluation seeds.
     """
+    return evaluate_model_with_error(model, config, episodes)[0]
+
+
+def evaluate_model_with_error(model: Any, config: TrainConfig, episodes: int | None = None) -> tuple[float, float, int]:
+    """:func:`evaluate_model` with its standard error and the conversations it was sampled on: ``(value, stderr,
+    episodes)``, stderr and episodes 0 when the value is exact."""
     context = config.context()
     if is_memoryless_learner(config) and episodes is None:
-        return float(memoryless_value(model, context).value)
+        return float(memoryless_value(model, context).value), 0.0, 0
     seeds = train_eval_seeds(episodes or config.eval_episodes)
     if config.observation == "belief":
         model = BeliefInputPolicy(model, context.tables)
     eps = run_episodes(model, context, seeds)
-    return float(np.mean([e.ret for e in eps]))
+    rets = np.array([e.ret for e in eps], dtype=float)
+    stderr = float(rets.std(ddof=1) / np.sqrt(rets.size)) if rets.size > 1 else 0.0
+    return float(rets.mean()), stderr, int(rets.size)
 
 
 def make_training_env(config: TrainConfig) -> Any:
@@ -275,7 +283,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
     """Train one run, or return its saved result if it already finished with these settings.
 
     Returns:
-        The result: ``final_return``, ``curve`` ([(steps, value), ...], exact for a memoryless
+        The result: ``final_return`` (with ``final_stderr`` and ``final_episodes``, both 0 when it is
+        exact), ``curve`` ([(steps, value), ...], exact for a memoryless
         learner, else a mean return: ``curve_source`` says which), ``model``
         (path), ``policy`` (the name ``agents.make`` builds it by: the model's path),
         ``wall_seconds``, ``config``.
@@ -315,7 +324,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
     curve.append([0, evaluate_model(model, config)])
     model.learn(total_timesteps=config.steps, callback=Curve(), progress_bar=progress and _has_progress_bar())
-    final = evaluate_model(model, config)
+    final, final_stderr, final_episodes = evaluate_model_with_error(model, config)
     if not curve or curve[-1][0] != model.num_timesteps:
         curve.append([int(model.num_timesteps), final])
     wall = time.perf_counter() - started
@@ -328,6 +337,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
         "key": config.key(),
         "config": asdict(config),
         "final_return": final,
+        "final_stderr": final_stderr,
+        "final_episodes": final_episodes,
         "curve": curve,
         "curve_source": curve_source(config),
         "model": str(model_path),

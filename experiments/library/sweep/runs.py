@@ -104,9 +104,14 @@ def _train_run(settings: dict[str, Any], workdir: Path) -> dict[str, Any]:
         if (folder / name).exists():
             shutil.move(str(folder / name), workdir / name)
     shutil.rmtree(workdir / "_train", ignore_errors=True)
-    # Paths and wall time differ from one execution to the next: they are not part of the result.
-    return {"final_return": float(result["final_return"]), "curve": result["curve"],
-            "curve_source": result["curve_source"], "key": result["key"]}
+    # Paths and wall time differ from one execution to the next: they are not part of the result. A sampled
+    # final_return (a learner with memory, or on belief features) comes with its standard error and conversations.
+    out = {"final_return": float(result["final_return"]), "curve": result["curve"],
+           "curve_source": result["curve_source"], "key": result["key"]}
+    if "final_stderr" in result:
+        out["final_stderr"] = float(result["final_stderr"])
+        out["final_episodes"] = int(result["final_episodes"])
+    return out
 
 
 TRAIN = register(RunKind(

@@ -5,6 +5,10 @@ its result side by side); ``summarize(rows)`` groups them by every setting but t
 (or by the settings named) and gives each group's IQM across seeds with a 95% stratified
 bootstrap interval (``scores.iqm_ci``), optionally of scores normalized between the
 random policy (0) and the oracle (1); ``export_parquet`` writes the tidy rows as Parquet.
+
+A ``train_jax`` run trains several seeds at once: its tidy row carries them as ``members``
+(:func:`run_members`), and ``summarize`` aggregates those seeds' final scores, so that such
+a run is a group of its own whose interval spans its seeds.
 """
 
 from __future__ import annotations
@@ -26,6 +30,31 @@ from difficult_customer.experiments.library.sweep.store import Store
 SEED_KEY = "seed"
 ROW_META = ("run_id", "study", "kind", "wall_seconds", "host")
 """Columns of a tidy row that are not settings or results."""
+MEMBERS_KEY = "members"
+"""The column of a tidy row listing the seeds a run trained at once (:func:`run_members`)."""
+MEMBER_METRICS = ("iqm", "final")
+"""Metrics that ``summarize`` takes from a run's members (each seed's normalized final score) when it has them."""
+
+
+def run_members(result: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The seeds a run trained at once (a ``train_jax`` run), from its result; None for a run of one seed.
+
+    Returns:
+        One dict per seed: ``seed``, ``final`` (its normalized final score) and ``final_stderr``
+        (0 where exact).
+
+    Raises:
+        ValueError: for a result whose ``seeds`` and ``final`` lists differ in length.
+    """
+    seeds, finals = result.get("seeds"), result.get("final")
+    if not isinstance(seeds, list) or not isinstance(finals, list):
+        return None
+    errors = result.get("final_stderr") or [0.0] * len(finals)
+    if not (len(seeds) == len(finals) == len(errors)):
+        raise ValueError(f"a run's result has {len(seeds)} seeds, {len(finals)} final scores and {len(errors)} "
+                         "standard errors; allowed: one of each per seed")
+    return [{"seed": int(s), "final": float(f), "final_stderr": float(e)}
+            for s, f, e in zip(seeds, finals, errors, strict=True)]
 
 
 def _flat(value: Any) -> Any:
@@ -41,7 +70,9 @@ def read_rows(store: str | Path | Store) -> list[dict[str, Any]]:
     Each row has ``run_id``, ``study``, ``kind``, ``wall_seconds``, ``host``, every
     setting (lists joined with ``-``, ``none`` if empty; a mapping setting such as
     ``hyperparameters`` flattened into ``hyperparameters.<key>``), and every scalar entry
-    of the result (e.g. ``final_return``; lists such as the learning curve are left out).
+    of the result (e.g. ``final_return``; lists such as the learning curve are left out). A run
+    that trained several seeds at once (``train_jax``) also has ``members``, its seeds'
+    final scores (:func:`run_members`).
 
     Raises:
         ValueError: if the folder holds no store.
@@ -62,6 +93,9 @@ def read_rows(store: str | Path | Store) -> list[dict[str, Any]]:
         for key, value in raw["result"].items():
             if isinstance(value, (int, float, str, bool)) or value is None:
                 row[key] = value
+        members = run_members(raw["result"])
+        if members is not None:
+            row[MEMBERS_KEY] = members
         rows.append(row)
     return rows
 
@@ -92,9 +126,14 @@ def summarize(rows: Sequence[dict[str, Any]], metric: str = "final_return", by: 
             Needs ``persona``, ``ablate`` and ``max_turns`` settings (train runs).
         reps, seed: bootstrap resamples and their seed.
 
+    A row with ``members`` (a ``train_jax`` run: several seeds trained at once) is a group of
+    its own, and for the metrics :data:`MEMBER_METRICS` its members are the group's seeds:
+    their normalized final scores (already normalized, whatever ``normalized`` says), each
+    with its evaluation noise in the interval (``iqm_ci`` with ``stderr``).
+
     Returns:
         One dict per group, in order of first appearance: the group's settings, ``n``
-        (runs), ``seeds``, ``iqm``, ``low``, ``high``, ``mean``.
+        (seeds), ``seeds``, ``iqm``, ``low``, ``high``, ``mean``.
 
     Raises:
         ValueError: for a metric or grouping setting that the rows lack, naming it; with
@@ -113,19 +152,34 @@ def summarize(rows: Sequence[dict[str, Any]], metric: str = "final_return", by: 
         shown = [k for k in keys if len({row.get(k) for row in rows}) > 1]
     else:
         keys = shown = list(by)
-    values = [_value(row, metric, normalized) for row in rows]
+    samples = [_samples(row, metric, normalized) for row in rows]
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, row in enumerate(rows):
-        groups.setdefault(tuple(row.get(k) for k in keys), []).append(i)
+        own = (row["run_id"],) if _has_members(row, metric) else ()  # several seeds at once: a group of its own
+        groups.setdefault((*(row.get(k) for k in keys), *own), []).append(i)
     out = []
     for group, members in groups.items():
-        x = np.array([values[i] for i in members], dtype=float)
-        point, low, high = iqm_ci(x[:, None], reps=reps, seed=seed)
-        settings = dict(zip(keys, group, strict=True))
-        out.append({**{k: settings[k] for k in shown}, "n": len(members),
-                    "seeds": sorted(rows[i].get(SEED_KEY) for i in members),
+        x = np.array([v for i in members for v in samples[i][0]], dtype=float)
+        errors = np.array([e for i in members for e in samples[i][1]], dtype=float)
+        noise = errors[:, None] if np.any(errors > 0) else None
+        point, low, high = iqm_ci(x[:, None], reps=reps, seed=seed, stderr=noise)
+        settings = dict(zip(keys, group[:len(keys)], strict=True))
+        seeds = sorted(s for i in members for s in samples[i][2])
+        out.append({**{k: settings[k] for k in shown}, "n": len(seeds), "seeds": seeds,
                     "iqm": point, "low": low, "high": high, "mean": float(x.mean())})
     return out
+
+
+def _has_members(row: dict[str, Any], metric: str) -> bool:
+    return bool(row.get(MEMBERS_KEY)) and metric in MEMBER_METRICS
+
+
+def _samples(row: dict[str, Any], metric: str, normalized: bool) -> tuple[list[float], list[float], list[Any]]:
+    """A row's values of ``metric``, their standard errors and seeds: its members', or its own value."""
+    if _has_members(row, metric):
+        members = row[MEMBERS_KEY]
+        return ([m["final"] for m in members], [m["final_stderr"] for m in members], [m["seed"] for m in members])
+    return [_value(row, metric, normalized)], [0.0], [row.get(SEED_KEY)]
 
 
 _REFERENCES: dict[tuple[str, str, int], dict[str, float]] = {}

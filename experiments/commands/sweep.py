@@ -46,6 +46,8 @@ class Config:
     """List the runs (and which are done) without running anything."""
     progress: bool = True
     """Show a progress bar (done, running, failed, ETA)."""
+    export: str | None = None
+    """Copy the store's rows and study files (no artifacts, no host names) to this new folder, and run nothing."""
 
 
 def main(config: Config) -> int:
@@ -62,6 +64,14 @@ def main(config: Config) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     store = Store(Path(config.store) if config.store else Path("results") / "sweeps" / study.name)
+    if config.export:
+        try:
+            copy = store.export(config.export)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"{len(copy.rows())} runs of {store.path} copied without artifacts to {copy.path}")
+        return 0
     if config.dry_run:
         done = store.done_ids()
         for run in study.runs:

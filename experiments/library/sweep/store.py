@@ -167,6 +167,35 @@ class Store:
             rows = [{k: row[k] for k in DETERMINISTIC_COLUMNS} for row in rows]
         return rows
 
+    def export(self, dest: str | Path) -> Store:
+        """Copy the store's rows and study files, not its artifacts, to a new store at ``dest``; return it.
+
+        For committing a study's results (``experiments/baselines/``): the copy holds every
+        row (settings, results, curves) and every study file, but no model files; where each
+        run ran (``host``, ``node_id``) is blanked and the failure log left out. The copy is
+        a compacted SQLite file (``VACUUM INTO``) written beside ``dest`` and renamed into place.
+
+        Raises:
+            ValueError: if ``dest`` already holds a store.
+        """
+        dest = Path(dest)
+        if (dest / "runs.sqlite").exists():
+            raise ValueError(f"{str(dest)!r} already holds a store; remove it or choose another folder")
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp = dest / f".tmp-runs-{os.getpid()}.sqlite"
+        tmp.unlink(missing_ok=True)
+        with self._connect() as conn:
+            conn.execute("VACUUM INTO ?", (str(tmp),))
+        with closing(sqlite3.connect(tmp)) as conn, conn:
+            conn.execute("UPDATE runs SET host = '', node_id = ''")
+            conn.execute("DELETE FROM failures")
+        with closing(sqlite3.connect(tmp)) as conn:
+            conn.execute("VACUUM")
+        os.replace(tmp, dest / "runs.sqlite")
+        for study in sorted((self.path / "studies").glob("*.yaml")):
+            atomic_write_text(dest / "studies" / study.name, study.read_text(encoding="utf-8"))
+        return Store(dest)
+
     def save_study(self, name: str, source: str) -> None:
         """Keep a copy of the study file beside its results."""
         atomic_write_text(self.path / "studies" / f"{name}.yaml", source)

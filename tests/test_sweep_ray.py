@@ -1,10 +1,10 @@
 """Sweeps on Ray, with faults: a worker killed, a node removed, the driver killed and the study resumed.
 
 Runs are ``probe`` runs (no learning; a deterministic value from their settings) except
-one tiny real training, so the tests measure the engine, not SB3. Each test starts and
-shuts down its own Ray with one CPU per node (the machine has two cores, shared).
-Nothing here asserts on time: waits poll for a state and give up only after a generous
-limit, failing with what was seen.
+one tiny real training, so the tests measure the engine, not SB3. The tests on an embedded
+Ray share one (started and shut down around them); the others start their own, with one
+CPU per node (the machine has two cores, shared). Nothing here asserts on time: waits
+poll for a state and give up only after a generous limit, failing with what was seen.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +62,17 @@ def markers(folder: Path, label: str) -> list[dict[str, Any]]:
 
 
 def expected_values(study: Any, tmp: Path) -> dict[str, float]:
-    """What each probe run returns, computed in this process (marker_dir emptied so as not to count)."""
-    values = {}
-    for run in study.runs:
+    """What each probe run returns, computed in this process (marker_dir emptied so as not to count).
+
+    The runs are computed side by side in threads: a probe mostly sleeps its ``seconds``.
+    """
+    def value(run: Any) -> float:
         work = tmp / f"expected-{run.run_id}"
         work.mkdir()
-        values[run.run_id] = get_kind("probe").run({**run.settings, "marker_dir": ""}, work)["value"]
-    return values
+        return get_kind("probe").run({**run.settings, "marker_dir": ""}, work)["value"]
+
+    with ThreadPoolExecutor(max_workers=len(study.runs)) as pool:
+        return dict(zip([r.run_id for r in study.runs], pool.map(value, study.runs), strict=True))
 
 
 def assert_complete(store: Store, study: Any, tmp: Path) -> None:
@@ -80,8 +85,9 @@ def assert_complete(store: Store, study: Any, tmp: Path) -> None:
     assert got == expected
 
 
-@pytest.fixture
+@pytest.fixture(scope="class")
 def embedded_ray() -> Iterator[None]:
+    """One embedded Ray (one CPU) for the tests of a class; shut down before the cluster tests start their own."""
     ray.init(address="local", num_cpus=1, include_dashboard=False, logging_level="WARNING")
     try:
         yield
@@ -89,73 +95,81 @@ def embedded_ray() -> Iterator[None]:
         ray.shutdown()
 
 
-def test_killed_worker_run_is_retried_and_application_errors_are_logged(embedded_ray: None, tmp_path: Path) -> None:
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    study = expand_study({"name": "worker-kill", "kind": "probe",
-                          "fixed": {"seconds": 1.0, "marker_dir": str(marks)},
-                          "grid": {"label": ["victim", "other"]}, "seeds": 2})
-    victims = [r for r in study.runs if r.settings["label"] == "victim" and r.settings["seed"] == 0]
-    assert len(victims) == 1
-    victim_label = "victim"
-    killed: list[int] = []
+@pytest.mark.usefixtures("embedded_ray")
+class TestOnEmbeddedRay:
+    """Runs on one embedded Ray, started once for both tests."""
 
-    def kill_first_victim_attempt() -> None:
-        # Labels are shared by two seeds: the first run of the study (victim, seed 0) starts first.
-        first = wait_for(lambda: markers(marks, victim_label), "the victim run to start")
-        killed.append(first[0]["pid"])
-        os.kill(first[0]["pid"], signal.SIGKILL)
+    def test_killed_worker_run_is_retried_and_application_errors_are_logged(self, tmp_path: Path) -> None:
+        marks = tmp_path / "marks"
+        marks.mkdir()
+        study = expand_study({"name": "worker-kill", "kind": "probe",
+                              "fixed": {"seconds": 1.0, "marker_dir": str(marks)},
+                              "grid": {"label": ["victim", "other"]}, "seeds": 2})
+        victims = [r for r in study.runs if r.settings["label"] == "victim" and r.settings["seed"] == 0]
+        assert len(victims) == 1
+        victim_label = "victim"
+        killed: list[int] = []
 
-    killer = threading.Thread(target=kill_first_victim_attempt, daemon=True)
-    killer.start()
-    store = Store(tmp_path / "store")
-    state = run_study(study, store, max_retries=3, progress=False)
-    killer.join(timeout=5)
-    assert killed, "the worker was never killed"
-    assert state.failed == 0 and state.done == 4
-    attempts = [m["pid"] for m in markers(marks, victim_label) if m["seed"] == 0]
-    assert len(attempts) == 2 and attempts[0] == killed[0] != attempts[1]  # killed, then retried elsewhere
-    assert_complete(store, study, tmp_path)
+        def kill_first_victim_attempt() -> None:
+            # Labels are shared by two seeds: the first run of the study (victim, seed 0) starts first.
+            first = wait_for(lambda: markers(marks, victim_label), "the victim run to start")
+            killed.append(first[0]["pid"])
+            os.kill(first[0]["pid"], signal.SIGKILL)
 
-    # An exception in a run is an application error: logged, not retried by Ray, redone next time.
-    failing = expand_study({"name": "fails", "kind": "probe", "fixed": {"fail": True, "label": "f"}})
-    state = run_study(failing, store, progress=False)
-    assert state.failed == 1 and state.done == 0
-    assert "fails as asked" in state.failures[0]["error"]
-    state = run_study(failing, store, progress=False)
-    assert state.failed == 1
-    assert len(store.failures()) == 2
-    assert store.failed_ids() == {failing.runs[0].run_id}
-    # A finished study is not redone.
-    again = run_study(study, store, progress=False)
-    assert again.done == again.done_before == 4
+        killer = threading.Thread(target=kill_first_victim_attempt, daemon=True)
+        killer.start()
+        store = Store(tmp_path / "store")
+        state = run_study(study, store, max_retries=3, progress=False)
+        killer.join(timeout=5)
+        assert killed, "the worker was never killed"
+        assert state.failed == 0 and state.done == 4
+        attempts = [m["pid"] for m in markers(marks, victim_label) if m["seed"] == 0]
+        assert len(attempts) == 2 and attempts[0] == killed[0] != attempts[1]  # killed, then retried elsewhere
+        assert_complete(store, study, tmp_path)
 
+        # An exception in a run is an application error: logged, not retried by Ray, redone next time.
+        failing = expand_study({"name": "fails", "kind": "probe", "fixed": {"fail": True, "label": "f"}})
+        state = run_study(failing, store, progress=False)
+        assert state.failed == 1 and state.done == 0
+        assert "fails as asked" in state.failures[0]["error"]
+        state = run_study(failing, store, progress=False)
+        assert state.failed == 1
+        assert len(store.failures()) == 2
+        assert store.failed_ids() == {failing.runs[0].run_id}
+        # A finished study is not redone.
+        again = run_study(study, store, progress=False)
+        assert again.done == again.done_before == 4
 
-def test_run_trainings_trains_once_through_the_store(embedded_ray: None, tmp_path: Path) -> None:
-    configs = [TrainConfig(algo="ppo", persona="mixture", steps=128, n_envs=2, eval_every=0, eval_episodes=4,
-                           seed=s, hyperparameters={"n_steps": 64, "batch_size": 64, "n_epochs": 1})
-               for s in (0, 1, 0)]
-    results = run_trainings(configs, tmp_path / "store", progress=False)
-    assert [r["config"]["seed"] for r in results] == [0, 1, 0]
-    assert results[0]["run_id"] == results[2]["run_id"] != results[1]["run_id"]
-    # named in words; " #2", " #3", ... where another model of this process holds the name already
-    assert Path(results[0]["model"]).exists() and re.fullmatch(r"ppo seed 0( #\d+)?", results[0]["policy"])
-    assert agents.spec(results[0]["policy"]).path == Path(results[0]["model"])
-    assert all(isinstance(r["final_return"], float) for r in results)
-    rows = Store(tmp_path / "store").rows()
-    assert len(rows) == 2
-    # Deterministic given the seed: the same training in this process gives the same result.
-    local = train(TrainConfig(**{**results[1]["config"], "out": str(tmp_path / "local")}), progress=False)
-    assert local["final_return"] == results[1]["final_return"]
-    assert local["curve"] == results[1]["curve"]
-    again = run_trainings(configs[:1], tmp_path / "store", progress=False)  # stored: nothing is trained
-    assert again[0]["final_return"] == results[0]["final_return"]
+    def test_run_trainings_trains_once_through_the_store(self, tmp_path: Path) -> None:
+        configs = [TrainConfig(algo="ppo", persona="mixture", steps=128, n_envs=2, eval_every=0, eval_episodes=4,
+                               seed=s, hyperparameters={"n_steps": 64, "batch_size": 64, "n_epochs": 1})
+                   for s in (0, 1, 0)]
+        results = run_trainings(configs, tmp_path / "store", progress=False)
+        assert [r["config"]["seed"] for r in results] == [0, 1, 0]
+        assert results[0]["run_id"] == results[2]["run_id"] != results[1]["run_id"]
+        # named in words; " #2", " #3", ... where another model of this process holds the name already
+        assert Path(results[0]["model"]).exists() and re.fullmatch(r"ppo seed 0( #\d+)?", results[0]["policy"])
+        assert agents.spec(results[0]["policy"]).path == Path(results[0]["model"])
+        assert all(isinstance(r["final_return"], float) for r in results)
+        rows = Store(tmp_path / "store").rows()
+        assert len(rows) == 2
+        # Deterministic given the seed: the same training in this process gives the same result.
+        local = train(TrainConfig(**{**results[1]["config"], "out": str(tmp_path / "local")}), progress=False)
+        assert local["final_return"] == results[1]["final_return"]
+        assert local["curve"] == results[1]["curve"]
+        again = run_trainings(configs[:1], tmp_path / "store", progress=False)  # stored: nothing is trained
+        assert again[0]["final_return"] == results[0]["final_return"]
 
 
 def test_two_node_cluster_runs_a_study_and_survives_losing_a_node(tmp_path: Path) -> None:
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    # The head checks each node's health every second and declares it dead after 3 failed checks (the
+    # defaults, every 3 s and 5 checks, spend 15 s noticing the node removed below).
+    health = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 1000,
+              "health_check_failure_threshold": 3}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
+                                                             "_system_config": health})
     try:
         worker = cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
@@ -237,22 +251,27 @@ def test_driver_killed_mid_study_then_run_again_equals_an_uninterrupted_study(tm
     study_file.write_text("name: resume\nkind: probe\nfixed: {seconds: 0.3}\ngrid:\n  label: [a, b, c]\nseeds: 3\n")
     interrupted, uninterrupted = tmp_path / "interrupted", tmp_path / "uninterrupted"
 
-    proc = _sweep(study_file, interrupted)
+    # The uninterrupted study runs beside the whole interrupted one (its own session and embedded Ray).
+    whole = _sweep(study_file, uninterrupted)
     try:
-        wait_for(lambda: _stored(interrupted) >= 2 or proc.poll() is not None, "the first runs to be stored")
-        os.kill(proc.pid, signal.SIGKILL)  # the driver only, mid-study
-    finally:
-        _kill_group(proc)  # and the embedded Ray it leaves behind
-    stored_when_killed = _stored(interrupted)
-    assert 2 <= stored_when_killed < 9, "the driver was not killed mid-study"
-
-    for store in (interrupted, uninterrupted):
-        proc = _sweep(study_file, store)
+        proc = _sweep(study_file, interrupted)
         try:
-            _, err = proc.communicate(timeout=300)
+            wait_for(lambda: _stored(interrupted) >= 2 or proc.poll() is not None, "the first runs to be stored")
+            os.kill(proc.pid, signal.SIGKILL)  # the driver only, mid-study
         finally:
-            _kill_group(proc)
-        assert proc.returncode == 0, err.decode()[-2000:]
+            _kill_group(proc)  # and the embedded Ray it leaves behind
+        stored_when_killed = _stored(interrupted)
+        assert 2 <= stored_when_killed < 9, "the driver was not killed mid-study"
+
+        resumed = _sweep(study_file, interrupted)
+        try:
+            for sweep in (resumed, whole):
+                _, err = sweep.communicate(timeout=300)
+                assert sweep.returncode == 0, err.decode()[-2000:]
+        finally:
+            _kill_group(resumed)
+    finally:
+        _kill_group(whole)
     a, b = Store(interrupted), Store(uninterrupted)
     assert len(a.rows()) == 9
     assert a.rows(deterministic=True) == b.rows(deterministic=True)

@@ -8,7 +8,20 @@ import pytest
 
 from difficult_customer.experiments.library import findings
 from difficult_customer.experiments.library.conformance import RULES
-from difficult_customer.experiments.library.report.results import Convergence, Curve, Results, RuleRate, from_data
+from difficult_customer.experiments.library.report.results import (
+    BracketEntry,
+    Convergence,
+    Curve,
+    Reference,
+    Results,
+    RuleRate,
+    Score,
+    StoreContext,
+    StoreGroup,
+    StoreResults,
+    StoreSettings,
+    from_data,
+)
 
 
 def _rate(rate: float, low: float, high: float) -> dict[str, Any]:
@@ -259,3 +272,87 @@ def test_a_learners_sentence_says_whether_it_converged(converged, words):
 def test_a_learner_without_a_curve_makes_no_claim_of_convergence():
     sentence = findings.learner_sentence(results(), "ppo")
     assert "converged" not in sentence and "still improving" not in sentence
+
+
+# ----------------------------------------------------------------------------- the converged baselines
+def _group(learner: str, point: float, low: float, high: float, label: str = "converged", steps: int = 2_000_000,
+           context: str = "mixture/none/16") -> StoreGroup:
+    score = Score(kind="learned", value=0.0, normalized=point, normalized_low=low, normalized_high=high,
+                  source="iqm", interval="", seeds=10, exact_per_seed=learner not in findings.MEMORY_LEARNERS)
+    conv = Convergence(converged=label == "converged", label=label, gain=0.0, gain_low=-0.001, gain_high=0.004,
+                       window_start=steps * 3 // 4, steps=steps, plateau_step=steps // 2 if label == "converged"
+                       else None)
+    return StoreGroup(label=learner, settings={}, learner=learner, group=findings.learner_group(learner),
+                      context=context, training_seeds=list(range(10)), score=score, kind="train",
+                      curve=Curve(steps=[0, steps], scores=[[0.0, point]], convergence=conv), steps=steps)
+
+
+def _with_baselines(*groups: StoreGroup, max_turns: int = 16) -> Results:
+    r = results()
+    r.settings.max_turns = max_turns
+    bracket = BracketEntry(**{**_BRACKET, "lower_normalized": 0.90, "upper_normalized": 0.92})
+    context = StoreContext(references=Reference(random=0.0, oracle=1.0), bracket=bracket,
+                           guides={"guide_000": 0.55, "guide_004": 0.50})
+    r.baselines = StoreResults(settings=StoreSettings(source="experiments/baselines", runs=20, varying=[],
+                                                      budget="default", learned_mc_episodes=2000),
+                               contexts={"mixture/none/16": context}, groups=list(groups))
+    return r
+
+
+@pytest.mark.parametrize("low, high, guide_claim, bracket_claim", [
+    (0.88, 0.90, "above every guide", "within 0.05 of the best observation-only policy for sure"),
+    (0.40, 0.50, "below the best guide", "more than 0.05 below the best observation-only policy for sure"),
+    (0.50, 0.90, "whether it beats the best guide", "cannot be told"),
+])
+def test_the_converged_learner_is_compared_by_its_interval_alone(low, high, guide_claim, bracket_claim):
+    r = _with_baselines(_group("ppo", (low + high) / 2, low, high))
+    sentence = findings.converged_sentence(r, "observation")
+    assert sentence.startswith("Converged baselines (committed, 2,000,000 steps per seed): the best learner on the "
+                               "current observation, PPO on the observation, scores")
+    assert [c for c in GUIDE_CLAIMS if c in sentence] == [guide_claim]
+    assert bracket_claim in sentence
+    assert "IQM of 10 seeds, exact per seed; converged from 1,000,000 steps" in sentence
+
+
+def test_the_best_converged_learners_are_one_on_the_observation_and_one_with_memory():
+    r = _with_baselines(_group("ppo", 0.80, 0.79, 0.81), _group("ppo_jax", 0.85, 0.84, 0.86),
+                        _group("ppo_belief", 0.95, 0.94, 0.96), _group("recurrent_ppo", 0.70, 0.65, 0.75),
+                        _group("gru_ppo_jax", 0.88, 0.86, 0.90, label="still improving at 2,000,000 steps"))
+    assert findings.best_converged(r, "observation").learner == "ppo_jax"  # not the one on belief features
+    assert findings.best_converged(r, "memory").learner == "gru_ppo_jax"
+    memory = findings.converged_sentence(r, "memory")
+    assert "the best learner with memory" in memory and "GRU PPO (JAX) on the observation history" in memory
+    assert "sampled per seed; still improving at 2,000,000 steps)" in memory and "; converged" not in memory
+    ids = [f.id for f in findings.headline_findings(r)]
+    assert ids.index("converged_observation") < ids.index("converged_memory") < ids.index("learner_ppo")
+    with pytest.raises(ValueError, match="which='best'; allowed: observation, memory"):
+        findings.best_converged(r, "best")
+
+
+def test_baselines_of_another_model_stay_out_of_the_headline():
+    r = _with_baselines(_group("ppo", 0.80, 0.79, 0.81), max_turns=12)
+    assert findings.converged_groups(r) == [] and findings.converged_sentence(r, "observation") is None
+    assert findings.converged_sentence(results(), "observation") is None  # no baselines at all
+    same = _with_baselines(_group("ppo", 0.80, 0.79, 0.81))
+    assert findings.converged_groups(same) == same.baselines.groups
+
+
+def test_the_budget_limited_learner_is_labelled_as_such():
+    r = results()
+    assert "budget-limited" not in findings.learner_sentence(r, "ppo")
+    r.settings.algorithms = {"ppo": (60_000, 5)}
+    sentence = findings.learner_sentence(r, "ppo")
+    assert sentence.startswith("PPO on the observation, trained by this report on its budget-limited tiny budget "
+                               "(60,000 steps per seed), scores 0.700")
+
+
+def test_the_converged_best_seeds_rules_are_said_only_where_their_conversations_were_sampled():
+    r = results()
+    assert findings.converged_rules_sentence(r, "observation") is None
+    breaks = {rule: _rate(0.99, 0.97, 1.0) for rule in RULES}
+    breaks["R2"] = _rate(0.30, 0.25, 0.35)
+    r = results(conformance={**data()["conformance"], "ppo_converged": breaks})
+    sentence = findings.converged_rules_sentence(r, "observation")
+    assert sentence.startswith("The best seed of the converged learner on the observation (ppo_converged) keeps R1")
+    assert "breaks R2 0.300" in sentence and "The oracle keeps R2" in sentence
+    assert "converged_observation_rules" in [f.id for f in findings.headline_findings(r)]

@@ -5,7 +5,11 @@ wherever its move depends only on the current observation, else on 2,000+ sample
 conversations), brackets the best observation-only policy, compares with the guides and
 says how robust each headline conclusion is. Writes report.md, PNG figures and
 results.json (the typed results, which load back). Resumable: running it again skips what
-is done. ``--from STORE`` builds the report from a sweep study's results store instead.
+is done. ``--from STORE`` builds the report from a sweep study's results store instead;
+with ``--baselines-doc docs/baselines.md`` it also saves the store's results as
+``STORE/baselines.json`` (what the default report shows as the converged baselines) and
+writes that page (``difficult-customer report --from experiments/baselines --out
+results/baselines --baselines-doc docs/baselines.md``, from the repository's root).
 The pipeline is ``experiments/library/report/``.
 """
 
@@ -22,10 +26,11 @@ from difficult_customer.customer_models import PERSONA_NAMES, check_ablate
 from difficult_customer.customer_models.switches import VARIANTS
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
 from difficult_customer.experiments.library.budgets import BudgetName, budget
+from difficult_customer.experiments.library.report.baselines import RESULTS_FILE, intro_path, load_baselines
 from difficult_customer.experiments.library.report.build import build_results
-from difficult_customer.experiments.library.report.files import write_report
+from difficult_customer.experiments.library.report.files import write_baselines_doc, write_report
 from difficult_customer.experiments.library.report.robustness import QUICK_STUDY_SAMPLES
-from difficult_customer.experiments.library.report.store import store_results
+from difficult_customer.experiments.library.report.store import display_path, store_results
 
 PERSONAS = ("mixture", "genuine_grievance", "naturally_difficult", "belligerent")
 
@@ -63,6 +68,10 @@ class Config:
     otherwise). Ignored with --sensitivity."""
     from_store: Annotated[str | None, tyro.conf.arg(name="from")] = None
     """Build the report from a sweep study's results store (difficult-customer sweep) instead of training."""
+    baselines_doc: str | None = None
+    """With --from: also save the store's results as STORE/baselines.json (the converged baselines the default report
+    shows) and write this page from them (docs/baselines.md), after the hand-written text of its .intro.md sibling
+    (docs/baselines.intro.md)."""
     progress: bool = True
     """Show progress bars on stderr."""
 
@@ -101,6 +110,11 @@ class Config:
         if self.from_store is not None and not (Path(self.from_store) / "runs.sqlite").is_file():
             raise ValueError(f"from={self.from_store!r} is not a results store (no runs.sqlite in it); give the "
                              "folder of a difficult-customer sweep")
+        if self.baselines_doc is not None and self.from_store is None:
+            raise ValueError(f"baselines_doc={self.baselines_doc!r} without --from; allowed: with --from STORE "
+                             "(e.g. --from experiments/baselines --baselines-doc docs/baselines.md)")
+        if self.baselines_doc is not None and not self.baselines_doc.endswith(".md"):
+            raise ValueError(f"baselines_doc={self.baselines_doc!r}; allowed: a markdown file ending in .md")
 
 
 def main(config: Config) -> int:
@@ -108,8 +122,10 @@ def main(config: Config) -> int:
     try:
         config.validate()
         if config.from_store is not None:
+            known, _ = load_baselines(Path(config.from_store)) if config.baselines_doc else (None, "")
             results = store_results(config.from_store, config.out, config.budget_name, config.seed,
-                                    config.sensitivity)
+                                    config.sensitivity, name=display_path(config.from_store),
+                                    brackets={k: c.bracket for k, c in known.contexts.items()} if known else None)
         else:
             results = build_results(config)
     except ValueError as err:
@@ -120,4 +136,9 @@ def main(config: Config) -> int:
         return 1
     path = write_report(results, config.out)
     print(f"report: {path} ({results.settings.wall_seconds:.0f} s)")
+    if config.baselines_doc is not None:
+        doc = write_baselines_doc(results, config.from_store, config.baselines_doc)
+        intro = intro_path(doc)
+        print(f"baselines: {doc} (after {intro if intro.is_file() else 'no hand-written preamble'}), "
+              f"{Path(config.from_store) / RESULTS_FILE}")
     return 0

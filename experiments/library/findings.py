@@ -26,7 +26,14 @@ from difficult_customer.experiments.library.conclusions import (
 from difficult_customer.experiments.library.conformance import RULES
 from difficult_customer.experiments.library.numbers import fmt as f3
 from difficult_customer.experiments.library.numbers import percent, point_and_interval
-from difficult_customer.experiments.library.report.results import Finding, Results, RuleRate, Score
+from difficult_customer.experiments.library.report.results import (
+    Finding,
+    Results,
+    RuleRate,
+    Score,
+    StoreContext,
+    StoreGroup,
+)
 
 NEAR = 0.05
 """The margin of "within 0.05 of the best observation-only policy" (normalized)."""
@@ -44,8 +51,14 @@ LEARNER_LABELS: dict[str, str] = {
     "ppo_belief": "PPO on exact belief features (uses the model's exact filter)",
     "a2c_belief": "A2C on exact belief features (uses the model's exact filter)",
     "dqn_belief": "DQN on exact belief features (uses the model's exact filter)",
+    "ppo_jax": "PPO (JAX) on the observation",
+    "gru_ppo_jax": "GRU PPO (JAX) on the observation history",
 }
 """What each learner is, as the report names it."""
+MEMORY_LEARNERS = ("recurrent_ppo", "gru_ppo_jax")
+"""Learners with memory: they read the whole observation history (the others read the current observation)."""
+CONVERGED_POLICIES = {"observation": "ppo_converged", "memory": "recurrent_converged"}
+"""The registered best seeds of the converged baselines: the best learner on the observation, the best with memory."""
 
 
 def learner_label(learner: str) -> str:
@@ -60,6 +73,15 @@ def learner_label(learner: str) -> str:
 def learner_group(learner: str) -> str:
     """The table a learner belongs in: observation-only, or given the model's exact filter."""
     return GROUP_FILTER if learner.endswith("_belief") else GROUP_OBSERVATION
+
+
+def learner_reads(learner: str) -> str:
+    """What a learner reads, in words: the current observation, the observation history, or exact belief features."""
+    if learner.endswith("_belief"):
+        return "exact belief features (the model's filter)"
+    if learner in MEMORY_LEARNERS:
+        return "the observation history (memory)"
+    return "the current observation"
 
 
 def _interval(score: Score) -> tuple[float, float, float]:
@@ -160,21 +182,28 @@ def learner_sentence(results: Results, learner: str) -> str | None:
     curve = results.curves.get(learner)
     if curve is not None and curve.convergence is not None:
         how += f"; {curve.convergence.label}"
-    parts = [f"{learner_label(learner)} scores {point_and_interval(point, low, high)} ({how})"]
+    budget = results.settings.algorithms.get(learner)
+    trained = (f", trained by this report on its budget-limited {results.settings.budget} budget "
+               f"({budget[0]:,} steps per seed)," if budget else "")
+    parts = [f"{learner_label(learner)}{trained} scores {point_and_interval(point, low, high)} ({how})"]
     guides = _guides(results)
     if guides:
-        best = max(guides, key=guides.get)
-        g = guides[best]
-        if low > g:
-            parts.append(f"above every guide (best: {best}, {f3(g)})")
-        elif high < g:
-            parts.append(f"below the best guide ({best}, {f3(g)})")
-        else:
-            parts.append(f"whether it beats the best guide ({best}, {f3(g)}) its interval cannot tell")
+        parts.append(guide_comparison(low, high, guides))
     bracket_part = bracket_comparison(results, learner)
     if bracket_part:
         parts.append(bracket_part)
     return "; ".join(parts) + "."
+
+
+def guide_comparison(low: float, high: float, guides: dict[str, float]) -> str:
+    """Whether a score's interval ``[low, high]`` is above the best of ``guides`` (normalized), below it, or neither."""
+    best = max(guides, key=guides.get)
+    g = guides[best]
+    if low > g:
+        return f"above every guide (best: {best}, {f3(g)})"
+    if high < g:
+        return f"below the best guide ({best}, {f3(g)})"
+    return f"whether it beats the best guide ({best}, {f3(g)}) its interval cannot tell"
 
 
 def bracket_comparison(results: Results, name: str, margin: float = NEAR) -> str | None:
@@ -190,7 +219,12 @@ def bracket_comparison(results: Results, name: str, margin: float = NEAR) -> str
     if bracket is None or score is None:
         return None
     _, low, high = _interval(score)
-    lower, upper = bracket.lower_normalized, bracket.upper_normalized
+    return bracket_words(low, high, bracket.lower_normalized, bracket.upper_normalized, margin)
+
+
+def bracket_words(low: float, high: float, lower: float, upper: float, margin: float = NEAR) -> str:
+    """Where a score's interval ``[low, high]`` lies against the certified bracket ``[lower, upper]`` (normalized),
+    in words (:func:`bracket_comparison`)."""
     most, least = upper - low, lower - high
     if low > upper:
         return (f"above the bracket's upper end ({f3(upper)}), which no policy reading only the observations can "
@@ -201,6 +235,65 @@ def bracket_comparison(results: Results, name: str, margin: float = NEAR) -> str
         return f"more than {margin:g} below the best observation-only policy for sure (gap at least {f3(least)})"
     return (f"whether it is within {margin:g} of the best observation-only policy cannot be told (gap between "
             f"{f3(max(least, 0.0))} and {f3(most)})")
+
+
+# ----------------------------------------------------------------------------- the converged baselines
+def _check_which(which: str) -> str:
+    if which not in CONVERGED_POLICIES:
+        raise ValueError(f"which={which!r}; allowed: {', '.join(CONVERGED_POLICIES)}")
+    return which
+
+
+def baseline_context(results: Results) -> str:
+    """The name of the report's model as a store names its contexts: ``persona/ablated switches/turn limit``."""
+    st = results.settings
+    return f"{results.persona}/{'-'.join(sorted(st.ablate)) or 'none'}/{st.max_turns}"
+
+
+def converged_groups(results: Results) -> list[StoreGroup]:
+    """The committed baselines' groups trained on the report's own model (none without the baselines)."""
+    if results.baselines is None:
+        return []
+    name = baseline_context(results)
+    return [g for g in results.baselines.groups if g.context == name]
+
+
+def best_converged(results: Results, which: str) -> StoreGroup | None:
+    """The committed baseline with the highest IQM among the learners on the current observation (``which`` =
+    ``observation``) or among those with memory (``memory``); learners given the model's filter are neither.
+
+    Raises:
+        ValueError: for another ``which``.
+    """
+    memory = _check_which(which) == "memory"
+    pick = [g for g in converged_groups(results)
+            if g.group == GROUP_OBSERVATION and (g.learner in MEMORY_LEARNERS) == memory]
+    return max(pick, key=lambda g: g.score.normalized, default=None)
+
+
+def converged_sentence(results: Results, which: str) -> str | None:
+    """The best converged learner on the observation (or with memory): its IQM with its interval and verdict,
+    against the best guide and the certified bracket of its model, each decided by its interval alone."""
+    g = best_converged(results, which)
+    if g is None:
+        return None
+    point, low, high = _interval(g.score)
+    how = (f"IQM of {g.score.seeds} seeds" if g.score.seeds > 1 else "1 seed") + (
+        ", exact per seed" if g.score.exact_per_seed else ", sampled per seed")
+    verdict = g.curve.convergence if g.curve is not None else None
+    if verdict is not None:
+        how += f"; {verdict.label}" + (f" from {verdict.plateau_step:,} steps" if verdict.plateau_step else "")
+    who = ("the best learner on the current observation" if which == "observation"
+           else "the best learner with memory (the observation history)")
+    parts = [f"Converged baselines (committed, {g.steps:,} steps per seed): {who}, {learner_label(g.learner)}, "
+             f"scores {point_and_interval(point, low, high)} ({how})"]
+    context: StoreContext | None = results.baselines.contexts.get(g.context) if results.baselines else None
+    if context is not None:
+        if context.guides:
+            parts.append(guide_comparison(low, high, context.guides))
+        b = context.bracket
+        parts.append(bracket_words(low, high, b.lower_normalized, b.upper_normalized))
+    return "; ".join(parts) + "."
 
 
 # ----------------------------------------------------------------------------- rules
@@ -257,10 +350,24 @@ def oracle_rules_sentence(results: Results) -> str | None:
 def learner_rules_sentence(results: Results) -> str | None:
     """Which rules the focus learner keeps and breaks, and whether the oracle breaks them too (so breaking pays)."""
     focus = focus_learner(results)
-    conf_all = results.conformance
     if focus is None:
         return None
-    conf = conf_all[focus]
+    return _rules_sentence(results, focus, f"The learned policy ({learner_label(focus)})")
+
+
+def converged_rules_sentence(results: Results, which: str) -> str | None:
+    """:func:`learner_rules_sentence` for the registered best seed of a converged learner (``which``: ``observation``
+    or ``memory``, :data:`CONVERGED_POLICIES`), where its conversations were sampled."""
+    name = CONVERGED_POLICIES[_check_which(which)]
+    if name not in results.conformance:
+        return None
+    kind = "on the observation" if which == "observation" else "with memory"
+    return _rules_sentence(results, name, f"The best seed of the converged learner {kind} ({name})")
+
+
+def _rules_sentence(results: Results, name: str, who: str) -> str:
+    conf_all = results.conformance
+    conf = conf_all[name]
     st = _statuses(conf)
     parts = []
     if st["keeps"]:
@@ -269,7 +376,7 @@ def learner_rules_sentence(results: Results) -> str | None:
         parts.append(f"breaks {_rates(conf, st['breaks'])}")
     if st["cannot tell"]:
         parts.append(f"may or may not keep {', '.join(st['cannot tell'])}")
-    sentence = f"The learned policy ({learner_label(focus)}) {'; '.join(parts) or 'applies none of the rules'}."
+    sentence = f"{who} {'; '.join(parts) or 'applies none of the rules'}."
     oracle = conf_all.get("oracle")
     if st["breaks"] and oracle is not None:
         oracle_status = {r: rule_status(oracle.get(r)) for r in st["breaks"]}
@@ -333,9 +440,13 @@ def headline_findings(results: Results) -> list[Finding]:
         ("adapting", adapting_sentence(results), [ADAPTING]),
         ("guides", guides_sentence(results), [first_id(best), GUIDES_BEAT_RANDOM] if best else []),
     ]
+    for which in CONVERGED_POLICIES:
+        rows.append((f"converged_{which}", converged_sentence(results, which), []))
     for learner in sorted(learners, key=lambda n: (learner_group(n) == GROUP_FILTER, n)):
         rows.append((f"learner_{learner}", learner_sentence(results, learner), []))
     rows.append(("oracle_rules", oracle_rules_sentence(results), []))
+    for which in CONVERGED_POLICIES:
+        rows.append((f"converged_{which}_rules", converged_rules_sentence(results, which), []))
     rows.append(("learner_rules", learner_rules_sentence(results), []))
     rows.append(("rule_costs", rule_costs_sentence(results), [cheap_id(r) for r in results.rule_costs]))
     out = []
@@ -349,21 +460,31 @@ def headline_findings(results: Results) -> list[Finding]:
 
 __all__ = [
     "ADAPT_THRESHOLD",
+    "CONVERGED_POLICIES",
     "GROUP_FILTER",
     "GROUP_OBSERVATION",
     "HIDDEN_THRESHOLD",
     "KEEP_BAR",
+    "MEMORY_LEARNERS",
     "NEAR",
     "RULE_COST_THRESHOLD",
     "adapting_sentence",
+    "baseline_context",
+    "best_converged",
     "best_guide",
     "bracket_comparison",
+    "bracket_words",
+    "converged_groups",
+    "converged_rules_sentence",
+    "converged_sentence",
     "focus_learner",
+    "guide_comparison",
     "guides_sentence",
     "headline_findings",
     "hidden_information_sentence",
     "learner_group",
     "learner_label",
+    "learner_reads",
     "learner_rules_sentence",
     "learner_sentence",
     "oracle_rules_sentence",

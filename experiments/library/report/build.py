@@ -15,6 +15,7 @@ import multiprocessing
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +44,7 @@ from difficult_customer.experiments.library.evaluation import (
 from difficult_customer.experiments.library.faithfulness import MainTable, main_table
 from difficult_customer.experiments.library.io import cached
 from difficult_customer.experiments.library.plateau import plateau, steps_to_reach
+from difficult_customer.experiments.library.report.baselines import STORE_NAME, load_baselines
 from difficult_customer.experiments.library.report.results import (
     BracketEntry,
     Convergence,
@@ -202,13 +204,17 @@ REACH_TARGETS = (0.80, 0.85)
 """The normalized scores whose steps-to-reach the report gives per learner."""
 
 
-def learning_curve(points: Sequence[Sequence[Sequence[float]]], refs: Reference, label: str = "",
+def learning_curve(points: Sequence[Sequence[Sequence[float]]], refs: Reference | None, label: str = "",
                    source: str = "exact", seed: int = 0) -> Curve:
     """Normalized learning curves of several seeds (``points``: per seed, (step, value) pairs), with the plateau
-    rule's verdict and the steps to reach :data:`REACH_TARGETS` (none with fewer than two checkpoints)."""
+    rule's verdict and the steps to reach :data:`REACH_TARGETS` (none with fewer than two checkpoints).
+
+    ``refs`` normalizes the values (expected returns); None when they are normalized already.
+    """
     width = min(len(p) for p in points)
     steps = [int(s) for s, _ in points[0][:width]]
-    scores = [[normalize(v, refs.random, refs.oracle) for _, v in p[:width]] for p in points]
+    scores = [[float(v) if refs is None else normalize(v, refs.random, refs.oracle) for _, v in p[:width]]
+              for p in points]
     curve = Curve(steps=steps, scores=scores, label=label, source=source)
     if width >= 2:
         verdict = plateau(steps, np.array(scores), seed=seed)
@@ -273,6 +279,7 @@ def build_results(options: ReportOptions) -> Results:
     finally:
         if side is not None and side.is_alive():
             side.terminate()
+    add_baselines(results)
     results.headline = Headline(persona=main_persona, variant=variant, focus=findings.focus_learner(results))
     results.headline.findings = findings.headline_findings(results)
     focus = results.headline.focus
@@ -283,6 +290,22 @@ def build_results(options: ReportOptions) -> Results:
                                        seed=options.seed)
         results.transcripts = example_transcripts(first_seed, context, seeds[:3])
     results.settings.wall_seconds = time.perf_counter() - started
+    return results
+
+
+def add_baselines(results: Results, folder: Traversable | Path | None = None) -> Results:
+    """Put the committed converged baselines beside the report's own learners (read from their ``baselines.json``,
+    :func:`~.baselines.load_baselines`; ``folder``: the store, default the package's), or one line saying why not.
+
+    The headline speaks of them only where they were trained on the report's own model
+    (:func:`~experiments.library.findings.converged_groups`); otherwise the line says so.
+    """
+    results.baselines, results.baselines_note = load_baselines(folder)
+    if results.baselines is not None and not findings.converged_groups(results):
+        trained = ", ".join(sorted(results.baselines.contexts)) or "no model"
+        results.baselines_note = (f"The converged baselines ({STORE_NAME}) were trained on {trained}, not on this "
+                                  f"report's model ({findings.baseline_context(results)}): the headline leaves them "
+                                  "out.")
     return results
 
 
@@ -307,12 +330,15 @@ def _evaluate(options: ReportOptions, plan: Budget, out: Path, ablate: list[str]
     fixed = [n for n in agents.names() if not agents.spec(n).learned]
     learned = {learner: [r["policy"] for r in runs] for learner, runs in trained.items()}
     seeds = eval_seeds(options.seed, plan.eval_episodes)
-    all_names = fixed + [n for names in learned.values() for n in names]
+    # the converged baselines' best seeds, where registered: their conversations are played for conformance only
+    converged = [n for n in findings.CONVERGED_POLICIES.values() if n in agents.names() and n not in fixed]
+    scored = fixed + [n for names in learned.values() for n in names]
     # conversations are played on the main persona only (reliability, conformance, strategies); every
     # persona gets its scores, exact or Monte Carlo
-    grid = evaluate_grid(all_names, options.personas, seeds, out / "cells", ablate=ablate,
+    grid = evaluate_grid(scored + converged, options.personas, seeds, out / "cells", ablate=ablate,
                          max_turns=options.max_turns, seed=options.seed, mc_episodes=plan.mc_episodes,
-                         learned_mc_episodes=plan.learned_mc_episodes, progress=options.progress, play=[main_persona])
+                         learned_mc_episodes=plan.learned_mc_episodes, progress=options.progress, play=[main_persona],
+                         score=scored)
     references = {p: Reference(**grid.references[p]) for p in options.personas}
     results = Results(settings=Settings(
         budget=options.budget_name, main_persona=main_persona, train_persona=options.train_persona, variant=variant,
@@ -347,6 +373,10 @@ def _evaluate(options: ReportOptions, plan: Budget, out: Path, ablate: list[str]
 
     results.reliability = {g: reliability_entry(grid.pooled(main_persona, names)) for g, names in groups.items()}
     results.conformance = {g: rule_rates(grid.pooled(main_persona, names)) for g, names in groups.items()}
+    results.conformance.update({n: rule_rates(grid.pooled(main_persona, [n])) for n in converged})
+    if not any(n in results.conformance for n in findings.CONVERGED_POLICIES.values()):
+        results.converged_note = ("The converged learners' conformance is left out: their best seeds are not "
+                                  f"registered policies ({', '.join(findings.CONVERGED_POLICIES.values())}).")
     results.strategies = {g: move_by_turn(grid.pooled(main_persona, names), options.max_turns).tolist()
                           for g, names in groups.items()}
     train_refs = references.get(options.train_persona) or Reference(**reference_values(
@@ -368,6 +398,7 @@ def _evaluate(options: ReportOptions, plan: Budget, out: Path, ablate: list[str]
 __all__ = [
     "GROUP_ORDER",
     "ReportOptions",
+    "add_baselines",
     "all_ablated",
     "bracket_entry",
     "build_results",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,9 @@ import numpy as np
 from difficult_customer.experiments.library import findings, plots
 from difficult_customer.experiments.library.conformance import RULES
 from difficult_customer.experiments.library.io import atomic_write_text
+from difficult_customer.experiments.library.report.baselines import REGENERATE, RESULTS_FILE, intro_path
 from difficult_customer.experiments.library.report.build import GROUP_ORDER
-from difficult_customer.experiments.library.report.render import render
+from difficult_customer.experiments.library.report.render import TITLE, render
 from difficult_customer.experiments.library.report.results import (
     AblationResults,
     AnyResults,
@@ -20,6 +22,7 @@ from difficult_customer.experiments.library.report.results import (
     StoreResults,
     save,
 )
+from difficult_customer.experiments.library.report.store import display_path
 
 MARKDOWN = {Results: "report.md", StoreResults: "report.md", AblationResults: "ablations.md"}
 """The markdown file of each kind of results."""
@@ -91,4 +94,38 @@ def write_report(results: AnyResults, out: str | Path) -> Path:
     return atomic_write_text(out / MARKDOWN[kind], render(results))
 
 
-__all__ = ["JSON", "MARKDOWN", "ablation_figures", "report_figures", "store_figures", "write_report"]
+BASELINES_HEADER = (f"<!-- Generated from the committed store by `{REGENERATE}` (run from the repository's root): "
+                    "do not edit by hand. The text before the generated part is {intro}; "
+                    "tests/test_baselines_report.py checks that this page is current. -->")
+"""The first line of the generated baselines page (``{intro}``: the hand-written preamble's file)."""
+
+
+BASELINES_IMAGES = "images/baselines"
+"""Where the baselines page's figures go, beside the page."""
+
+
+def baselines_markdown(results: StoreResults, intro: str = "", intro_name: str = "docs/baselines.intro.md") -> str:
+    """The baselines page: a header saying how it is made, the hand-written ``intro``, then the store's report
+    (``report.md`` without its title, its figures in :data:`BASELINES_IMAGES`)."""
+    body = render(results).removeprefix(TITLE + "\n").lstrip("\n")
+    body = re.sub(r"\]\(([\w-]+\.png)\)", rf"]({BASELINES_IMAGES}/\1)", body)
+    parts = [BASELINES_HEADER.format(intro=intro_name), intro.strip(), body]
+    return "\n\n".join(p for p in parts if p)
+
+
+def write_baselines_doc(results: StoreResults, store: str | Path, doc: str | Path) -> Path:
+    """Save ``results`` as the store's ``baselines.json`` (what the default report reads) and write the page ``doc``
+    from them, preceded by ``doc``'s hand-written preamble (:func:`~.baselines.intro_path`, if it exists), with its
+    figures beside it (:data:`BASELINES_IMAGES`)."""
+    doc = Path(doc)
+    save(results, Path(store) / RESULTS_FILE)
+    images = doc.parent / BASELINES_IMAGES
+    images.mkdir(parents=True, exist_ok=True)
+    store_figures(results, images)
+    intro = intro_path(doc)
+    text = intro.read_text(encoding="utf-8") if intro.is_file() else ""
+    return atomic_write_text(doc, baselines_markdown(results, text, display_path(intro)))
+
+
+__all__ = ["BASELINES_HEADER", "BASELINES_IMAGES", "JSON", "MARKDOWN", "ablation_figures", "baselines_markdown",
+           "report_figures", "store_figures", "write_baselines_doc", "write_report"]

@@ -28,6 +28,7 @@ from difficult_customer.experiments.library.report.results import (
     Robustness,
     RuleRate,
     Score,
+    StoreGroup,
     StoreResults,
 )
 from difficult_customer.experiments.library.report.robustness import STUDY_POINTS
@@ -248,20 +249,46 @@ def section_curves(results: Results) -> list[str]:
     return out
 
 
+def section_baselines(results: Results) -> list[str]:
+    """The committed converged baselines beside the report's own budget-limited learners (one line without them)."""
+    base = results.baselines
+    if base is None:
+        return [results.baselines_note, ""] if results.baselines_note else []
+    counts = sorted({len(g.training_seeds) for g in base.groups})
+    seeds = f"{counts[0]} seeds each" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} seeds"
+    stored = all(g.scored_from == "store" for g in base.groups)
+    out = [f"### Converged baselines (committed store {base.settings.source}, {seeds})", "",
+           "Unlike the learners above, which train on this report's budget, these were trained to convergence by a "
+           f"study and committed ({'the scores their runs stored' if stored else 'their models scored'}; "
+           "docs/baselines.md has their whole report). Verdict, plateau and steps to reach a score as above; "
+           "steps/s and training time are of all seeds together.", ""]
+    if results.baselines_note:
+        out += [results.baselines_note, ""]
+    return [*out, *learner_rows(base.groups), ""]
+
+
 def section_conformance(results: Results) -> list[str]:
     """The share of conversations following each guide rule, per policy, with Wilson intervals, and each rule's cost."""
     out = ["## Conformance to the guides", "", f"Share of conversations on {results.persona} (where the rule applies) "
            "in which each rule holds, with a 95% Wilson interval (a learner's seeds pooled). "
            + "; ".join(f"{r}: {t}" for r, t in RULES.items()) + ".", "",
            "| policy | " + " | ".join(RULES) + " |", "|---|" + "---|" * len(RULES)]
-    for n in ordered(results):
+    scored = ordered(results)
+    converged = [n for n in results.conformance if n not in scored]  # the converged baselines' best seeds
+    for n in [*scored, *converged]:
         out.append(f"| {row_name(results, n)} | " + " | ".join(rate_cell(results.conformance[n].get(r))
                                                                 for r in RULES) + " |")
     costs = results.rule_costs
     if costs:
         out.append("| *cost of keeping it (oracle, exact, normalized)* | " + " | ".join(
             "cannot be kept" if costs[r].normalized is None else fmt(costs[r].normalized) for r in RULES) + " |")
-    return [*out, "", "![conformance](conformance.png)", ""]
+    out.append("")
+    if converged:
+        out += [f"{', '.join(converged)}: the best seed of a converged baseline (the committed store), its "
+                "conversations sampled like every other policy's.", ""]
+    elif results.converged_note:
+        out += [results.converged_note, ""]
+    return [*out, "![conformance](conformance.png)", ""]
 
 
 def section_faithfulness(results: Results) -> list[str]:
@@ -318,19 +345,78 @@ def section_settings(results: Results) -> list[str]:
 
 
 SECTIONS: list[Section] = [section_headline, section_bracket, section_scores, section_personas, section_reliability,
-                           section_curves, section_conformance, section_faithfulness, section_sensitivity,
-                           section_strategies, section_settings]
+                           section_curves, section_baselines, section_conformance, section_faithfulness,
+                           section_sensitivity, section_strategies, section_settings]
 """The sections of report.md, in order; a new section is a function added here."""
 
 
 # ----------------------------------------------------------------------------- a report from a sweep store
+def duration(seconds: float | None) -> str:
+    """A wall time in words: ``42 s``, ``12.5 min``, ``3.2 h`` (``—`` when unknown)."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def scored_cell(v: Score) -> str:
+    """A learner's IQM with its interval and how each seed was scored (exact, or sampled on N conversations)."""
+    if v.seeds == 1:  # the cell says it already: exact, or on how many conversations
+        return score_cell(v)
+    how = "exact per seed" if v.exact_per_seed else f"sampled, {v.episodes_per_seed} conversations per seed"
+    return f"{score_cell(v)}; {how}"
+
+
+def learner_rows(groups: Sequence[StoreGroup]) -> list[str]:
+    """The converged table: per group its learner, what it reads, its IQM, the plateau verdict, the steps to reach
+    each target, its training speed and wall time, and its seeds."""
+    targets = sorted({r.target for g in groups if g.curve and g.curve.convergence for r in g.curve.convergence.reach})
+    out = ["| learner | reads | IQM [95% interval] | verdict | plateau from | "
+           + "".join(f"steps to {t:.2f} | " for t in targets) + "steps/s | training time | seeds |",
+           "|---|---|---|---|---|" + "---|" * len(targets) + "---|---|---|"]
+    for g in groups:
+        v = g.curve.convergence if g.curve is not None else None
+        verdict = v.label if v is not None else "no verdict (fewer than 2 checkpoints)"
+        plateau = f"{v.plateau_step:,} steps" if v is not None and v.plateau_step is not None else "—"
+        reach = {r.target: reach_cell(r) for r in v.reach} if v is not None else {}
+        speed = "—" if g.steps_per_second is None else f"{g.steps_per_second:,.0f}"
+        out.append(f"| {g.label} | {g.reads or findings.learner_reads(g.learner)} | {scored_cell(g.score)} | "
+                   f"{verdict} | {plateau} | " + "".join(f"{reach.get(t, '—')} | " for t in targets)
+                   + f"{speed} | {duration(g.train_seconds)} | {len(g.training_seeds)} |")
+    return out
+
+
+LEARNERS_NOTE = ("Verdict: the plateau rule (a learner has converged when its IQM over seeds gains less than "
+                 f"{RULE.gain:g} over the last {RULE.window:.0%} of its steps, the gain's 95% bootstrap interval "
+                 "included). Plateau from: the first checkpoint from which the IQM gains less than that to the end. "
+                 "Steps to reach a score: per seed, the first checkpoint at or above it; the IQM over the seeds that "
+                 "got there, with a 95% bootstrap interval. Steps/s: environment steps per second, all seeds "
+                 "together; training time: of all seeds (SB3: each run's wall time, its curve evaluations included, "
+                 "added up; JAX: the one run's training, compilation and scoring left out).")
+"""What the converged table's columns mean."""
+
+
 def section_store(results: StoreResults) -> list[str]:
     """Every group's IQM across seeds against its context's bracket and guides."""
     st = results.settings
+    stored = sum(g.scored_from == "store" for g in results.groups)
+    models = (f"exactly if it reads only the current observation, else on {st.learned_mc_episodes} conversations")
+    runs = ("exact for a memoryless learner, else sampled on the run's evaluation conversations, with its standard "
+            "error")
+    if not stored:
+        how = f"Each seed's model is scored {models}"
+    elif stored == len(results.groups):
+        how = f"The store holds no models: each seed has the score its run stored, {runs}"
+    else:
+        how = (f"{len(results.groups) - stored} groups are scored from their models ({models}) and {stored} from the "
+               f"scores their runs stored (the store holds not all models: {runs})")
     out = ["## Groups of the study", "", f"{st.runs} training runs from `{st.source}` in {len(results.groups)} groups "
-           "(runs differing only in their seed). Each model is scored exactly if it reads only the current "
-           f"observation, else on {st.learned_mc_episodes} conversations; per group the IQM across seeds with a 95% "
-           "stratified bootstrap interval (evaluation noise included).", ""]
+           "(runs differing only in their seed; a JAX run trains all its seeds at once and is a group of its own). "
+           f"{how}; per group the IQM across seeds with a 95% stratified bootstrap interval (evaluation noise "
+           "included).", ""]
     for name, entry in results.contexts.items():
         b = entry.bracket
         guides = ", ".join(f"{g} {fmt(v)}" for g, v in entry.guides.items())
@@ -352,21 +438,28 @@ def section_store(results: StoreResults) -> list[str]:
                 for g in sorted(ablations, key=lambda g: str(g.settings["ablate"]))]
         out.append("")
     out += ["![groups](scores.png)", ""]
+    return out
+
+
+def section_store_learners(results: StoreResults) -> list[str]:
+    """The converged table of the store's groups, and the learning curves figure."""
+    if not results.groups:
+        return []
+    out = ["## Convergence and speed", "", *learner_rows(results.groups), "", LEARNERS_NOTE, ""]
     if any(g.curve for g in results.groups):
-        out += ["Learning curves (each point sampled during training on the run's curve conversations):", "",
-                "![learning curves](learning_curves.png)", ""]
+        out += ["Learning curves (normalized; a memoryless learner's points are exact, a learner with memory or on "
+                "belief features is sampled):", "", "![learning curves](learning_curves.png)", ""]
     return out
 
 
 def section_store_settings(results: StoreResults) -> list[str]:
-    """Where the store's report came from."""
+    """Where the store's report came from (nothing that changes between two builds from the same store)."""
     st = results.settings
     return ["## Settings", "", f"- Store: `{st.source}`; settings that vary: {', '.join(st.varying) or 'none'}",
-            "- Versions: " + ", ".join(f"{k} {v}" for k, v in st.versions.items()),
-            f"- Wall time: {st.wall_seconds:.0f} s", f"- Reproduce: `difficult-customer report --from {st.source}`"]
+            f"- Reproduce: `difficult-customer report --from {st.source}`"]
 
 
-STORE_SECTIONS: list[Section] = [section_store, section_sensitivity, section_store_settings]
+STORE_SECTIONS: list[Section] = [section_store, section_store_learners, section_sensitivity, section_store_settings]
 """The sections of a report built ``--from`` a sweep store."""
 
 
@@ -416,5 +509,5 @@ def render(results: AnyResults, sections: Sequence[Section] | None = None) -> st
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-__all__ = ["ABLATION_SECTIONS", "SECTIONS", "STORE_SECTIONS", "Section", "how_scored", "ordered", "position_cell",
-           "rate_cell", "render", "row_name", "score_cell"]
+__all__ = ["ABLATION_SECTIONS", "SECTIONS", "STORE_SECTIONS", "Section", "duration", "how_scored", "learner_rows",
+           "ordered", "position_cell", "rate_cell", "render", "row_name", "score_cell", "scored_cell"]

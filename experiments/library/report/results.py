@@ -257,6 +257,77 @@ class Transcript:
     text: str
 
 
+# ----------------------------------------------------------------------------- a report from a sweep store
+@dataclass
+class StoreContext:
+    """One (persona, ablation, turn limit) of a store: its references, certified bracket and exact guide scores."""
+
+    references: Reference
+    bracket: BracketEntry
+    guides: dict[str, float]
+
+
+@dataclass
+class StoreGroup:
+    """The runs of a store that differ only in their seed, scored like the report's own learners.
+
+    A ``train_jax`` run trains several seeds at once: each of its seeds is a member, and the run
+    is a group of its own.
+    """
+
+    label: str
+    settings: dict[str, Any]
+    learner: str
+    group: str
+    context: str
+    training_seeds: list[int]
+    score: Score
+    curve: Curve | None = None
+    kind: str = "train"
+    """The run kind: ``train`` (SB3, one seed per run) or ``train_jax`` (every seed in one run)."""
+    reads: str = ""
+    """What the learner reads, in words (``findings.learner_reads``)."""
+    runs: list[str] = field(default_factory=list)
+    """The store's run ids."""
+    scored_from: str = "model"
+    """``model``: each seed's model (an artifact of the store) scored here; ``store``: the scores its runs stored
+    (a store committed without its artifacts)."""
+    steps: int = 0
+    """Environment steps per seed (the last checkpoint of the learning curve, else the setting)."""
+    steps_per_second: float | None = None
+    """Environment steps per second, all seeds together (SB3: the runs' steps over their wall times; JAX: the
+    run's training alone, compilation and scoring left out)."""
+    train_seconds: float | None = None
+    """Wall time of the training of all seeds (SB3: the runs' wall times added up, evaluations included)."""
+    best_seed: int | None = None
+    """The training seed with the highest score."""
+
+
+@dataclass
+class StoreSettings:
+    """Where a store's report came from."""
+
+    source: str
+    runs: int
+    varying: list[str]
+    budget: str
+    learned_mc_episodes: int
+    versions: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+    wall_seconds: float = 0.0
+    """The time this report took to build (kept in the JSON, not printed: the markdown depends on the store alone)."""
+
+
+@dataclass
+class StoreResults:
+    """A report built from a sweep study's results store: every group's IQM against its context's bracket."""
+
+    settings: StoreSettings
+    contexts: dict[str, StoreContext] = field(default_factory=dict)
+    groups: list[StoreGroup] = field(default_factory=list)
+    sensitivity: Robustness | None = None
+
+
 # ----------------------------------------------------------------------------- the report
 @dataclass
 class Settings:
@@ -308,6 +379,12 @@ class Results:
     sensitivity: Robustness | None = None
     headline: Headline | None = None
     transcripts: list[Transcript] = field(default_factory=list)
+    baselines: StoreResults | None = None
+    """The committed converged baselines (the store ``experiments/baselines``, from its ``baselines.json``)."""
+    baselines_note: str = ""
+    """One line on the converged baselines: why there are none, or why the headline leaves them out."""
+    converged_note: str = ""
+    """One line on the conformance of the converged learners' best seeds: why it is left out (empty when shown)."""
 
     @property
     def persona(self) -> str:
@@ -317,54 +394,6 @@ class Results:
     def main_scores(self) -> dict[str, Score]:
         """The scores on the main persona."""
         return self.scores.get(self.persona, {})
-
-
-# ----------------------------------------------------------------------------- a report from a sweep store
-@dataclass
-class StoreContext:
-    """One (persona, ablation, turn limit) of a store: its references, certified bracket and exact guide scores."""
-
-    references: Reference
-    bracket: BracketEntry
-    guides: dict[str, float]
-
-
-@dataclass
-class StoreGroup:
-    """The runs of a store that differ only in their seed, scored like the report's own learners."""
-
-    label: str
-    settings: dict[str, Any]
-    learner: str
-    group: str
-    context: str
-    training_seeds: list[int]
-    score: Score
-    curve: Curve | None = None
-
-
-@dataclass
-class StoreSettings:
-    """Where a store's report came from."""
-
-    source: str
-    runs: int
-    varying: list[str]
-    budget: str
-    learned_mc_episodes: int
-    versions: dict[str, str] = field(default_factory=dict)
-    seed: int = 0
-    wall_seconds: float = 0.0
-
-
-@dataclass
-class StoreResults:
-    """A report built from a sweep study's results store: every group's IQM against its context's bracket."""
-
-    settings: StoreSettings
-    contexts: dict[str, StoreContext] = field(default_factory=dict)
-    groups: list[StoreGroup] = field(default_factory=list)
-    sensitivity: Robustness | None = None
 
 
 # ----------------------------------------------------------------------------- the ablation study

@@ -265,3 +265,18 @@ def test_the_default_report_shows_the_baselines_or_says_in_one_line_there_are_no
     other = add_baselines(Results(settings=Settings(budget="tiny", main_persona="belligerent", max_turns=16)), folder)
     assert other.baselines is not None and "not on this report's model (belligerent/none/16)" in other.baselines_note
     assert other.baselines_note in render.section_baselines(other)
+
+
+def test_the_converged_best_seeds_get_conformance_rows_or_a_one_line_note():
+    from difficult_customer.experiments.library.conformance import RULES
+    from difficult_customer.experiments.library.report.results import RuleRate
+
+    keeps = {r: RuleRate(rate=0.98, applicable=200, low=0.95, high=0.99) for r in RULES}
+    report = _report(None)
+    report.converged_note = "The converged learners' conformance is left out: not registered."
+    text = "\n".join(render.section_conformance(report))
+    assert report.converged_note in text and "ppo_converged" not in text
+    report.conformance = {"ppo_converged": keeps}
+    text = "\n".join(render.section_conformance(report))
+    assert "| ppo_converged | " + " | ".join(render.rate_cell(keeps[r]) for r in RULES) + " |" in text
+    assert "ppo_converged: the best seed of a converged baseline" in text and report.converged_note not in text

@@ -123,6 +123,7 @@ def test_the_training_table_puts_each_jax_learner_beside_sb3_at_64_envs(monkeypa
         return TrainingSpeed(f"JAX {algo}, 10 seeds at once", 1e5, 10)
 
     monkeypatch.setattr(speed, "jax_speed", jax_speed)
+    monkeypatch.setattr(speed, "time_to_target", lambda speeds: [])
     rows = speed.measure_training(speed.QUICK, seed=0)
     assert asked == [("ppo_jax", speed.QUICK.jax_train), ("gru_ppo_jax", speed.QUICK.jax_train)]
     assert [r.name for r in rows] == ["train: SB3 ppo, 8 envs", "train: JAX ppo_jax, 10 seeds at once",
@@ -130,3 +131,20 @@ def test_the_training_table_puts_each_jax_learner_beside_sb3_at_64_envs(monkeypa
     assert [r.reference for r in rows[1::2]] == ["SB3 ppo, 64 envs", "SB3 recurrent_ppo, 64 envs"]
     assert all(r.value > 0 for r in rows) and rows[3].ratio == pytest.approx(1e5 / rows[3].reference_value)
     assert rows[3].bar == ">= 10x"
+
+
+def test_time_to_target_divides_the_baselines_steps_by_the_measured_speed(monkeypatch):
+    """Seeds x steps to reach 0.85 (the committed baselines' IQM) / steps per second measured in the run."""
+    pytest.importorskip("cattrs")
+    from types import SimpleNamespace
+
+    from difficult_customer.experiments.library.report import baselines
+
+    reach = SimpleNamespace(target=0.85, iqm=200_000.0, reached=9, seeds=10)
+    group = SimpleNamespace(learner="ppo_jax", curve=SimpleNamespace(convergence=SimpleNamespace(reach=[reach])))
+    monkeypatch.setattr(baselines, "load_baselines", lambda: (SimpleNamespace(groups=[group]), ""))
+    rows = speed.time_to_target({"ppo_jax": TrainingSpeed("JAX ppo_jax, 10 seeds at once", 1e5, 10),
+                                 "recurrent_ppo": TrainingSpeed("SB3 recurrent_ppo, 8 envs", 700.0)})
+    assert rows[0].value == pytest.approx(10 * 200_000 / 1e5) and rows[0].unit == "s"
+    assert "9/10 seeds" in rows[0].reference
+    assert rows[1].value != rows[1].value and "not in the committed baselines" in rows[1].reference

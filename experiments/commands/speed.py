@@ -39,7 +39,7 @@ import difficult_customer.envs.core as core_module
 from difficult_customer.customer_models import compile_model
 from difficult_customer.envs.customer_vector_env import CustomerVectorEnv
 from difficult_customer.experiments.library.io import atomic_write_json
-from difficult_customer.experiments.library.training_speed import jax_speed, sb3_speed
+from difficult_customer.experiments.library.training_speed import TrainingSpeed, jax_speed, sb3_speed
 
 ENV_ID = "DifficultCustomer-v0"
 BATCH_SIZES = (1, 64, 1024, 16384)
@@ -286,8 +286,11 @@ def measure_ppo(budget: Budget, repeats: int, seed: int) -> list[Row]:
 
 
 def measure_training(budget: Budget, seed: int) -> list[Row]:
-    """Training steps/s: the JAX trainer (10 seeds at once) against SB3 at 64 envs, MLP and recurrent."""
-    rows = []
+    """Training steps/s: the JAX trainer (10 seeds at once) against SB3 at 8 and 64 envs, MLP and recurrent.
+
+    Then the wall time for 10 seeds to reach a normalized 0.85 (:func:`time_to_target`).
+    """
+    rows, speeds = [], {}
     for sb3_algo, jax_algo, bar in (("ppo", "ppo_jax", ""), ("recurrent_ppo", "gru_ppo_jax", ">= 10x")):
         small = sb3_speed(sb3_algo, 8, budget.train, seed)
         rows.append(Row(f"train: {small.name}", small.steps_per_second or float("nan"), small.note))
@@ -295,6 +298,44 @@ def measure_training(budget: Budget, seed: int) -> list[Row]:
         ours = jax_speed(jax_algo, budget.jax_train)
         rows.append(Row(f"train: {ours.name}", ours.steps_per_second or float("nan"), sb3.name or ours.note,
                         sb3.steps_per_second, bar=bar))
+        speeds[sb3_algo], speeds[jax_algo] = small, ours
+    return rows + time_to_target(speeds)
+
+
+TARGET = 0.85
+"""The normalized score whose wall time to reach the training table gives."""
+
+
+def time_to_target(speeds: dict[str, TrainingSpeed], seeds: int = 10) -> list[Row]:
+    """Seconds for ``seeds`` seeds of each learner to reach :data:`TARGET`, from the steps/s measured in this run.
+
+    The steps each learner needs are those of the committed converged baselines
+    (``experiments/baselines``: the IQM over seeds of the steps to reach 0.85, their learning
+    curves); an SB3 learner trains its seeds one after another at its measured steps/s, the
+    JAX trainer all at once at its measured steps/s over all seeds. A learner not in the
+    baselines, or that did not reach 0.85 there, gets a row saying so.
+    """
+    try:
+        from difficult_customer.experiments.library.report.baselines import load_baselines  # the report extra
+    except ImportError:
+        return []
+    baselines, note = load_baselines()
+    groups = {} if baselines is None else {g.learner: g for g in baselines.groups}
+    rows = []
+    for learner, speed in speeds.items():
+        name = f"time to {TARGET:.2f}: {speed.name.split(',')[0]}, {seeds} seeds"
+        group = groups.get(learner)
+        reach = None
+        if group is not None and group.curve is not None and group.curve.convergence is not None:
+            reach = next((r for r in group.curve.convergence.reach if abs(r.target - TARGET) < 1e-9), None)
+        if not speed.steps_per_second or reach is None or reach.iqm is None:
+            why = note if baselines is None else (f"{learner} is not in the committed baselines" if group is None
+                                                  else f"{learner} did not reach {TARGET:.2f} in the baselines")
+            rows.append(Row(name, float("nan"), why, unit="s"))
+            continue
+        # SB3: the seeds one after another at its steps/s; JAX: at once, its steps/s counting every seed
+        rows.append(Row(name, reach.iqm * seeds / speed.steps_per_second,
+                        f"{reach.iqm:,.0f} steps per seed ({reach.reached}/{reach.seeds} seeds reached it)", unit="s"))
     return rows
 
 
@@ -374,7 +415,7 @@ def _cells(row: Row) -> tuple[str, ...]:
     def fmt(value: float | None) -> str:
         if value is None or value != value:  # None or NaN
             return "-"
-        return f"{value:,.1f} {row.unit}" if row.unit == "MiB" else f"{value:,.0f}"
+        return f"{value:,.1f} {row.unit}" if row.unit in ("MiB", "s") else f"{value:,.0f}"
 
     ratio = "-" if row.ratio is None else f"{row.ratio:.2f}x"
     met = "" if row.met is None else ("yes" if row.met else "NO")

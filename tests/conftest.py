@@ -8,7 +8,8 @@ of the next state's factors.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib.util
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -154,3 +155,26 @@ def belligerent() -> Tables:
 @pytest.fixture(scope="session")
 def mixture() -> Tables:
     return compile_model("mixture")
+
+
+@pytest.fixture(scope="module")
+def shared_ray() -> Iterator[None]:
+    """One embedded Ray for the trainings of a test module (nothing without Ray: they then run in this process).
+
+    The sweep engine uses a Ray that is already up (``engine.ray_session``) instead of starting
+    and stopping one for each call, and its worker processes, with SB3 imported, are reused.
+    Two CPUs, so the runs of a budget train side by side (each is seeded: the same results).
+    """
+    if importlib.util.find_spec("ray") is None:
+        yield
+        return
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    try:
+        yield
+    finally:
+        ray.shutdown()

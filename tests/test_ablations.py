@@ -19,7 +19,7 @@ CLAIMS = ["C7"]
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def study(tmp_path_factory, shared_ray):
     out = tmp_path_factory.mktemp("ablations")
     results = build_ablations(CLAIMS, out, budget_name="tiny", workers=1, progress=False)
     write_report(results, out)

@@ -53,7 +53,22 @@ def _config(out, **change) -> ReportConfig:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def side_study(tmp_path_factory):
+    """A report's quick sensitivity study of 2 models, in the process a report starts for it (``build._start_study``).
+
+    Requested first by ``tiny``, so that it is solved beside the tiny report's evaluation, as a
+    report solves its study beside its own (on the core the evaluation leaves idle).
+    """
+    out = tmp_path_factory.mktemp("side-study")
+    side = build._start_study(ReportConfig(out=str(out), robustness_samples=2), "default", out)
+    yield out, side
+    if side.is_alive():
+        side.terminate()
+        side.join()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, side_study, shared_ray):
     out = tmp_path_factory.mktemp("report")
     results = build_results(_config(out))
     write_report(results, out)
@@ -270,11 +285,15 @@ def test_report_shows_example_transcripts_of_the_learned_policy(tiny):
 def test_an_interrupted_report_resumes_to_the_same_results(tiny, tmp_path):
     from difficult_customer.experiments.library.sweep.trainings import train_all
 
-    _, uninterrupted = tiny
+    out, uninterrupted = tiny
     # interrupted after the PPO runs were stored (the sweep store keeps each finished run); the certified
-    # brackets, solved before, are read back (they take most of a tiny report's time)
+    # brackets and the belief lookahead's exact scores (cells), solved before, are read back (they take most of
+    # a tiny report's time); everything else is trained, played and scored again
     train_all(BUDGETS["tiny"].only("ppo"), out=tmp_path, workers=1, progress=False)
-    shutil.copytree(tiny[0] / "brackets", tmp_path / "brackets")
+    shutil.copytree(out / "brackets", tmp_path / "brackets")
+    (tmp_path / "cells").mkdir()
+    for cell in (out / "cells").glob("*__belief_lookahead.json"):
+        shutil.copy(cell, tmp_path / "cells" / cell.name)
     resumed = build_results(_config(tmp_path))
     assert _strip(resumed) == _strip(uninterrupted)
 
@@ -321,11 +340,10 @@ def test_a_quick_sensitivity_study_puts_shares_beside_the_headline_in_words(tiny
 
 
 @pytest.mark.slow
-def test_the_study_solved_beside_the_evaluation_is_read_back_not_solved_again(tmp_path, monkeypatch):
+def test_the_study_solved_beside_the_evaluation_is_read_back_not_solved_again(side_study, monkeypatch):
     import difficult_customer.experiments.library.sensitivity.study as study
 
-    config = ReportConfig(out=str(tmp_path), robustness_samples=2)
-    side = build._start_study(config, "default", tmp_path)
+    out, side = side_study
     side.join()
     assert side.exitcode == 0
 
@@ -333,9 +351,9 @@ def test_the_study_solved_beside_the_evaluation_is_read_back_not_solved_again(tm
         raise AssertionError("a model of the study was solved again")
 
     monkeypatch.setattr(study, "solve_sample", no_solving)
-    sens = robustness.robustness_of(None, 2, "default", tmp_path, 16, 0, 1)
+    sens = robustness.robustness_of(None, 2, "default", out, 16, 0, 1)
     assert sens.samples == 2 and "hidden_information_costs" in sens.conclusions
-    assert build._start_study(ReportConfig(out=str(tmp_path), quick=True), "default", tmp_path) is None
+    assert build._start_study(ReportConfig(out=str(out), quick=True), "default", out) is None
 
 
 # ----------------------------------------------------------------------------- the committed example report

@@ -9,7 +9,7 @@ import difficult_customer.agents.exact  # noqa: F401  (registers the exact polic
 from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.memoryless_search import search_memoryless
-from difficult_customer.agents.exact.memoryless_value import memoryless_value
+from difficult_customer.agents.exact.memoryless_value import memoryless_value, reached_table_keys
 from difficult_customer.agents.exact.normalize import normalize
 from difficult_customer.agents.exact.table_policies import TablePolicy
 from difficult_customer.customer_models.vocabulary import Move, Reaction, Tone
@@ -34,9 +34,13 @@ def test_a_guide_against_the_best_table(small):
     assert evidence.learner <= evidence.after_one_sweep <= evidence.local_optimum + 1e-12
     assert 0 < evidence.disagreeing <= evidence.reached
     assert 0 < evidence.disagreement_mass <= evidence.expected_turns + 1e-9
+    assert 0 <= evidence.shared_disagreement_mass <= evidence.disagreement_mass
     masses = [d.mass for d in evidence.top]
     assert masses == sorted(masses, reverse=True) and len(masses) == 4
+    t_turns, t_keys, _ = reached_table_keys(table, context)
+    reached_by_table = set(zip(t_turns.tolist(), t_keys.tolist(), strict=True))
     for d in evidence.top:
+        assert d.table_reaches == ((d.turn, d.key) in reached_by_table)
         assert d.learner_move != d.table_move
         # the gain is the exact value of the learner with that one move switched
         fixed = TablePolicy(context.max_turns, None, agents.make("guide_000", context))
@@ -49,6 +53,7 @@ def test_the_table_against_itself_has_no_disagreement(small):
     context, table = small
     evidence = disagreements(table, table, context)
     assert evidence.disagreeing == 0 and evidence.disagreement_mass == 0 and evidence.top == []
+    assert evidence.shared_disagreement_mass == 0
     assert evidence.learner == pytest.approx(evidence.table)
 
 

@@ -73,11 +73,13 @@ def main(config: Config) -> int:
           f"{e.table:.4f}; one exact improvement sweep from the learner {e.after_one_sweep:.4f}; "
           f"sweeps to a local optimum {e.local_optimum:.4f} (moves changed per sweep: {e.sweeps_changed}).")
     print(f"The learner reaches {e.reached} (turn, observation) pairs; at {e.disagreeing} its move differs from "
-          f"the table's, carrying {e.disagreement_mass:.2f} of the {e.expected_turns:.2f} turns of a conversation.\n")
-    print("| turn | what the agent sees | probability | learner | table | worth of this fix alone |")
-    print("| --- | --- | --- | --- | --- | --- |")
+          f"the table's, carrying {e.disagreement_mass:.2f} of the {e.expected_turns:.2f} turns of a conversation "
+          f"({e.shared_disagreement_mass:.2f} at observations the table reaches too).\n")
+    print("| turn | what the agent sees | probability | learner | table | table reaches it | worth of this fix alone |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for d in e.top:
-        print(f"| {d.turn} | {d.observation} | {d.mass:.3f} | {d.learner_move} | {d.table_move} | {d.gain:+.4f} |")
+        print(f"| {d.turn} | {d.observation} | {d.mass:.3f} | {d.learner_move} | {d.table_move} | "
+              f"{'yes' if d.table_reaches else 'no'} | {d.gain:+.4f} |")
     out = {"policy": config.policy, "persona": config.persona, "evidence": e.to_dict()}
     if config.dynamics_seeds:
         from difficult_customer.experiments.library.jax_ppo import JaxPPOConfig, train_seeds  # the jax extra

@@ -51,6 +51,9 @@ class Disagreement:
     """Exact change of the learner's normalized value when only this observation takes the table's move."""
     observation: str = ""
     """What the agent sees there, in words (:func:`describe`)."""
+    table_reaches: bool = True
+    """Whether the table itself reaches this observation at this turn (if not, its move there is only its
+    fallback's, and the learner got there by moves of its own earlier on)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class StallEvidence:
     """Of those, where its move differs from the table's."""
     disagreement_mass: float
     """Expected turns per conversation spent at such observations."""
+    shared_disagreement_mass: float
+    """Of that, at observations the table reaches too (where the two policies really choose differently)."""
     expected_turns: float
     top: list[Disagreement]
     """The disagreements of most mass, with what fixing each alone is worth."""
@@ -112,6 +117,9 @@ def disagreements(learner: Policy, table: TablePolicy, context: PolicyContext, t
     mine = np.concatenate([moves_of(learner, int(t), keys[turns == t], context.max_turns) for t in np.unique(turns)])
     theirs = np.concatenate([table.moves(int(t), keys[turns == t]) for t in np.unique(turns)])
     differ = np.flatnonzero(mine != theirs)
+    t_turns, t_keys, _ = reached_table_keys(table, context)
+    table_reached = set(zip(t_turns.tolist(), t_keys.tolist(), strict=True))
+    shared = np.array([(int(turns[i]), int(keys[i])) in table_reached for i in range(turns.shape[0])], dtype=bool)
     order = differ[np.argsort(-mass[differ], kind="stable")][:top]
     found = []
     for i in order:
@@ -120,14 +128,15 @@ def disagreements(learner: Policy, table: TablePolicy, context: PolicyContext, t
         gain = norm(memoryless_value(fixed, context).value) - norm(base)
         vector = observation_vectors(int(turns[i]), keys[i : i + 1], context.max_turns)[0]
         found.append(Disagreement(int(turns[i]), int(keys[i]), float(mass[i]), Move(int(mine[i])).name,
-                                  Move(int(theirs[i])).name, gain, describe(vector)))
+                                  Move(int(theirs[i])).name, gain, describe(vector), bool(shared[i])))
     improved = TablePolicy(context.max_turns, None, learner, name="learner, improved")
     values, changed, _ = local_search(improved, context, max_sweeps=sweeps)
     return StallEvidence(
         learner=norm(base), table=norm(memoryless_value(table, context).value),
         after_one_sweep=norm(values[1] if len(values) > 1 else values[0]), local_optimum=norm(values[-1]),
         sweeps_changed=list(changed), reached=int(turns.shape[0]), disagreeing=int(differ.shape[0]),
-        disagreement_mass=float(mass[differ].sum()), expected_turns=float(mass.sum()), top=found)
+        disagreement_mass=float(mass[differ].sum()), shared_disagreement_mass=float(mass[differ][shared[differ]].sum()),
+        expected_turns=float(mass.sum()), top=found)
 
 
 def training_dynamics(metrics: Any, updates_per_point: int, batch: int) -> list[dict[str, float]]:

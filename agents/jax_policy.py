@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from difficult_customer.agents.base import check_observation
 from difficult_customer.agents.jax_models import JAX_ALGORITHMS, RECURRENT, Params, load_model
+from difficult_customer.agents.numpy_networks import LogitsPolicy
 from difficult_customer.customer_models.vocabulary import N_MOVES
 from difficult_customer.envs.observation import PARTIAL_SIZE
 
@@ -151,7 +151,7 @@ def _bucket(n: int) -> int:
     return max(8, 1 << (n - 1).bit_length())
 
 
-class JaxPolicy:
+class JaxPolicy(LogitsPolicy):
     """A policy trained by the JAX PPO trainer, behind SB3's ``predict``.
 
     The network runs as jitted JAX on the CPU (the functions the trainer used). ``ppo_jax``
@@ -231,25 +231,6 @@ class JaxPolicy:
             start[:n] = np.asarray(episode_start, dtype=bool).reshape(n)
         new_hidden, logits = _gru_logits(self.params, hidden, padded, start)
         return np.asarray(logits)[:n], np.asarray(new_hidden)[:n]
-
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-    ) -> tuple[np.ndarray, Any]:
-        """Moves for one observation ``(D,)`` or a batch ``(n, D)``, and the new state (None for the MLP)."""
-        obs = check_observation(observation)
-        batch = obs.reshape(-1, obs.shape[-1])[:, :PARTIAL_SIZE]
-        logits, state = self.logits(batch, state, episode_start)
-        if deterministic:
-            moves = logits.argmax(-1)
-        else:
-            prob = np.exp(logits - logits.max(-1, keepdims=True))
-            prob /= prob.sum(-1, keepdims=True)
-            moves = (self._rng.random((len(prob), 1)) > prob.cumsum(-1)).sum(-1).clip(0, N_MOVES - 1)
-        return moves.astype(np.int64).reshape(obs.shape[:-1]), state
 
     def __repr__(self) -> str:
         return f"JaxPolicy({self.algo}, {self.name!r})"

@@ -112,7 +112,39 @@ def check_params(algo: str, params: Params) -> None:
         raise ValueError(f"{algo} network reads {n_in} observation features; expected {PARTIAL_SIZE}")
 
 
-class NumpyNetworkPolicy:
+class LogitsPolicy:
+    """SB3's ``predict`` for a policy network that gives move logits: argmax, or a seeded draw.
+
+    A subclass has ``logits(batch, state, episode_start) -> (logits, state)`` and ``_rng``
+    (a numpy generator); :class:`NumpyNetworkPolicy` and ``agents.jax_policy.JaxPolicy`` are two.
+    """
+
+    _rng: np.random.Generator
+
+    def logits(self, batch: np.ndarray, state: Any, episode_start: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        raise NotImplementedError
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """Moves for one observation ``(D,)`` or a batch ``(n, D)``, and the new state (None for the MLP)."""
+        obs = check_observation(observation)
+        batch = obs.reshape(-1, obs.shape[-1])[:, :PARTIAL_SIZE]
+        logits, state = self.logits(batch, state, episode_start)
+        if deterministic:
+            moves = logits.argmax(-1)
+        else:
+            prob = np.exp(logits - logits.max(-1, keepdims=True))
+            prob /= prob.sum(-1, keepdims=True)
+            moves = (self._rng.random((len(prob), 1)) > prob.cumsum(-1)).sum(-1).clip(0, N_MOVES - 1)
+        return moves.astype(np.int64).reshape(obs.shape[:-1]), state
+
+
+class NumpyNetworkPolicy(LogitsPolicy):
     """A model of the JAX PPO trainer played in numpy, behind SB3's ``predict``.
 
     The same policy as :class:`~difficult_customer.agents.jax_policy.JaxPolicy` on the same
@@ -182,27 +214,8 @@ class NumpyNetworkPolicy:
         hidden, logits, _ = gru_step(self.params, hidden, obs, start)
         return logits, hidden
 
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-    ) -> tuple[np.ndarray, Any]:
-        """Moves for one observation ``(D,)`` or a batch ``(n, D)``, and the new state (None for the MLP)."""
-        obs = check_observation(observation)
-        batch = obs.reshape(-1, obs.shape[-1])[:, :PARTIAL_SIZE]
-        logits, state = self.logits(batch, state, episode_start)
-        if deterministic:
-            moves = logits.argmax(-1)
-        else:
-            prob = np.exp(logits - logits.max(-1, keepdims=True))
-            prob /= prob.sum(-1, keepdims=True)
-            moves = (self._rng.random((len(prob), 1)) > prob.cumsum(-1)).sum(-1).clip(0, N_MOVES - 1)
-        return moves.astype(np.int64).reshape(obs.shape[:-1]), state
-
     def __repr__(self) -> str:
         return f"NumpyNetworkPolicy({self.algo}, {self.name!r})"
 
 
-__all__ = ["NumpyNetworkPolicy", "check_params", "gru_size_of", "gru_step", "mlp_apply"]
+__all__ = ["LogitsPolicy", "NumpyNetworkPolicy", "check_params", "gru_size_of", "gru_step", "mlp_apply"]

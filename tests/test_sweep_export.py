@@ -30,3 +30,18 @@ def test_the_sweep_command_exports(tmp_path, capsys):
     assert sweep.main(sweep.Config(study=str(study), store=str(tmp_path / "s"), export=str(tmp_path / "e"))) == 0
     assert "1 runs of" in capsys.readouterr().out
     assert sweep.main(sweep.Config(study=str(study), store=str(tmp_path / "s"), export=str(tmp_path / "e"))) == 2
+
+
+def test_the_summary_of_a_study_of_two_run_kinds_uses_each_kinds_metric(tmp_path, capsys):
+    from difficult_customer.experiments.library.sweep.study import load_study
+
+    study_file = tmp_path / "mixed.yaml"
+    study_file.write_text("kind: probe\ncases:\n  - {seeds: [0, 1]}\n"
+                          "  - {kind: train, algo: ppo, steps: 64, eval_every: 0, seeds: [0, 1]}\n")
+    store = Store(tmp_path / "s")
+    for i, run in enumerate(load_study(study_file).runs):
+        result = {"value": 0.1 * i} if run.kind == "probe" else {"final_return": 0.5 + 0.1 * i}
+        store.record(run.run_id, "mixed", run.kind, run.settings, result)
+    assert sweep.main(sweep.Config(study=str(study_file), store=str(tmp_path / "s"), progress=False)) == 0
+    out = capsys.readouterr().out
+    assert "IQM value" in out and "IQM final_return" in out

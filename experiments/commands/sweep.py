@@ -90,11 +90,13 @@ def main(config: Config) -> int:
         return 1
     order = {r.run_id: i for i, r in enumerate(study.runs)}
     rows = sorted((r for r in read_rows(store) if r["run_id"] in order), key=lambda r: order[r["run_id"]])
-    metric = get_kind(study.kind).metric
-    for group in summarize(rows, metric=metric):
-        label = ", ".join(f"{k}={v}" for k, v in group.items() if k not in ("n", "seeds", "iqm", "low", "high", "mean"))
-        print(f"{label or 'all'}: IQM {metric} {group['iqm']:+.3f} [{group['low']:+.3f}, {group['high']:+.3f}] "
-              f"over {group['n']} seeds")
+    for kind in dict.fromkeys(r["kind"] for r in rows):  # a study's cases may be of several run kinds
+        metric = get_kind(kind).metric
+        for group in summarize([r for r in rows if r["kind"] == kind], metric=metric):
+            label = ", ".join(f"{k}={v}" for k, v in group.items()
+                              if k not in ("n", "seeds", "iqm", "low", "high", "mean"))
+            print(f"{label or 'all'}: IQM {metric} {group['iqm']:+.3f} [{group['low']:+.3f}, {group['high']:+.3f}] "
+                  f"over {group['n']} seeds")
     return 0
 
 

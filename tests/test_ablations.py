@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import difficult_customer.experiments.library.sweep.engine as engine
 import difficult_customer.experiments.library.training as training
 from difficult_customer.experiments.commands.ablations import Config, main
 from difficult_customer.experiments.library.budgets import BUDGETS
@@ -63,7 +64,11 @@ def test_a_rerun_trains_nothing_again(study, monkeypatch):
     def no_training(algo):
         raise AssertionError(f"{algo} was trained again")
 
-    monkeypatch.setattr(training, "algorithm_class", no_training)
+    def no_ray(*args, **kwargs):
+        raise AssertionError("runs were sent to Ray to be trained again")
+
+    monkeypatch.setattr(training, "algorithm_class", no_training)  # trained in this process (without Ray)
+    monkeypatch.setattr(engine, "ray_session", no_ray)  # or on Ray, whose workers this patch does not reach
     again = build_ablations(CLAIMS, out, budget_name="tiny", workers=1, progress=False)
     assert again.settings == results.settings
 

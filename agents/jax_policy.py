@@ -17,15 +17,13 @@ parameters in memory (:meth:`JaxPolicy.from_params`), and plays it through SB3's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from difficult_customer.agents.jax_models import JAX_ALGORITHMS, RECURRENT, Params, load_model
+from difficult_customer.agents.jax_models import RECURRENT, Params
 from difficult_customer.agents.numpy_networks import LogitsPolicy
 from difficult_customer.customer_models.vocabulary import N_MOVES
 from difficult_customer.envs.observation import PARTIAL_SIZE
@@ -169,41 +167,6 @@ class JaxPolicy(LogitsPolicy):
     :meth:`from_params` builds one from parameters in memory (e.g. a training checkpoint);
     a policy loaded from a file is that of its parameters and meta.
     """
-
-    path: Path | None
-    """The model file, or None for parameters given in memory."""
-
-    def __init__(self, path: str | Path, seed: int | None = None) -> None:
-        params, meta = load_model(path)
-        self._setup(params, meta, str(path), seed)
-        self.path = Path(path)
-
-    @classmethod
-    def from_params(
-        cls, algo: str, params: Params, meta: Mapping[str, Any] | None = None, seed: int | None = None,
-        name: str | None = None,
-    ) -> JaxPolicy:
-        """The policy of parameters in memory (a pytree as :func:`init_mlp` or :func:`init_gru` builds).
-
-        Args:
-            algo: ``ppo_jax`` or ``gru_ppo_jax``: which network ``params`` are.
-            params: the network's parameters (numpy or JAX arrays; not copied).
-            meta: what a model file records besides them (its ``algo``, if given, must be ``algo``).
-            seed: as for a file.
-            name: how the policy prints (default ``"<algo> (in memory)"``).
-
-        Raises:
-            ValueError: for an unknown ``algo`` or a ``meta`` naming another one.
-        """
-        if algo not in JAX_ALGORITHMS:
-            raise ValueError(f"algo {algo!r}; allowed: {', '.join(JAX_ALGORITHMS)}")
-        meta = dict(meta or {})
-        if meta.setdefault("algo", algo) != algo:
-            raise ValueError(f"meta algo {meta['algo']!r} differs from algo {algo!r}")
-        policy = cls.__new__(cls)
-        policy._setup(params, meta, name or f"{algo} (in memory)", seed)
-        policy.path = None
-        return policy
 
     def _setup(self, params: Params, meta: dict[str, Any], name: str, seed: int | None) -> None:
         self.name = name

@@ -28,7 +28,7 @@ from difficult_customer.agents.base import Policy
 from difficult_customer.agents.exact.belief_input import BeliefInputPolicy
 from difficult_customer.agents.jax_models import JAX_ALGORITHMS, RECURRENT, is_jax_model_file, read_meta
 from difficult_customer.agents.numpy_networks import NumpyNetworkPolicy
-from difficult_customer.agents.registry import PolicySpec, add, names, spec
+from difficult_customer.agents.registry import PolicySpec, add, add_or_replace, names, spec
 from difficult_customer.customer_models import compile_model
 
 ALGORITHMS: dict[str, tuple[str, str]] = {
@@ -281,7 +281,8 @@ def register_pretrained(folder: str | Path = PRETRAINED) -> list[PolicySpec]:
     ``difficult_customer.agents`` calls it on import. Nothing is registered (and nothing
     fails) when the folder or the file is missing or empty; a malformed file or entry is
     skipped with a warning, so a broken model never breaks the package. Registering the
-    same folder again returns the same specs.
+    same folder again returns the same specs; another folder's agents replace learned agents
+    of the same names (e.g. the package's own, after regenerating them elsewhere).
     """
     try:
         entries = read_pretrained(folder)
@@ -293,8 +294,12 @@ def register_pretrained(folder: str | Path = PRETRAINED) -> list[PolicySpec]:
         try:
             new = pretrained_spec(name, entry, folder)
             old = spec(name) if name in names() else None
-            if old is not None and old.kind == "learned" and old.path == new.path and old.algo == new.algo:
+            same = (old is not None and old.path is not None and new.path is not None
+                    and Path(old.path).resolve() == Path(new.path).resolve() and old.algo == new.algo)
+            if same:
                 registered.append(old)
+            elif old is not None and old.kind == "learned":  # another folder's agent of that name: this one wins
+                registered.append(add_or_replace(new))
             else:
                 registered.append(add(new))
         except ValueError as err:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -121,6 +121,44 @@ class LogitsPolicy:
 
     _rng: np.random.Generator
 
+    path: Path | None
+    """The model file, or None for parameters given in memory."""
+
+    def __init__(self, path: str | Path, seed: int | None = None) -> None:
+        params, meta = load_model(path)
+        self._setup(params, meta, str(path), seed)
+        self.path = Path(path)
+
+    @classmethod
+    def from_params(
+        cls, algo: str, params: Params, meta: Mapping[str, Any] | None = None, seed: int | None = None,
+        name: str | None = None,
+    ) -> Self:
+        """The policy of parameters in memory (the pytree of ``ppo_jax`` or ``gru_ppo_jax``, e.g. a checkpoint).
+
+        Args:
+            algo: ``ppo_jax`` or ``gru_ppo_jax``: which network ``params`` are.
+            params: the network's parameters (not copied).
+            meta: what a model file records besides them (its ``algo``, if given, must be ``algo``).
+            seed: seeds the draws of ``deterministic=False``.
+            name: how the policy prints (default ``"<algo> (in memory)"``).
+
+        Raises:
+            ValueError: for an unknown ``algo``, a ``meta`` naming another one, or malformed parameters.
+        """
+        if algo not in JAX_ALGORITHMS:
+            raise ValueError(f"algo {algo!r}; allowed: {', '.join(JAX_ALGORITHMS)}")
+        meta = dict(meta or {})
+        if meta.setdefault("algo", algo) != algo:
+            raise ValueError(f"meta algo {meta['algo']!r} differs from algo {algo!r}")
+        policy = cls.__new__(cls)
+        policy._setup(params, meta, name or f"{algo} (in memory)", seed)
+        policy.path = None
+        return policy
+
+    def _setup(self, params: Params, meta: dict[str, Any], name: str, seed: int | None) -> None:
+        raise NotImplementedError
+
     def logits(self, batch: np.ndarray, state: Any, episode_start: np.ndarray | None) -> tuple[np.ndarray, Any]:
         raise NotImplementedError
 
@@ -160,34 +198,6 @@ class NumpyNetworkPolicy(LogitsPolicy):
     Raises:
         ValueError: for a missing or malformed file.
     """
-
-    path: Path | None
-    """The model file, or None for parameters given in memory."""
-
-    def __init__(self, path: str | Path, seed: int | None = None) -> None:
-        params, meta = load_model(path)
-        self._setup(params, meta, str(path), seed)
-        self.path = Path(path)
-
-    @classmethod
-    def from_params(
-        cls, algo: str, params: Params, meta: Mapping[str, Any] | None = None, seed: int | None = None,
-        name: str | None = None,
-    ) -> NumpyNetworkPolicy:
-        """The policy of parameters in memory (the pytree of ``ppo_jax`` or ``gru_ppo_jax``).
-
-        Raises:
-            ValueError: for an unknown ``algo``, a ``meta`` naming another one, or malformed parameters.
-        """
-        if algo not in JAX_ALGORITHMS:
-            raise ValueError(f"algo {algo!r}; allowed: {', '.join(JAX_ALGORITHMS)}")
-        meta = dict(meta or {})
-        if meta.setdefault("algo", algo) != algo:
-            raise ValueError(f"meta algo {meta['algo']!r} differs from algo {algo!r}")
-        policy = cls.__new__(cls)
-        policy._setup(params, meta, name or f"{algo} (in memory)", seed)
-        policy.path = None
-        return policy
 
     def _setup(self, params: Params, meta: dict[str, Any], name: str, seed: int | None) -> None:
         self.name = name

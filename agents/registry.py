@@ -153,6 +153,12 @@ def add(entry: PolicySpec) -> PolicySpec:
     return entry
 
 
+def add_or_replace(entry: PolicySpec) -> PolicySpec:
+    """Register ``entry`` in place of the spec of the same name, if any (a newer trained model under a known name)."""
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
 def names(kind: str | None = None) -> list[str]:
     """Registered policy names, in registration order, optionally of one kind.
 

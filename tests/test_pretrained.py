@@ -313,7 +313,7 @@ NO_JAX = textwrap.dedent("""
         out[spec.name] = {"kind": spec.kind, "memory": spec.memory, "decides_on": spec.decides_on,
                           "memoryless": is_memoryless(spec.name), "description": spec.description,
                           "type": type(policy).__name__, "moves": moves.tolist(), "source": value["source"],
-                          "episodes": len(episodes), "new": spec.name not in before}
+                          "episodes": len(episodes), "path": str(spec.path)}
     loaded = [m for m, module in sys.modules.items() if m.split(".")[0] in ("jax", "torch") and module is not None]
     assert not loaded, loaded
     print(json.dumps(out))
@@ -328,7 +328,9 @@ def test_pretrained_agents_register_and_play_without_jax(tmp_path: Path) -> None
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(seen) == ["ppo_converged", "recurrent_converged"]
     mlp, gru = seen["ppo_converged"], seen["recurrent_converged"]
-    assert all(s["kind"] == "learned" and s["decides_on"] == "partial" and s["new"] for s in seen.values())
+    assert all(s["kind"] == "learned" and s["decides_on"] == "partial" for s in seen.values())
+    # the folder registered explicitly wins over the package's own agents of the same names
+    assert all(Path(s["path"]).resolve().parent == out.resolve() for s in seen.values())
     assert all(s["type"] == "NumpyNetworkPolicy" and s["episodes"] == 3 for s in seen.values())
     # the MLP reads only the observation: valued exactly, like a registered ppo_jax model; the GRU is sampled
     assert (mlp["memory"], mlp["memoryless"], mlp["source"]) == (False, True, "exact")

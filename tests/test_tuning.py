@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from difficult_customer.agents.exact.normalize import normalize
+from difficult_customer.experiments.library.sweep.results import run_references
 from difficult_customer.experiments.library.sweep.store import Store
-from difficult_customer.experiments.library.tuning import read_tuned, reference_values_of, tuning_table, write_tuned
+from difficult_customer.experiments.library.tuning import read_tuned, tuning_table, write_tuned
 
 JAX = {"algo": "ppo_jax", "persona": "mixture", "ablate": [], "max_turns": 16, "steps": 1000, "n_envs": 8,
        "n_steps": 16, "epochs": 4, "minibatches": 4, "clip": 0.2, "gae_lambda": 0.95, "hidden": [16, 16]}
@@ -34,7 +35,7 @@ def test_points_are_ranked_by_the_iqm_of_their_seeds(tmp_path):
 def test_sb3_rows_are_normalized_by_the_exact_references(tmp_path):
     store = Store(tmp_path / "s")
     settings = {"algo": "ppo", "persona": "mixture", "ablate": [], "max_turns": 16, "steps": 1000}
-    refs = reference_values_of(settings)
+    refs = run_references(settings["persona"], settings["ablate"], settings["max_turns"])
     for seed, ret in enumerate([refs["oracle"], refs["random"]]):
         store.record(f"r{seed}", "tune", "train", {**settings, "seed": seed, "hyperparameters": {"ent_coef": 0.0}},
                      {"final_return": ret, "curve_source": "exact"})

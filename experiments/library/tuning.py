@@ -29,11 +29,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.normalize import normalize
-from difficult_customer.customer_models import compile_model
 from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
-from difficult_customer.experiments.library.scores import iqm_ci, reference_values
+from difficult_customer.experiments.library.scores import iqm_ci
+from difficult_customer.experiments.library.sweep.results import run_references
 from difficult_customer.experiments.library.sweep.store import Store
 
 ENV_ID = "DifficultCustomer-v0"
@@ -102,7 +101,7 @@ def tuning_table(store: str | Path, reps: int = 2000, seed: int = 0) -> TuningTa
             point.stderr += [float(x) for x in result["final_stderr"]]
             source = "exact" if result["curve_source"] == "exact" else "sampled"
         else:
-            refs = reference_values_of(settings)
+            refs = run_references(settings["persona"], settings.get("ablate", []), settings["max_turns"])
             point = points.setdefault(_sb3_point_key(settings), TuningPoint(dict(settings["hyperparameters"]), [], []))
             point.scores.append(float(normalize(result["final_return"], refs["random"], refs["oracle"])))
             span = refs["oracle"] - refs["random"]
@@ -116,18 +115,6 @@ def tuning_table(store: str | Path, reps: int = 2000, seed: int = 0) -> TuningTa
     ranked = sorted(points.values(), key=lambda p: -p.iqm)
     study = rows[0]["study"]
     return TuningTable(algo, study, first["persona"], int(first["steps"]), source, ranked)
-
-
-_REFS: dict[tuple[str, tuple[str, ...], int], dict[str, float]] = {}
-
-
-def reference_values_of(settings: dict[str, Any]) -> dict[str, float]:
-    """The exact random and oracle values of a run's (persona, ablation, turn limit), cached."""
-    key = (settings["persona"], tuple(sorted(settings.get("ablate", []))), int(settings["max_turns"]))
-    if key not in _REFS:
-        compile_model(key[0], list(key[1]))  # fails early and clearly on a bad persona or ablation
-        _REFS[key] = reference_values(PolicyContext.create(persona=key[0], ablate=list(key[1]), max_turns=key[2]))
-    return _REFS[key]
 
 
 def write_tuned(table: TuningTable, out: str | Path) -> tuple[Path, Path]:
@@ -166,5 +153,4 @@ def read_tuned(path: str | Path) -> dict[str, Any]:
     return dict(data[ENV_ID])
 
 
-__all__ = ["ENV_ID", "TuningPoint", "TuningTable", "read_tuned", "reference_values_of", "tuning_table",
-           "write_tuned"]
+__all__ = ["ENV_ID", "TuningPoint", "TuningTable", "read_tuned", "tuning_table", "write_tuned"]

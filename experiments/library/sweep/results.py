@@ -13,6 +13,7 @@ a run is a group of its own whose interval spans its seeds.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -182,7 +183,15 @@ def _samples(row: dict[str, Any], metric: str, normalized: bool) -> tuple[list[f
     return [_value(row, metric, normalized)], [0.0], [row.get(SEED_KEY)]
 
 
-_REFERENCES: dict[tuple[str, str, int], dict[str, float]] = {}
+@functools.cache
+def _references(persona: str, ablate: tuple[str, ...], max_turns: int) -> dict[str, float]:
+    context = PolicyContext.create(persona=persona, ablate=list(ablate), max_turns=max_turns)
+    return {"random": float(random_value(context)), "oracle": float(oracle_value(context))}
+
+
+def run_references(persona: str, ablate: Sequence[str], max_turns: int) -> dict[str, float]:
+    """The exact random and oracle values of a run's (persona, ablation, turn limit), computed once per process."""
+    return dict(_references(persona, tuple(sorted(ablate)), int(max_turns)))
 
 
 def _value(row: dict[str, Any], metric: str, normalized: bool) -> float:
@@ -192,12 +201,8 @@ def _value(row: dict[str, Any], metric: str, normalized: bool) -> float:
     for key in ("persona", "ablate", "max_turns"):
         if key not in row:
             raise ValueError(f"normalized scores need the setting {key!r} in every row (train runs)")
-    ref_key = (row["persona"], row["ablate"], int(row["max_turns"]))
-    if ref_key not in _REFERENCES:
-        ablate = [] if row["ablate"] == "none" else str(row["ablate"]).split("-")
-        context = PolicyContext.create(persona=row["persona"], ablate=ablate, max_turns=int(row["max_turns"]))
-        _REFERENCES[ref_key] = {"random": float(random_value(context)), "oracle": float(oracle_value(context))}
-    refs = _REFERENCES[ref_key]
+    ablate = [] if row["ablate"] == "none" else str(row["ablate"]).split("-")
+    refs = run_references(row["persona"], ablate, int(row["max_turns"]))
     return normalize(value, refs["random"], refs["oracle"])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from difficult_customer.experiments.library.recordings import (
     replay,
     save_recording,
 )
-from difficult_customer.experiments.teaching.session import Session
+from difficult_customer.experiments.teaching.session import MOVE_NAMES, Session
 
 
 def finished(persona: str = "naturally_difficult", seed: int = 7, moves=(0, 1, 3)) -> Session:
@@ -225,3 +227,120 @@ def test_moves_after_the_end_are_skipped(tmp_path):
     recordings, (skipped,) = read_recordings(tmp_path)
     assert recordings == [] and skipped.path.name == "longer.json"
     assert f"ended after {len(good['moves'])} moves but the recording has {len(good['moves']) + 1}" in skipped.reason
+
+
+# ------------------------------------------------------------------ serve --record
+needs_flask = pytest.mark.skipif(importlib.util.find_spec("flask") is None, reason="the web page needs Flask")
+
+
+def play_to_the_end(client, **body):
+    response = client.post("/api/sessions", json=body)
+    sid, state = response.get_json()["id"], response.get_json()["state"]
+    answers = []
+    while not state["done"]:
+        path = f"/api/sessions/{sid}/step" if body.get("policy") else f"/api/sessions/{sid}/move"
+        answer = client.post(path, json={} if body.get("policy") else {"move": 0}).get_json()
+        answers.append(answer)
+        state = answer["state"]
+    return state, answers
+
+
+@needs_flask
+def test_serve_records_each_finished_human_conversation_and_says_so(tmp_path):
+    from difficult_customer.experiments.teaching.serve import create_app
+
+    folder = tmp_path / "rec"
+    client = create_app(record=folder).test_client()
+    recording = client.get("/api/options").get_json()["recording"]
+    assert recording["on"] is True and recording["folder"] == str(folder)
+    assert f"saved on this machine in {folder}" in recording["notice"]
+    state, answers = play_to_the_end(client, persona="mixture", seed=3)
+    assert [("recording" in a) for a in answers] == [False] * (len(answers) - 1) + [True]
+    assert answers[-1]["recording"]["saved"] is True
+    files = sorted(folder.glob("*.json"))
+    assert [f.name for f in files] == [answers[-1]["recording"]["file"]]
+    play_to_the_end(client, persona="mixture", seed=3, policy="guide_004")  # a policy's replay: not saved
+    response = client.post("/api/sessions", json={"persona": "mixture", "seed": 4})
+    client.post(f"/api/sessions/{response.get_json()['id']}/move", json={"move": 0})  # unfinished: not saved
+    assert sorted(folder.glob("*.json")) == files
+    (record,), skipped = read_recordings(folder)
+    assert skipped == [] and record.seed == 3 and [MOVE_NAMES[m] for m in record.moves] == state["played"]
+
+
+@needs_flask
+def test_serve_without_record_saves_nothing(tmp_path, monkeypatch):
+    from difficult_customer.experiments.teaching import serve
+
+    monkeypatch.chdir(tmp_path)
+    client = serve.create_app().test_client()
+    assert client.get("/api/options").get_json()["recording"] == {"on": False, "folder": None, "notice": None}
+    _, answers = play_to_the_end(client, persona="mixture", seed=3)
+    assert not any("recording" in a for a in answers)
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_flask
+def test_a_failed_save_is_reported_and_the_game_goes_on(tmp_path, caplog):
+    from difficult_customer.experiments.teaching.serve import create_app
+
+    blocker = write(tmp_path, "a_file", "x")
+    client = create_app(record=blocker / "rec").test_client()
+    state, answers = play_to_the_end(client, persona="mixture", seed=3)
+    assert state["done"] and answers[-1]["recording"]["saved"] is False
+    assert "the conversation was not recorded" in answers[-1]["recording"]["error"]
+    assert "cannot save the recording of seed 3" in caplog.text
+    assert client.get("/api/options").status_code == 200
+
+
+@needs_flask
+def test_serve_record_is_an_option_off_by_default(capsys, tmp_path):
+    from difficult_customer.experiments import cli
+    from difficult_customer.experiments.teaching.serve import Config, main
+
+    assert Config().record is None
+    assert cli.parse("serve", ["--record", "rec"]) == Config(record=Path("rec"))
+    assert cli.main(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--record" in out and "this machine" in out
+    blocker = write(tmp_path, "a_file", "x")
+    assert main(Config(port=0, record=blocker / "rec")) == 2
+    assert "error: --record: cannot record in" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ play --record
+def test_play_record_writes_the_finished_conversation(tmp_path, monkeypatch):
+    pytest.importorskip("rich")
+    from difficult_customer.experiments import cli
+    from difficult_customer.experiments.teaching import play
+
+    console = play.make_console(width=80)
+    console.file = io.StringIO()
+    keys = iter(["1\n"] * 16)
+    monkeypatch.setattr(play, "make_console", lambda width=None: console)
+    monkeypatch.setattr(play, "read_key", lambda: next(keys, None))
+    folder = tmp_path / "rec"
+    assert cli.parse("play", ["--record", str(folder)]) == play.Config(record=folder)
+    assert play.main(play.Config(persona="genuine_grievance", seed=3, record=folder)) == 0
+    out = console.file.getvalue()
+    (path,) = folder.glob("*.json")
+    assert "Recording: finished conversations are saved on this machine in" in out
+    assert f"Recorded: {path}" in out.replace("\n", "")
+    (record,), _ = read_recordings(folder)
+    assert record.persona == "genuine_grievance" and record.seed == 3 and set(record.moves) == {0}
+
+
+def test_play_record_saves_nothing_when_left_early_or_failing(tmp_path):
+    pytest.importorskip("rich")
+    from difficult_customer.experiments.teaching import play
+
+    console = play.make_console(width=80)
+    console.file = io.StringIO()
+    keys = iter(["1\n"])
+    session = Session(persona="genuine_grievance", seed=1)
+    assert play.play(session, console, lambda: next(keys, None), record=tmp_path) == 0 and not session.done
+    assert "Not recorded: only finished conversations are saved." in console.file.getvalue()
+    assert list(tmp_path.iterdir()) == []
+    blocker = write(tmp_path, "a_file", "x")
+    keys = iter(["6\n"] * 16)
+    assert play.play(Session(persona="mixture", seed=2), console, lambda: next(keys, None), record=blocker) == 0
+    assert "The conversation was not recorded: " in console.file.getvalue()

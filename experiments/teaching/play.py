@@ -4,6 +4,7 @@ Usage::
 
     difficult-customer play --persona naturally_difficult --seed 7
     difficult-customer play --teacher          # hidden anger/trust, belief, advice
+    difficult-customer play --record recordings  # save the finished conversation on this machine
 
 Pick a move with its key (1-6; the move names are shown), read the customer's reply,
 and at the end see the outcome, the return, the normalized score of the conversation and
@@ -11,6 +12,8 @@ the first turn where the belief-based reference policy would have chosen differe
 oracle's choice). ``--teacher`` shows, after every turn, the hidden anger and trust as
 gauges, the belief over persona and the move values of the oracle and the belief-based
 reference policy. ``q``, Ctrl-D or the end of the input leave the game; Ctrl-C stops it; neither prints a traceback.
+``--record DIR`` saves the conversation, once finished, as a JSON file in DIR on this machine
+(:mod:`difficult_customer.experiments.library.recordings`); a conversation left early is not saved.
 
 The game logic is :class:`difficult_customer.experiments.teaching.session.Session`; this module only draws it
 (with rich, in plain ASCII that fits 80 columns) and reads keys. :mod:`difficult_customer.experiments.teaching.watch`
@@ -23,9 +26,11 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Literal
 
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
+from difficult_customer.experiments.library.recordings import notice, recording_folder, save_recording
 from difficult_customer.experiments.teaching.session import MOVE_KEYS, MOVE_NAMES, Session, parse_key
 
 GAUGE_WIDTH = 20
@@ -271,11 +276,36 @@ def require_rich() -> bool:
 class Config(ContextConfig):
     """``difficult-customer play``: be the agent in the terminal, one move per key (1-6)."""
 
+    record: Path | None = None
+    """save the conversation, once finished, as a JSON file in this folder on this machine (off by default)"""
 
-def play(session: Session, console: Any, read: Callable[[], str | None], teacher: bool = False) -> int:
-    """Run the game on ``session`` until it ends or the player quits. Returns the exit status."""
+
+def save(session: Session, console: Any, record: Path) -> None:
+    """Save the finished conversation in ``record`` and print where; a failure is printed, never raised."""
+    try:
+        path = save_recording(session, record)
+    except Exception as error:  # a full disk or a bad folder must not crash the game
+        console.print(f"The conversation was not recorded: {type(error).__name__}: {error}", style="red",
+                      markup=False, highlight=False)
+    else:
+        console.print(f"Recorded: {path}", markup=False, highlight=False)
+
+
+def play(session: Session, console: Any, read: Callable[[], str | None], teacher: bool = False,
+         record: str | Path | None = None) -> int:
+    """Run the game on ``session`` until it ends or the player quits. Returns the exit status.
+
+    Args:
+        session: a person's conversation.
+        console: a rich console to draw on.
+        read: gives one key or line per call, None at the end of input.
+        teacher: show the teacher's panel after every turn.
+        record: a folder to save the conversation in once it is finished (None: not saved).
+    """
     screen = Screen(console, teacher)
     screen.header(session, "You are the agent. Read the customer and pick a move by its number.")
+    if record is not None:
+        console.print(notice(record), markup=False, highlight=False)
     screen.update(session)
     while not session.done:
         move = choose_move(console, read)
@@ -289,9 +319,13 @@ def play(session: Session, console: Any, read: Callable[[], str | None], teacher
                     f"{first.turn}, {MOVE_NAMES[first.move]} instead of {MOVE_NAMES[first.belief_best]}.",
                     markup=False,
                 )
+            if record is not None:
+                console.print("Not recorded: only finished conversations are saved.", markup=False, highlight=False)
             return 0
         session.move(move)
         screen.update(session)
+    if record is not None:
+        save(session, console, Path(record))
     return 0
 
 
@@ -301,12 +335,13 @@ def main(config: Config) -> int:
         return 2
     try:
         session = config.session()
+        record = None if config.record is None else recording_folder(config.record)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     console = make_console()
     try:
-        return play(session, console, read_key, teacher=config.teacher)
+        return play(session, console, read_key, teacher=config.teacher, record=record)
     except KeyboardInterrupt:
         console.print(f"\nStopped (Ctrl-C) after {session.turn} turns.", markup=False)
         return 130

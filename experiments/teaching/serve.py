@@ -5,6 +5,7 @@ Usage::
     difficult-customer serve                 # http://127.0.0.1:8000/
     difficult-customer serve --port 8080
     difficult-customer serve --host 0.0.0.0  # a classroom network (no login: anyone who reaches it can play)
+    difficult-customer serve --record recordings  # save each conversation a person finishes, on this machine
 
 The page (``experiments/teaching/web/``: plain HTML, CSS and JavaScript, no build step) lets a
 student play the conversation with buttons, a teacher toggle show the hidden gauges,
@@ -16,7 +17,8 @@ policy, and any registered policy be replayed step by step. All game logic is
 The JSON API (every error is a 4xx JSON ``{"error": message}`` naming the bad value and
 what is allowed):
 
-- ``GET /api/options``: personas, policies (name, kind, description), moves, defaults.
+- ``GET /api/options``: personas, policies (name, kind, description), moves, defaults, and
+  ``recording`` (``{"on", "folder", "notice"}``: whether finished conversations are saved).
 - ``POST /api/sessions`` ``{"persona", "seed", "policy", "teacher"}`` (all optional;
   ``policy`` replays that policy): 201 with ``{"id", "state"}``. Conversations have the
   default turn limit (16), so the server solves at most one model per persona.
@@ -25,7 +27,10 @@ what is allowed):
   student's move: ``{"id", "state", "decision"}``, the decision being the move just made
   (its ``turn``, ``move`` and the optimum's values, as
   :meth:`~difficult_customer.agents.exact.explain.MoveValues.as_dict`). A request
-  refused (a bad move or flag: 400; after the end: 409) changes nothing.
+  refused (a bad move or flag: 400; after the end: 409) changes nothing. With ``--record``,
+  the move that ends a student's conversation also saves it and answers ``"recording":
+  {"saved": true, "file": name}`` (or ``{"saved": false, "error": message}``: a failed save
+  is reported, logged, and the game goes on).
 - ``POST /api/sessions/<id>/step`` ``{"teacher"}``: the replayed policy's next move, answered
   as a move is.
 - ``DELETE /api/sessions/<id>``.
@@ -53,6 +58,7 @@ from typing import Any
 from difficult_customer import agents
 from difficult_customer.customer_models import PERSONA_NAMES
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
+from difficult_customer.experiments.library.recordings import notice, recording_folder, save_recording
 from difficult_customer.experiments.teaching.session import (
     MOVE_KEYS,
     MOVE_NAMES,
@@ -150,8 +156,12 @@ def _int(value: Any, name: str, low: int, high: int) -> int:
     return value
 
 
-def options() -> dict[str, Any]:
-    """What the page offers: personas, policies, moves and defaults."""
+def options(record: Path | None = None) -> dict[str, Any]:
+    """What the page offers: personas, policies, moves, defaults, and whether recording is on.
+
+    Args:
+        record: the folder finished conversations are saved in (None: recording is off).
+    """
     return {
         "personas": list(PERSONA_NAMES),
         "policies": [
@@ -159,14 +169,20 @@ def options() -> dict[str, Any]:
         ],
         "moves": [{"id": i, "key": k, "name": n} for i, (k, n) in enumerate(zip(MOVE_KEYS, MOVE_NAMES, strict=True))],
         "defaults": {"persona": "mixture", "max_turns": DEFAULT_MAX_TURNS, "policy": "belief_lookahead"},
+        "recording": {
+            "on": record is not None,
+            "folder": None if record is None else str(record),
+            "notice": None if record is None else notice(record),
+        },
     }
 
 
-def create_app(store: SessionStore | None = None) -> Any:
+def create_app(store: SessionStore | None = None, record: str | Path | None = None) -> Any:
     """The Flask application (used by ``serve`` and by tests through ``app.test_client()``).
 
     Args:
         store: where sessions live (a new :class:`SessionStore` by default).
+        record: a folder to save every conversation a student finishes in (None: nothing is saved).
     """
     from flask import Flask, jsonify, request, send_from_directory  # optional extra (flask)
     from werkzeug.exceptions import HTTPException
@@ -175,11 +191,25 @@ def create_app(store: SessionStore | None = None) -> Any:
     app.json.sort_keys = False
     store = SessionStore() if store is None else store
     app.config["SESSIONS"] = store
+    record = None if record is None else Path(record)
 
-    def reply(session: Session, sid: str, teacher: bool, status: int = 200, decision: dict | None = None):
+    def save(session: Session) -> dict[str, Any]:
+        """Save a student's finished conversation; a failure is reported, never raised."""
+        try:
+            path = save_recording(session, record)
+        except Exception as error:  # a full disk or a bad folder must not stop the game
+            app.logger.error("cannot save the recording of seed %s in %s: %s", session.seed, record, error)
+            return {"saved": False, "error": f"the conversation was not recorded: {type(error).__name__}: {error}"}
+        app.logger.info("recorded %s", path)
+        return {"saved": True, "file": path.name}
+
+    def reply(session: Session, sid: str, teacher: bool, status: int = 200, decision: dict | None = None,
+              recording: dict | None = None):
         body: dict[str, Any] = {"id": sid, "state": session.state(teacher=teacher)}
         if decision is not None:
             body["decision"] = decision
+        if recording is not None:
+            body["recording"] = recording
         return jsonify(body), status
 
     @app.errorhandler(BadRequest)
@@ -214,7 +244,7 @@ def create_app(store: SessionStore | None = None) -> Any:
 
     @app.get("/api/options")
     def get_options():
-        return jsonify(options())
+        return jsonify(options(record))
 
     @app.post("/api/sessions")
     def new_session():
@@ -262,7 +292,11 @@ def create_app(store: SessionStore | None = None) -> Any:
             raise BadRequest(str(error), 409) from None
         except ValueError as error:
             raise BadRequest(str(error)) from None
-        return reply(session, sid, teacher, decision=decision)
+        # Only the move that ended the conversation saves it: moves are applied one at a time, so exactly one
+        # request sees its own turn be the last.
+        ended = session.done and decision["turn"] == session.turn
+        recording = save(session) if record is not None and ended and session.policy is None else None
+        return reply(session, sid, teacher, decision=decision, recording=recording)
 
     @app.post("/api/sessions/<sid>/step")
     def step(sid: str):
@@ -292,6 +326,9 @@ class Config:
     max_sessions: int = MAX_SESSIONS
     """conversations kept in memory at once, at least 1 (the least recently used is forgotten first; each
     holds under 10 KB)"""
+    record: Path | None = None
+    """save each conversation a student finishes (not policy replays) as a JSON file in this folder, on this
+    machine only; the page says so (off by default)"""
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -357,7 +394,12 @@ def main(config: Config) -> int:
         print("error: the web page needs Flask: pip install flask (or pip install -e '.[teach]')", file=sys.stderr)
         return 2
     try:
-        app = create_app(SessionStore(config.max_sessions))
+        record = None if config.record is None else recording_folder(config.record)
+    except ValueError as error:
+        print(f"error: --record: {error}", file=sys.stderr)
+        return 2
+    try:
+        app = create_app(SessionStore(config.max_sessions), record)
         server = make_server(config.host, config.port, app, log=config.log)
     except OSError as error:
         print(f"error: cannot listen on {config.host}:{config.port}: {error}; try another --port", file=sys.stderr)
@@ -365,6 +407,8 @@ def main(config: Config) -> int:
     print(f"Serving the teaching game on {url_of(server)} (Ctrl-C to stop)", flush=True)
     if config.host not in ("127.0.0.1", "localhost", "::1"):
         print("warning: listening beyond this machine; there is no login, anyone who reaches it can play", flush=True)
+    if record is not None:
+        print(notice(record), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -35,6 +35,13 @@ function showError(message) {
   box.hidden = !message;
 }
 
+// With `serve --record DIR` the server saves every conversation a student finishes: say so, and say where each went.
+function showRecording(recording) {
+  if (!recording) return;
+  if (recording.saved) $("recording-saved").textContent = `Last conversation saved as ${recording.file}.`;
+  else showError(recording.error);
+}
+
 function teacherOn() {
   return $("teacher").checked;
 }
@@ -207,6 +214,7 @@ function makeMove(moveId) {
     const data = await api("POST", `/api/sessions/${session.id}/move`, { move: moveId, teacher: teacherOn() });
     session.states.push(data.state);
     session.index = session.states.length - 1;
+    showRecording(data.recording);
   });
 }
 
@@ -275,6 +283,10 @@ async function init() {
     showError(`cannot load the options: ${error.message}`);
     setBusy(false);
     return;
+  }
+  if (options.recording && options.recording.on) {
+    $("recording-notice").textContent = options.recording.notice;
+    $("recording").hidden = false;
   }
   $("persona").replaceChildren(...options.personas.map((name) => el("option", { value: name, text: name })));
   $("persona").value = options.defaults.persona;

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ablations": (f"{_COMMANDS}.ablations", "retrain with each claim switched off; conformance and score changes"),
     "benchmark": (f"{_COMMANDS}.benchmark", "every policy x every persona, with confidence intervals"),
     "bracket": (f"{_COMMANDS}.bracket", "certified bounds on the best observation-only policy, per persona"),
+    "datasets": (f"{_COMMANDS}.datasets", "write Minari datasets of conversations (policies, mixed, people's)"),
     "explain": (f"{_COMMANDS}.explain", "a conversation annotated with oracle and belief Q-values"),
     "memoryless": (f"{_COMMANDS}.memoryless", "search the best memoryless policy; exact value next to the bracket"),
     "play": (f"{_TEACHING}.play", "be the agent: talk to a difficult customer in the terminal"),

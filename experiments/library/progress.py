@@ -7,13 +7,18 @@ from typing import Any
 
 
 class NullBar:
-    """A progress bar that shows nothing (same methods as tqdm's)."""
+    """A progress bar that shows nothing (same methods as tqdm's, and a context manager like it)."""
 
     def update(self, n: int = 1) -> None: ...
 
     def set_description(self, text: str) -> None: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> NullBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 def progress_bar(total: int, desc: str = "", enabled: bool = True, unit: str = "it") -> Any:

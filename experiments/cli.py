@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bracket": (f"{_COMMANDS}.bracket", "certified bounds on the best observation-only policy, per persona"),
     "datasets": (f"{_COMMANDS}.datasets", "write Minari datasets of conversations (policies, mixed, people's)"),
     "explain": (f"{_COMMANDS}.explain", "a conversation annotated with oracle and belief Q-values"),
+    "imitate": (f"{_COMMANDS}.imitate", "behaviour cloning from a dataset (exact scores), or the imitation study"),
     "memoryless": (f"{_COMMANDS}.memoryless", "search the best memoryless policy; exact value next to the bracket"),
     "play": (f"{_TEACHING}.play", "be the agent: talk to a difficult customer in the terminal"),
     "pretrained": (f"{_COMMANDS}.pretrained", "write the pretrained agents (agents/pretrained/) from a sweep store"),

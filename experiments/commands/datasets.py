@@ -24,7 +24,6 @@ from difficult_customer.customer_models import PERSONA_NAMES, check_ablate
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS, check_max_turns
 from difficult_customer.experiments.library import datasets
 from difficult_customer.experiments.library.io import atomic_write_json
-from difficult_customer.experiments.library.progress import progress_bar
 from difficult_customer.experiments.library.recordings import read_recordings, replay
 
 
@@ -82,34 +81,15 @@ def write_policies(config: Config) -> list[datasets.Written]:
     written = []
     for persona in config.personas:
         setting = datasets.Setting(persona, tuple(sorted(config.ablate)), config.max_turns)
-        seeds = datasets.dataset_seeds(config.seed, config.episodes)
         for policy in config.policies:
-            with progress_bar(config.episodes, f"{policy} on {persona}", config.progress) as bar:
-                played = datasets.play(policy, setting, seeds, config.seed, bar.update)
-            written.append(datasets.write_dataset(config.out, setting, policy, [played], config.seed,
-                                                  force=config.force))
+            written.append(datasets.write_played(config.out, setting, policy, config.episodes, config.seed,
+                                                 config.force, config.progress))
             report(written[-1])
         if config.mixed and len(config.policies) > 1:
-            written.append(write_mixed(config, setting))
+            written.append(datasets.write_mixed(config.out, setting, config.policies, config.episodes, config.seed,
+                                                config.force, config.progress))
             report(written[-1])
     return written
-
-
-def write_mixed(config: Config, setting: datasets.Setting) -> datasets.Written:
-    """The mixed dataset: ``episodes`` conversations in equal parts of every chosen policy, on fresh seeds."""
-    k = len(config.policies)
-    sizes = [config.episodes // k + (1 if i < config.episodes % k else 0) for i in range(k)]
-    seeds = datasets.dataset_seeds(config.seed, config.episodes, part=1)  # after the policy datasets' seeds
-    parts, plan, first = [], [], 0
-    with progress_bar(config.episodes, f"mixed on {setting.persona}", config.progress) as bar:
-        for policy, size in zip(config.policies, sizes, strict=True):
-            if size == 0:
-                continue
-            parts.append(datasets.play(policy, setting, seeds[first : first + size], config.seed, bar.update))
-            plan.append({"policy": policy, "first_episode": first, "episodes": size})
-            first += size
-    return datasets.write_dataset(config.out, setting, datasets.MIXED, parts, config.seed,
-                                  extra={"mixed_policies": plan}, force=config.force)
 
 
 def write_recordings(config: Config) -> list[datasets.Written]:

@@ -43,6 +43,7 @@ from difficult_customer.customer_models import FACTORS
 from difficult_customer.envs import ENV_ID  # importing envs registers the id
 from difficult_customer.envs.rollout import Rollout, rollout
 from difficult_customer.experiments.library.budgets import BENCHMARK_SEED_STRIDE
+from difficult_customer.experiments.library.progress import progress_bar
 from difficult_customer.experiments.library.recordings import project_version
 
 NAMESPACE = "difficult-customer"
@@ -301,6 +302,56 @@ def _reuse(final: Path, ident: str, settings: dict[str, Any]) -> Written | None:
                    (mean - low) / (high - low), 0.0, _folder_bytes(final), reused=True)
 
 
+def write_played(root: str | Path, setting: Setting, policy: str, episodes: int, seed: int = 0,
+                 force: bool = False, progress: bool = True) -> Written:
+    """``policy``'s dataset of ``episodes`` conversations on the seeds of :func:`dataset_seeds` (part 0)."""
+    if not force:
+        found = _reuse_if_there(root, setting, policy, {"seed": seed, "episodes": episodes})
+        if found is not None:
+            return found
+    with progress_bar(episodes, f"{policy_slug(policy)} on {setting.slug}", progress) as bar:
+        played = play(policy, setting, dataset_seeds(seed, episodes), seed, bar.update)
+    return write_dataset(root, setting, policy, [played], seed, force=force)
+
+
+def write_mixed(root: str | Path, setting: Setting, policies: Sequence[str], episodes: int, seed: int = 0,
+                force: bool = False, progress: bool = True) -> Written:
+    """The mixed dataset: ``episodes`` conversations in equal parts of ``policies``, on new seeds (part 1).
+
+    Its metadata lists each part (``mixed_policies``: policy, first episode, episodes).
+    """
+    k = len(policies)
+    if k < 1:
+        raise ValueError("a mixed dataset needs at least one policy")
+    sizes = [episodes // k + (1 if i < episodes % k else 0) for i in range(k)]
+    first, plan = 0, []
+    for policy, size in zip(policies, sizes, strict=True):
+        if size:
+            plan.append({"policy": policy, "first_episode": first, "episodes": size})
+            first += size
+    extra = {"mixed_policies": plan}
+    if not force:
+        found = _reuse_if_there(root, setting, MIXED, {"seed": seed, "episodes": episodes, **extra})
+        if found is not None:
+            return found
+    seeds = dataset_seeds(seed, episodes, part=1)  # after the policy datasets' seeds
+    parts = []
+    with progress_bar(episodes, f"mixed on {setting.slug}", progress) as bar:
+        for part in plan:
+            rows = seeds[part["first_episode"] : part["first_episode"] + part["episodes"]]
+            parts.append(play(part["policy"], setting, rows, seed, bar.update))
+    return write_dataset(root, setting, MIXED, parts, seed, extra=extra, force=force)
+
+
+def _reuse_if_there(root: str | Path, setting: Setting, policy: str, settings: dict[str, Any]) -> Written | None:
+    """The dataset already written with these settings (and this project version), without playing it again."""
+    ident = dataset_id(setting, policy)
+    final = Path(root) / ident
+    if not final.exists():
+        return None
+    return _reuse(final, ident, {**settings, "project_version": project_version()})
+
+
 def load(ident: str, root: str | Path) -> Any:
     """The Minari dataset ``ident`` under ``root`` (a ``MinariDataset``).
 
@@ -344,5 +395,5 @@ def transitions(dataset: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 __all__ = [
     "DEFAULT_POLICIES", "HUMAN", "STATE_COLUMNS", "MIXED", "NAMESPACE", "Setting", "Written", "dataset_id",
     "dataset_seeds", "describe", "env_spec", "episode_buffers", "load", "play", "policy_slug", "setting_of",
-    "transitions", "write_dataset",
+    "transitions", "write_dataset", "write_mixed", "write_played",
 ]

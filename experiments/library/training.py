@@ -20,7 +20,7 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -279,8 +279,12 @@ def versions() -> dict[str, str]:
     return out
 
 
-def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
+def train(config: TrainConfig, progress: bool = True, initialize: Callable[[Any], Any] | None = None) -> dict[str, Any]:
     """Train one run, or return its saved result if it already finished with these settings.
+
+    ``initialize(model)``, if given, is called on the fresh model before training (e.g. behaviour
+    cloning, :mod:`~experiments.library.imitation`); it is not part of the run's key, so give such
+    runs their own ``out`` folder.
 
     Returns:
         The result: ``final_return`` (with ``final_stderr`` and ``final_episodes``, both 0 when it is
@@ -309,6 +313,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict[str, Any]:
     tb = str(folder / "tensorboard") if config.tensorboard else None
     model = algo_cls(policy, env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=tb,
                      **copy.deepcopy(params))  # SB3 may add classes to policy_kwargs in place
+    if initialize is not None:
+        initialize(model)
     curve: list[list[float]] = []
 
     class Curve(BaseCallback):

@@ -1,0 +1,155 @@
+"""The report's imitation section, built from one results file (``imitation.json``, ``imitate --study``).
+
+Every sentence here is computed from the numbers it sits beside: :func:`compare` decides
+"beats", "falls short of" or "cannot be told apart from" from two intervals, and the
+fidelity and offline sentences from the table they summarize.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from difficult_customer.experiments.library.imitation_study import summary
+from difficult_customer.experiments.library.io import read_json
+from difficult_customer.experiments.library.numbers import fmt, interval
+
+REGENERATE = "difficult-customer imitate --study --out results/imitation"
+"""The command that writes the results file."""
+FAITHFUL_GAP = 0.01
+"""A clone is called faithful when its score is within this much (normalized) of the policy it imitates."""
+
+
+def seeds_text(s: dict[str, Any]) -> str:
+    """``0.812 [0.790, 0.830] (5 seeds)``, or ``0.812 (all 3 seeds)`` when the seeds agree exactly."""
+    if s["seeds"] > 1 and s["high"] > s["low"]:
+        return f"{fmt(s['iqm'])} {interval(s['low'], s['high'])} ({s['seeds']} seeds)"
+    if s["seeds"] > 1:
+        return f"{fmt(s['iqm'])} (all {s['seeds']} seeds)"
+    return f"{fmt(s['iqm'])} (1 seed)"
+
+
+def policy_text(row: dict[str, Any]) -> str:
+    """The imitated policy's score: ``0.546 (exact)``, or sampled with its interval and conversations."""
+    if row["policy_source"] == "exact" or not row["policy_high"] > row["policy_low"]:
+        return f"{fmt(row['policy_normalized'])} (exact)"
+    return (f"{fmt(row['policy_normalized'])} {interval(row['policy_low'], row['policy_high'])} "
+            f"(sampled, {row['policy_episodes']:,} conversations)")
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """``beats``, ``falls short of`` or ``cannot be told apart from``: ``a``'s interval against ``b``'s."""
+    if a["low"] > b["high"]:
+        return "beats"
+    if a["high"] < b["low"]:
+        return "falls short of"
+    return "cannot be told apart from"
+
+
+def fidelity_sentence(rows: list[dict[str, Any]]) -> str:
+    """How many guides' clones score within :data:`FAITHFUL_GAP` of the guide, and the largest gap."""
+    guides = [r for r in rows if r["kind"] == "guide"]
+    gaps = {r["policy"]: r["bc"]["iqm"] - r["policy_normalized"] for r in guides}
+    close = [p for p, g in gaps.items() if abs(g) <= FAITHFUL_GAP]
+    worst = max(gaps, key=lambda p: abs(gaps[p]))
+    return (f"Behaviour cloning reproduces {len(close)} of {len(guides)} guides within {FAITHFUL_GAP} of the guide's "
+            f"own exact score; the largest gap is {worst}'s, {gaps[worst]:+.3f}.")
+
+
+def offline_sentence(off: dict[str, Any]) -> str:
+    """Where CQL lands: against the data's mean, the best policy in the data and the bracket's lower end."""
+    cql, data, lower = off["cql"], off["data"], off["bracket"][0]
+    against_data = compare(cql, data)
+    best = off["best_in_data"]["policy_normalized"]
+    rel_best = "above" if cql["low"] > best else "below" if cql["high"] < best else "level with"
+    return (f"Offline CQL on the mixed dataset scores {fmt(cql['iqm'])}: it {against_data} the data's own mean "
+            f"({fmt(data['mean'])}), is {rel_best} the best policy in the data ({off['best_in_data']['policy']}, "
+            f"{fmt(best)}), and is "
+            f"{fmt(lower - cql['iqm'])} below the lower end of the certified bracket ({fmt(lower)}).")
+
+
+def headline(results: dict[str, Any]) -> list[str]:
+    """The section's computed sentences: fidelity, belief imitation against RL, BC + RL against RL, offline RL."""
+    belief = results["belief_vs_rl"]
+    bc_rl = results["bc_rl"]
+    tuned, scratch = bc_rl["bc_rl"]["final"], bc_rl["rl"]["final"]
+    return [
+        fidelity_sentence(results["fidelity"]),
+        f"Imitating belief_lookahead ({belief['steps']:,} transitions) {compare(belief['bc'], belief['rl'])} PPO from "
+        f"scratch at the same number of environment steps ({fmt(belief['bc']['iqm'])} against "
+        f"{fmt(belief['rl']['iqm'])}).",
+        f"Behaviour cloning of {bc_rl['from']} followed by PPO {compare(tuned, scratch)} PPO from scratch after "
+        f"{bc_rl['steps']:,} steps ({fmt(tuned['iqm'])} against {fmt(scratch['iqm'])}).",
+        offline_sentence(results["offline"]),
+    ]
+
+
+def _curve_rows(bc_rl: dict[str, Any]) -> list[str]:
+    """One row per evaluation point shared by both arms: IQM over seeds of each."""
+    steps = [s for s, _ in bc_rl["rl"]["curves"][0]]
+    rows = []
+    for k, step in enumerate(steps):
+        if k not in (0, 1, 2, len(steps) // 2, len(steps) - 1):
+            continue
+        arms = []
+        for arm in ("bc_rl", "rl"):
+            values = [c[k][1] for c in bc_rl[arm]["curves"] if k < len(c)]
+            arms.append(seeds_text(summary(values)) if values else "n/a")
+        rows.append(f"| {int(step):,} | {arms[0]} | {arms[1]} |")
+    return rows
+
+
+def render_imitation(results: dict[str, Any], heading: str = "##") -> list[str]:
+    """The imitation section as Markdown lines."""
+    sub = heading + "#"
+    lines = [f"{heading} Imitation and offline RL", "",
+             f"From `imitation.json` (`{REGENERATE}`). Every learner here reads only the current observation, so every "
+             "score is exact (normalized: 0 random, 1 the oracle); intervals are over seeds (IQM, 95% bootstrap).",
+             "", *[f"- {s}" for s in headline(results)], "",
+             f"{sub} Behaviour cloning of each policy (fidelity)", "",
+             "| policy | kind | decides on | the policy | its clone | clone - policy | held-out move accuracy |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results["fidelity"]:
+        lines.append(f"| {r['policy']} | {r['kind']} | {r['decides_on']} | {policy_text(r)} | {seeds_text(r['bc'])} "
+                     f"| {r['bc']['iqm'] - r['policy_normalized']:+.3f} | {seeds_text(r['held_out_accuracy'])} |")
+    belief = results["belief_vs_rl"]
+    lines += ["", f"{sub} Imitating the best belief-based policy, against RL at the same sample count", "",
+              "| learner | samples | score |", "|---|---|---|",
+              f"| behaviour cloning of belief_lookahead (the policy: {fmt(belief['policy_normalized'])}) | "
+              f"{belief['steps']:,} transitions | {seeds_text(belief['bc'])} |",
+              f"| PPO from scratch | {belief['steps']:,} environment steps | {seeds_text(belief['rl'])} |"]
+    bc_rl = results["bc_rl"]
+    lines += ["", f"{sub} Behaviour cloning of {bc_rl['from']}, then PPO, against PPO from scratch", "",
+              f"| steps | BC of {bc_rl['from']} + PPO | PPO from scratch |", "|---|---|---|", *_curve_rows(bc_rl)]
+    off = results["offline"]
+    data, best = off["data"], off["best_in_data"]
+    lines += ["", f"{sub} Offline RL on the mixed dataset", "",
+              f"The mixed dataset holds equal parts of {', '.join(off['mixed_from'])}.", "",
+              "| | score |", "|---|---|",
+              f"| the data (mean of its {data['episodes']:,} conversations, 95% interval) | {fmt(data['mean'])} "
+              f"{interval(data['low'], data['high'])} |",
+              f"| behaviour cloning of the mix | {seeds_text(off['bc'])} |",
+              f"| discrete CQL (d3rlpy) | {seeds_text(off['cql'])} |",
+              f"| the best policy in the data, {best['policy']} | {fmt(best['policy_normalized'])} "
+              f"({'exact' if best['policy_source'] == 'exact' else 'sampled'}) |",
+              f"| certified bracket of the best observation-only policy | {interval(*off['bracket'])} |"]
+    return lines
+
+
+def load_imitation(path: str | Path) -> dict[str, Any] | None:
+    """The imitation results at ``path``, or None if there is no such file.
+
+    Raises:
+        ValueError: if the file is not an imitation results file.
+    """
+    data = read_json(path)
+    if data is None:
+        return None
+    if not isinstance(data, dict) or data.get("kind") != "imitation":
+        kind = data.get("kind") if isinstance(data, dict) else None
+        raise ValueError(f"{path} is not an imitation results file (kind {kind!r}); "
+                         f"allowed: the imitation.json that `{REGENERATE}` writes")
+    return data
+
+
+__all__ = ["FAITHFUL_GAP", "REGENERATE", "compare", "headline", "load_imitation", "render_imitation", "seeds_text"]

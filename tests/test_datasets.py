@@ -186,3 +186,11 @@ def test_a_missing_dataset_lists_the_ones_there(written):
     root, w, _ = written
     with pytest.raises(ValueError, match="guide_004-v0"):
         datasets.load("difficult-customer/mixture/nothing-v0", root)
+
+
+def test_a_relative_root_works(tmp_path, monkeypatch):
+    """minari 0.5.4 resolves a relative MINARI_DATASETS_PATH wrongly when it sizes a dataset; ours is made absolute."""
+    monkeypatch.chdir(tmp_path)
+    w = datasets.write_played("rel/data", datasets.Setting(), "random", 5, progress=False)
+    assert w.path == tmp_path / "rel" / "data" / "difficult-customer" / "mixture" / "random-v0"
+    assert datasets.load(w.dataset_id, "rel/data").total_episodes == 5

@@ -222,7 +222,7 @@ def write_dataset(
     """
     import minari  # the data extra
 
-    root = Path(root)
+    root = Path(root).resolve()  # minari 0.5.4 joins a relative MINARI_DATASETS_PATH twice when sizing a dataset
     ident = dataset_id(setting, policy)
     final = root / ident
     parts = list(parts)
@@ -360,7 +360,7 @@ def load(ident: str, root: str | Path) -> Any:
     """
     import minari  # the data extra
 
-    root = Path(root)
+    root = Path(root).resolve()
     if not (root / ident / "data").is_dir():
         found = sorted(str(p.parent.relative_to(root)) for p in root.glob("**/data") if p.is_dir())
         raise ValueError(f"no dataset {ident!r} in {root}; allowed: {', '.join(found) or 'none (run datasets)'}")

@@ -13,7 +13,10 @@ when that command is asked for, builds its ``Config`` from the arguments with
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.util
+import io
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -80,9 +83,23 @@ def description(module: ModuleType) -> str:
     return (module.__doc__ or "").strip()
 
 
+def quiet_gym_notice() -> None:
+    """Import the old ``gym`` once, if installed, with the notice it prints to stderr silenced.
+
+    d3rlpy (the ``data`` extra) depends on gym 0.26, whose import prints that gym is unmaintained;
+    stable-baselines3 imports gym whenever it is installed, so without this every command that
+    trains would print it. The project itself uses gymnasium only.
+    """
+    if importlib.util.find_spec("gym") is None:
+        return
+    with contextlib.redirect_stderr(io.StringIO()):
+        importlib.import_module("gym")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``difficult-customer NAME ARGS...``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_gym_notice()
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2

@@ -39,7 +39,7 @@ import numpy as np
 from difficult_customer import agents
 from difficult_customer.agents.base import PolicyContext
 from difficult_customer.agents.exact.evaluation import oracle_value, random_value
-from difficult_customer.customer_models import FACTORS
+from difficult_customer.customer_models import FACTORS, Outcome
 from difficult_customer.envs import ENV_ID  # importing envs registers the id
 from difficult_customer.envs.rollout import Rollout, rollout
 from difficult_customer.experiments.library.budgets import BENCHMARK_SEED_STRIDE
@@ -139,7 +139,7 @@ def episode_buffers(played: Rollout, first_id: int = 0) -> list[Any]:
     out = []
     for i in range(played.n):
         t = int(played.turns[i])
-        timed_out = played.outcome_names()[i] == "timed_out" if t else False
+        timed_out = int(played.outcomes[i]) == int(Outcome.timed_out)
         rewards = played.rewards[i, :t].astype(np.float64)
         ended = np.zeros(t, dtype=bool)
         cut = np.zeros(t, dtype=bool)

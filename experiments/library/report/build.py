@@ -45,6 +45,7 @@ from difficult_customer.experiments.library.faithfulness import MainTable, main_
 from difficult_customer.experiments.library.io import cached
 from difficult_customer.experiments.library.plateau import plateau, steps_to_reach
 from difficult_customer.experiments.library.report.baselines import STORE_NAME, load_baselines
+from difficult_customer.experiments.library.report.imitation import committed_imitation
 from difficult_customer.experiments.library.report.results import (
     BracketEntry,
     Convergence,
@@ -301,6 +302,7 @@ def add_baselines(results: Results, folder: Traversable | Path | None = None) ->
     (:func:`~experiments.library.findings.converged_groups`); otherwise the line says so.
     """
     results.baselines, results.baselines_note = load_baselines(folder)
+    results.imitation, results.imitation_note = committed_imitation(findings.baseline_context(results), folder)
     if results.baselines is not None and not findings.converged_groups(results):
         trained = ", ".join(sorted(results.baselines.contexts)) or "no model"
         results.baselines_note = (f"The converged baselines ({STORE_NAME}) were trained on {trained}, not on this "

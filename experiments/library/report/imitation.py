@@ -7,15 +7,21 @@ fidelity and offline sentences from the table they summarize.
 
 from __future__ import annotations
 
+import json
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from difficult_customer.experiments.library.imitation_study import summary
+from difficult_customer.experiments.library.imitation_study import KIND, summary
 from difficult_customer.experiments.library.io import read_json
 from difficult_customer.experiments.library.numbers import fmt, interval
+from difficult_customer.experiments.library.report.baselines import STORE_NAME, baselines_folder
 
-REGENERATE = "difficult-customer imitate --study --out results/imitation"
-"""The command that writes the results file."""
+RESULTS_FILE = "imitation.json"
+"""The study's results file; the committed copy is ``experiments/baselines/imitation.json``."""
+REGENERATE = ("difficult-customer imitate --study --out results/imitation && "
+              "cp results/imitation/imitation.json experiments/baselines/")
+"""The commands that write the results file and commit-ready copy."""
 FAITHFUL_GAP = 0.01
 """A clone is called faithful when its score is within this much (normalized) of the policy it imitates."""
 
@@ -136,6 +142,33 @@ def render_imitation(results: dict[str, Any], heading: str = "##") -> list[str]:
     return lines
 
 
+def committed_imitation(context: str, folder: Traversable | Path | None = None) -> tuple[dict[str, Any] | None, str]:
+    """The committed study (``experiments/baselines/imitation.json``) if it was run on ``context``
+    (``persona/ablated/turns``), else None and one line saying why it is not shown."""
+    folder = baselines_folder() if folder is None else folder
+    path = folder.joinpath(RESULTS_FILE)
+    if not path.is_file():
+        return None, f"Imitation: no committed study ({STORE_NAME}/{RESULTS_FILE}); `{REGENERATE}` writes one."
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        return None, f"Imitation: {STORE_NAME}/{RESULTS_FILE} cannot be read ({err}); rerun `{REGENERATE}`."
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        return None, f"Imitation: {STORE_NAME}/{RESULTS_FILE} holds results of another kind; rerun `{REGENERATE}`."
+    s = data["setting"]
+    ran_on = f"{s['persona']}/{'-'.join(s['ablate']) or 'none'}/{s['max_turns']}"
+    if ran_on != context:
+        return None, f"Imitation: the committed study ran on {ran_on}, not on this report's model ({context})."
+    return data, ""
+
+
+def section_imitation(results: Any) -> list[str]:
+    """The report's imitation section (a report's sections list takes it), or the one line saying why there is none."""
+    if results.imitation is None:
+        return [results.imitation_note, ""] if results.imitation_note else []
+    return [*render_imitation(results.imitation, heading="###"), ""]
+
+
 def load_imitation(path: str | Path) -> dict[str, Any] | None:
     """The imitation results at ``path``, or None if there is no such file.
 
@@ -152,4 +185,5 @@ def load_imitation(path: str | Path) -> dict[str, Any] | None:
     return data
 
 
-__all__ = ["FAITHFUL_GAP", "REGENERATE", "compare", "headline", "load_imitation", "render_imitation", "seeds_text"]
+__all__ = ["FAITHFUL_GAP", "REGENERATE", "RESULTS_FILE", "committed_imitation", "compare", "headline", "load_imitation",
+           "render_imitation", "section_imitation", "seeds_text"]

@@ -18,6 +18,7 @@ from difficult_customer.experiments.library.faithfulness import render_section
 from difficult_customer.experiments.library.numbers import fmt, interval, percent
 from difficult_customer.experiments.library.plateau import RULE
 from difficult_customer.experiments.library.report.build import GROUP_ORDER
+from difficult_customer.experiments.library.report.imitation import section_imitation
 from difficult_customer.experiments.library.report.results import (
     AblationResults,
     AnyResults,
@@ -345,8 +346,8 @@ def section_settings(results: Results) -> list[str]:
 
 
 SECTIONS: list[Section] = [section_headline, section_bracket, section_scores, section_personas, section_reliability,
-                           section_curves, section_baselines, section_conformance, section_faithfulness,
-                           section_sensitivity, section_strategies, section_settings]
+                           section_curves, section_baselines, section_imitation, section_conformance,
+                           section_faithfulness, section_sensitivity, section_strategies, section_settings]
 """The sections of report.md, in order; a new section is a function added here."""
 
 

@@ -385,6 +385,10 @@ class Results:
     """One line on the converged baselines: why there are none, or why the headline leaves them out."""
     converged_note: str = ""
     """One line on the conformance of the converged learners' best seeds: why it is left out (empty when shown)."""
+    imitation: dict[str, Any] | None = None
+    """The committed imitation study (``experiments/baselines/imitation.json``, ``imitate --study``), as written."""
+    imitation_note: str = ""
+    """One line on the imitation study: why it is not shown (empty when it is)."""
 
     @property
     def persona(self) -> str:

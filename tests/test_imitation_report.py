@@ -15,8 +15,10 @@ def s(mid: float, low: float, high: float, seeds: int = 3) -> dict:
     return {"values": [low, mid, high][:seeds], "iqm": mid, "low": low, "high": high, "seeds": seeds}
 
 
-def results(bc_belief=s(0.80, 0.79, 0.81), rl_same=s(0.70, 0.68, 0.72), tuned=s(0.85, 0.84, 0.86),
-            scratch=s(0.82, 0.81, 0.83), cql=s(0.75, 0.74, 0.76), guide_gaps=(0.004, -0.2)) -> dict:
+def results(bc_belief=(0.80, 0.79, 0.81), rl_same=(0.70, 0.68, 0.72), tuned=(0.85, 0.84, 0.86),
+            scratch=(0.82, 0.81, 0.83), cql=(0.75, 0.74, 0.76), guide_gaps=(0.004, -0.2)) -> dict:
+    """Imitation results of a made-up study; each score is (IQM, low, high) over 3 seeds."""
+    bc_belief, rl_same, tuned, scratch, cql = (s(*x) for x in (bc_belief, rl_same, tuned, scratch, cql))
     fidelity = [{"policy": f"guide_00{k}", "kind": "guide", "decides_on": "partial", "policy_normalized": 0.5,
                  "policy_source": "exact", "policy_low": 0.5, "policy_high": 0.5, "policy_episodes": 0,
                  "transitions": 1000, "bc": s(0.5 + gap, 0.5 + gap - 0.01, 0.5 + gap + 0.01),
@@ -52,12 +54,12 @@ def test_headline_sentences_follow_the_numbers_on_both_sides():
     assert "followed by PPO beats PPO from scratch" in up[2]
     assert "cannot be told apart from" not in up[3] and "it beats the data's own mean" in up[3]
     assert "below the best policy in the data" in up[3] and "0.147 below the lower end" in up[3]
-    down = section.headline(results(bc_belief=s(0.6, 0.59, 0.61), tuned=s(0.7, 0.69, 0.71),
-                                    cql=s(0.5, 0.49, 0.51), guide_gaps=(0.004, 0.009)))
+    down = section.headline(results(bc_belief=(0.6, 0.59, 0.61), tuned=(0.7, 0.69, 0.71), cql=(0.5, 0.49, 0.51),
+                                    guide_gaps=(0.004, 0.009)))
     assert "reproduces 2 of 2 guides" in down[0]
     assert "falls short of PPO" in down[1] and "followed by PPO falls short of" in down[2]
     assert "it falls short of the data's own mean" in down[3]
-    above = section.headline(results(cql=s(0.95, 0.94, 0.96)))[3]
+    above = section.headline(results(cql=(0.95, 0.94, 0.96)))[3]
     assert "above the best policy in the data" in above and "-0.053 below" in above
 
 

@@ -67,6 +67,8 @@ def test_seeds_text_never_prints_an_interval_of_zero_width():
     assert section.seeds_text(s(0.5, 0.5, 0.5)) == "0.500 (all 3 seeds)"
     assert section.seeds_text(s(0.5, 0.5, 0.5, seeds=1)) == "0.500 (1 seed)"
     assert section.seeds_text(s(0.5, 0.49, 0.51)) == "0.500 [0.490, 0.510] (3 seeds)"
+    assert section.seeds_text(s(0.5, 0.5 - 2e-7, 0.5 + 2e-7)) == "0.500 (3 seeds, spread under 1e-6)"
+    assert section.seeds_text(s(0.5, 0.5 - 1e-6, 0.5 + 1e-6)) == "0.500 [0.499999, 0.500001] (3 seeds)"
 
 
 def test_the_section_shows_every_part():

@@ -27,9 +27,12 @@ FAITHFUL_GAP = 0.01
 
 
 def seeds_text(s: dict[str, Any]) -> str:
-    """``0.812 [0.790, 0.830] (5 seeds)``, or ``0.812 (all 3 seeds)`` when the seeds agree exactly."""
-    if s["seeds"] > 1 and s["high"] > s["low"]:
+    """``0.812 [0.790, 0.830] (5 seeds)``; ``0.812 (all 3 seeds)`` when the seeds agree exactly, and
+    ``0.812 (3 seeds, spread under 1e-6)`` when they differ by less than six decimals show."""
+    if s["seeds"] > 1 and s["high"] - s["low"] >= 1e-6:
         return f"{fmt(s['iqm'])} {interval(s['low'], s['high'])} ({s['seeds']} seeds)"
+    if s["seeds"] > 1 and s["high"] > s["low"]:
+        return f"{fmt(s['iqm'])} ({s['seeds']} seeds, spread under 1e-6)"
     if s["seeds"] > 1:
         return f"{fmt(s['iqm'])} (all {s['seeds']} seeds)"
     return f"{fmt(s['iqm'])} (1 seed)"

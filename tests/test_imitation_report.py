@@ -109,8 +109,8 @@ def test_a_tiny_study_writes_every_part_and_resumes_without_recomputing(tmp_path
 
     config = imitation_study.StudyConfig(
         data=str(tmp_path / "data"), out=str(tmp_path / "out"), episodes=30, bc_seeds=2, rl_seeds=2, rl_steps=512,
-        eval_every=256, cql_seeds=1, mc_episodes=40, bc=imitation.BCConfig(epochs=1),
-        cql=imitation.CQLConfig(steps=10), progress=False)
+        eval_every=2048, cql_seeds=1, mc_episodes=40, bc=imitation.BCConfig(epochs=1),
+        cql=imitation.CQLConfig(steps=10), bracket={"points": 8, "depth": 1}, progress=False)
     first = imitation_study.run_study(config, log=lambda _: None)
     assert [f["policy"] for f in first["fidelity"]] == list(imitation_study.IMITATED)
     assert first["belief_vs_rl"]["steps"] == first["fidelity"][-1]["transitions"]

@@ -68,6 +68,8 @@ class StudyConfig:
     """Seeds of offline CQL."""
     mc_episodes: int = 20_000
     """Conversations (seeded) that score a policy the tables cannot value exactly (belief_lookahead)."""
+    bracket: dict[str, int] = field(default_factory=lambda: dict(PRECISE))
+    """Settings of the certified bracket (``certified_bracket``'s points, depth, lower_depth); the report's."""
     bc: imitation.BCConfig = field(default_factory=imitation.BCConfig)
     cql: imitation.CQLConfig = field(default_factory=imitation.CQLConfig)
     progress: bool = True
@@ -209,7 +211,7 @@ def run_study(config: StudyConfig, log: Callable[[str], Any] = print) -> dict[st
         returns = np.array([float(r) for r in _episode_returns(demos)])
         data = (returns - random_value(context)) / (oracle_value(context) - random_value(context))
         half = 1.959963984540054 * data.std(ddof=1) / np.sqrt(data.size)
-        bracket = certified_bracket(context, **PRECISE)  # the report's setting, so its sections agree
+        bracket = certified_bracket(context, **config.bracket)
         return {"cql": summary(cql), "bc": summary([r["normalized"] for r in bc]),
                 "data": {"mean": float(data.mean()), "low": float(data.mean() - half),
                          "high": float(data.mean() + half), "episodes": int(data.size)},
@@ -218,7 +220,8 @@ def run_study(config: StudyConfig, log: Callable[[str], Any] = print) -> dict[st
                 "mixed_from": list(MIXED_FROM)}
 
     offline_result = _part(config, "offline", {**base, "cql": asdict(config.cql), "seeds": config.cql_seeds,
-                                               "bc": asdict(config.bc), "bc_seeds": config.bc_seeds}, offline)
+                                               "bc": asdict(config.bc), "bc_seeds": config.bc_seeds,
+                                               "bracket": config.bracket}, offline)
     results = {"kind": KIND, "setting": asdict(setting), "config": json.loads(json.dumps(asdict(config))),
                "datasets": made, "fidelity": fidelity, "belief_vs_rl": belief_vs_rl, "bc_rl": bc_rl_result,
                "offline": offline_result, "seconds": time.perf_counter() - start}

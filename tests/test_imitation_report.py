@@ -125,3 +125,26 @@ def test_a_tiny_study_writes_every_part_and_resumes_without_recomputing(tmp_path
     monkeypatch.setattr(imitation_study, "rl_runs", recompute)
     again = imitation_study.run_study(config, log=lambda _: None)
     assert again["fidelity"] == first["fidelity"] and again["offline"] == first["offline"]
+
+
+def test_the_committed_study_is_of_the_current_model():
+    """The committed imitation.json's exact scores of the policies it imitates are today's: regenerate it when not."""
+    from difficult_customer.agents.base import PolicyContext
+    from difficult_customer.agents.exact.evaluation import normalized
+    from difficult_customer.experiments.library.evaluation import policy_value
+
+    data, note = section.committed_imitation("mixture/none/16")
+    assert data is not None, note
+    context = PolicyContext.create("mixture")
+    for row in data["fidelity"]:
+        if row["policy_source"] == "exact":
+            now = normalized(policy_value(row["policy"], context)["return"], context)
+            assert row["policy_normalized"] == pytest.approx(now, abs=1e-9), f"rerun `{section.REGENERATE}`"
+    assert "### Imitation and offline RL" in "\n".join(section.section_imitation(_Report(data)))
+
+
+class _Report:
+    """The two fields of a report's results that the imitation section reads."""
+
+    def __init__(self, imitation: dict) -> None:
+        self.imitation, self.imitation_note = imitation, ""

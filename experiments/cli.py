@@ -13,14 +13,13 @@ when that command is asked for, builds its ``Config`` from the arguments with
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import importlib.util
-import io
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
+
+from difficult_customer.experiments.library.notices import quiet_gym_notice
 
 _COMMANDS = "difficult_customer.experiments.commands"
 _TEACHING = "difficult_customer.experiments.teaching"
@@ -81,19 +80,6 @@ def parse(name: str, args: Sequence[str]) -> Any:
 def description(module: ModuleType) -> str:
     """A command's ``--help`` description: its module docstring."""
     return (module.__doc__ or "").strip()
-
-
-def quiet_gym_notice() -> None:
-    """Import the old ``gym`` once, if installed, with the notice it prints to stderr silenced.
-
-    d3rlpy (the ``data`` extra) depends on gym 0.26, whose import prints that gym is unmaintained;
-    stable-baselines3 imports gym whenever it is installed, so without this every command that
-    trains would print it. The project itself uses gymnasium only.
-    """
-    if importlib.util.find_spec("gym") is None:
-        return
-    with contextlib.redirect_stderr(io.StringIO()):
-        importlib.import_module("gym")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,7 +110,7 @@ def test_imitate_clones_a_dataset_and_saves_models_benchmark_can_load(root, tmp_
                             bc=imitation.BCConfig(epochs=5))
     assert imitate.main(config) == 0
     out = capsys.readouterr().out
-    assert "behaviour cloning" in out and "exact" in out
+    assert "behaviour cloning" in out and "exact" in out and "IQM" in out and "(1 seed)" in out
     model = next(tmp_path.glob("bc/*/seed0/model.zip"))
     policy = agents.make(str(model))
     context = PolicyContext.create(SETTING.persona, SETTING.ablate, SETTING.max_turns)

@@ -24,7 +24,7 @@ from typing import Any
 from difficult_customer.experiments.library import datasets, imitation
 from difficult_customer.experiments.library.imitation_study import StudyConfig, run_study, summary
 from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
-from difficult_customer.experiments.library.report.imitation import render_imitation
+from difficult_customer.experiments.library.report.imitation import render_imitation, seeds_text
 
 
 @dataclass
@@ -138,12 +138,12 @@ def main(config: Config) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    bc = result["bc"]
     print(f"{config.dataset}: the data score {result['data_normalized']:.3f} (normalized, mean of its conversations)")
     for run in result["runs"]:
         extra = f", after {config.rl_steps:,} PPO steps {run['bc_rl']['normalized']:.3f}" if config.rl_steps else ""
         print(f"  seed {run['seed']}: behaviour cloning {run['bc']['normalized']:.3f} exact "
               f"(held-out move accuracy {run['held_out_accuracy']:.3f}){extra}; model {run['model']}")
-    spread = "" if bc["seeds"] == 1 else f" [{bc['low']:.3f}, {bc['high']:.3f}] over {bc['seeds']} seeds"
-    print(f"behaviour cloning: IQM {bc['iqm']:.3f}{spread}")
+    print(f"behaviour cloning: IQM {seeds_text(result['bc'])}")
+    if config.rl_steps:
+        print(f"after {config.rl_steps:,} PPO steps: IQM {seeds_text(result['bc_rl'])}")
     return 0

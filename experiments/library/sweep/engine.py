@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from difficult_customer.experiments.library.notices import quiet_gym_notice
 from difficult_customer.experiments.library.sweep.runs import get_kind
 from difficult_customer.experiments.library.sweep.store import Store
 from difficult_customer.experiments.library.sweep.study import Run, Study
@@ -140,7 +141,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         yield
         return
     if address in (None, "", "local"):
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING")
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING",
+                 runtime_env={"worker_process_setup_hook": quiet_gym_notice})
     else:
         ray.init(address=address, logging_level="WARNING")
     try:

@@ -56,7 +56,9 @@ def test_headline_sentences_follow_the_numbers_on_both_sides():
     assert "below the best policy in the data" in up[3] and "0.147 below the lower end" in up[3]
     down = section.headline(results(bc_belief=(0.6, 0.59, 0.61), tuned=(0.7, 0.69, 0.71), cql=(0.5, 0.49, 0.51),
                                     guide_gaps=(0.004, 0.009)))
-    assert "reproduces 2 of 2 guides" in down[0]
+    assert "reproduces 2 of 2 guides" in down[0] and "guide_001's, +0.009" in down[0]
+    tiny = section.headline(results(guide_gaps=(4e-7, -1e-7)))[0]
+    assert "reproduces 2 of 2 guides" in tiny and "guide_000's, +4.0e-07" in tiny
     assert "falls short of PPO" in down[1] and "followed by PPO falls short of" in down[2]
     assert "it falls short of the data's own mean" in down[3]
     above = section.headline(results(cql=(0.95, 0.94, 0.96)))[3]

@@ -61,8 +61,9 @@ def fidelity_sentence(rows: list[dict[str, Any]]) -> str:
     gaps = {r["policy"]: r["bc"]["iqm"] - r["policy_normalized"] for r in guides}
     close = [p for p, g in gaps.items() if abs(g) <= FAITHFUL_GAP]
     worst = max(gaps, key=lambda p: abs(gaps[p]))
+    gap = f"{gaps[worst]:+.3f}" if abs(gaps[worst]) >= 0.0005 else f"{gaps[worst]:+.1e}"
     return (f"Behaviour cloning reproduces {len(close)} of {len(guides)} guides within {FAITHFUL_GAP} of the guide's "
-            f"own exact score; the largest gap is {worst}'s, {gaps[worst]:+.3f}.")
+            f"own exact score; the largest gap is {worst}'s, {gap}.")
 
 
 def offline_sentence(off: dict[str, Any]) -> str:

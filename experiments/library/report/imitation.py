@@ -55,15 +55,22 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
     return "cannot be told apart from"
 
 
+def gap_text(gap: float) -> str:
+    """A clone's score minus its policy's: ``-0.050``; under 0.0005 in full (``+4.2e-07``), since ``+0.000`` hides
+    whether the two differ at all; ``0`` when they are equal."""
+    if gap == 0:
+        return "0"
+    return f"{gap:+.3f}" if abs(gap) >= 0.0005 else f"{gap:+.1e}"
+
+
 def fidelity_sentence(rows: list[dict[str, Any]]) -> str:
     """How many guides' clones score within :data:`FAITHFUL_GAP` of the guide, and the largest gap."""
     guides = [r for r in rows if r["kind"] == "guide"]
     gaps = {r["policy"]: r["bc"]["iqm"] - r["policy_normalized"] for r in guides}
     close = [p for p, g in gaps.items() if abs(g) <= FAITHFUL_GAP]
     worst = max(gaps, key=lambda p: abs(gaps[p]))
-    gap = f"{gaps[worst]:+.3f}" if abs(gaps[worst]) >= 0.0005 else f"{gaps[worst]:+.1e}"
     return (f"Behaviour cloning reproduces {len(close)} of {len(guides)} guides within {FAITHFUL_GAP} of the guide's "
-            f"own exact score; the largest gap is {worst}'s, {gap}.")
+            f"own exact score; the largest gap is {worst}'s, {gap_text(gaps[worst])}.")
 
 
 def offline_sentence(off: dict[str, Any]) -> str:
@@ -121,7 +128,7 @@ def render_imitation(results: dict[str, Any], heading: str = "##") -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for r in results["fidelity"]:
         lines.append(f"| {r['policy']} | {r['kind']} | {r['decides_on']} | {policy_text(r)} | {seeds_text(r['bc'])} "
-                     f"| {r['bc']['iqm'] - r['policy_normalized']:+.3f} | {seeds_text(r['held_out_accuracy'])} |")
+                     f"| {gap_text(r['bc']['iqm'] - r['policy_normalized'])} | {seeds_text(r['held_out_accuracy'])} |")
     belief = results["belief_vs_rl"]
     lines += ["", f"{sub} Imitating the best belief-based policy, against RL at the same sample count", "",
               "| learner | samples | score |", "|---|---|---|",

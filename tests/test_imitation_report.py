@@ -66,7 +66,7 @@ def test_headline_sentences_follow_the_numbers_on_both_sides():
 
 
 def test_gaps_too_small_for_three_decimals_are_printed_in_full():
-    assert [section.gap_text(g) for g in (0.0, 4.2e-7, -0.05)] == ["0", "+4.2e-07", "-0.050"]
+    assert [section.gap_text(g) for g in (0.0, 4.2e-17, 4.2e-7, -0.05)] == ["0", "0", "+4.2e-07", "-0.050"]
 
 
 def test_seeds_text_never_prints_an_interval_of_zero_width():

@@ -57,8 +57,8 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
 
 def gap_text(gap: float) -> str:
     """A clone's score minus its policy's: ``-0.050``; under 0.0005 in full (``+4.2e-07``), since ``+0.000`` hides
-    whether the two differ at all; ``0`` when they are equal."""
-    if gap == 0:
+    whether the two differ at all; ``0`` when they are equal to rounding (under 1e-12)."""
+    if abs(gap) < 1e-12:
         return "0"
     return f"{gap:+.3f}" if abs(gap) >= 0.0005 else f"{gap:+.1e}"
 

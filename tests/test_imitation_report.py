@@ -149,6 +149,29 @@ def test_the_committed_study_is_of_the_current_model():
     assert "### Imitation and offline RL" in "\n".join(section.section_imitation(_Report(data)))
 
 
+def test_every_number_of_the_committed_section_is_in_its_file_or_derived_from_it():
+    """Each three-decimal number the section prints is a value of imitation.json, or one of the few it derives:
+    a clone's gap to its policy, the bracket's lower end minus CQL, and the IQM and interval of each curve step."""
+    import re
+
+    from difficult_customer.experiments.library.imitation_study import summary
+    from difficult_customer.experiments.library.numbers import fmt
+
+    data, note = section.committed_imitation("mixture/none/16")
+    assert data is not None, note
+    text = "\n".join(section.render_imitation(data))
+    numbers = set(re.findall(r"-?\d+\.\d{3}\b", text))
+    values = {fmt(float(x)) for x in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", json.dumps(data))}
+    values |= {fmt(r["bc"]["iqm"] - r["policy_normalized"]) for r in data["fidelity"]}
+    values.add(fmt(data["offline"]["bracket"][0] - data["offline"]["cql"]["iqm"]))
+    for arm in ("bc_rl", "rl"):
+        curves = data["bc_rl"][arm]["curves"]
+        for k in range(len(curves[0])):
+            at = summary([c[k][1] for c in curves])
+            values |= {fmt(at["iqm"]), fmt(at["low"]), fmt(at["high"])}
+    assert numbers and numbers <= values, numbers - values
+
+
 class _Report:
     """The two fields of a report's results that the imitation section reads."""
 

@@ -209,9 +209,11 @@ def test_every_number_in_the_report_matches_results_json(tiny):
     for name, rules in results.conformance.items():
         assert f"| {render.row_name(results, name)} | " + " | ".join(rate_cell(rules[r]) for r in RULES) + " |" in text
     assert "| ppo_belief (model's filter) |" in text
-    # every three-decimal number of the report's own sections occurs in results.json (the faithfulness and
-    # sensitivity sections are rendered by their library modules from results.faithfulness and .sensitivity)
-    own = [s for s in render.SECTIONS if s not in (render.section_faithfulness, render.section_sensitivity)]
+    # every three-decimal number of the report's own sections occurs in results.json (the faithfulness,
+    # sensitivity and imitation sections are rendered by their library modules from results.faithfulness,
+    # .sensitivity and .imitation; tests/test_imitation_report.py checks the imitation section's numbers)
+    library = (render.section_faithfulness, render.section_sensitivity, render.section_imitation)
+    own = [s for s in render.SECTIONS if s not in library]
     numbers = set(re.findall(r"-?\d+\.\d{3}\b", render.render(results, own)))
     flat = json.dumps(to_data(results))
     values = {fmt(float(x)) for x in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", flat)} | {"0.000", "1.000"}

@@ -111,8 +111,12 @@ def test_load_imitation_names_a_file_of_another_kind(tmp_path):
 def test_a_tiny_study_writes_every_part_and_resumes_without_recomputing(tmp_path, monkeypatch):
     pytest.importorskip("minari")
     pytest.importorskip("d3rlpy")
+    from difficult_customer.agents.exact import evaluation
     from difficult_customer.experiments.library import imitation, imitation_study
 
+    # belief_lookahead's exact value is out of reach on the mixture (its history tree exceeds the budget after
+    # about 12 s), so the study samples it; skip the attempt here and sample at once
+    monkeypatch.setattr(evaluation, "history_tree_value", lambda *args, **kwargs: None)
     config = imitation_study.StudyConfig(
         data=str(tmp_path / "data"), out=str(tmp_path / "out"), episodes=30, bc_seeds=2, rl_seeds=2, rl_steps=512,
         eval_every=2048, cql_seeds=1, mc_episodes=40, bc=imitation.BCConfig(epochs=1),

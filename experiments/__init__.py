@@ -16,3 +16,7 @@ if __name__ != "difficult_customer.experiments":  # a checkout's folder imported
         f"this package is difficult_customer.experiments, imported here as {__name__!r}; install the project "
         "(pip install -e .) and import difficult_customer.experiments"
     )
+
+from difficult_customer.experiments.library.notices import quiet_gym_notice
+
+quiet_gym_notice()  # before anything imports stable-baselines3, which imports gym if d3rlpy brought it (data extra)

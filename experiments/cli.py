@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from difficult_customer.experiments.library.notices import quiet_gym_notice
 
 _COMMANDS = "difficult_customer.experiments.commands"
 _TEACHING = "difficult_customer.experiments.teaching"
@@ -85,7 +84,6 @@ def description(module: ModuleType) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``difficult-customer NAME ARGS...``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    quiet_gym_notice()
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2

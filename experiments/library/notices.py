@@ -13,7 +13,9 @@ def quiet_gym_notice() -> None:
 
     d3rlpy (the ``data`` extra) depends on gym 0.26, whose import prints that gym is unmaintained;
     stable-baselines3 imports gym whenever it is installed, so without this every command that
-    trains (and every Ray worker that does) would print it. The project itself uses gymnasium only.
+    trains (and every Ray worker or spawned process that does) would print it. Importing
+    ``difficult_customer.experiments`` calls this; the embedded Ray's workers call it at start. The
+    project itself uses gymnasium only.
     """
     if importlib.util.find_spec("gym") is None:
         return

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-
 _COMMANDS = "difficult_customer.experiments.commands"
 _TEACHING = "difficult_customer.experiments.teaching"
 

@@ -102,10 +102,8 @@ def clone_dataset(config: Config) -> dict[str, Any]:
         run["model"] = str(path)
         runs.append(run)
         model.get_env().close()
-    low, high = dataset.storage.metadata["ref_min_score"], dataset.storage.metadata["ref_max_score"]
-    returns = [float(sum(e.rewards)) for e in dataset.iterate_episodes()]
     result = {"dataset": config.dataset, "setting": asdict(setting), "transitions": demos.part(False).size,
-              "data_normalized": (sum(returns) / len(returns) - low) / (high - low), "runs": runs,
+              "data_normalized": datasets.mean_score(dataset)[1], "runs": runs,
               "bc": summary([r["bc"]["normalized"] for r in runs]), "bc_settings": asdict(config.bc)}
     if config.rl_steps:
         result["bc_rl"] = summary([r["bc_rl"]["normalized"] for r in runs])

@@ -28,7 +28,8 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -227,24 +228,23 @@ def write_dataset(
     final = root / ident
     parts = list(parts)
     n = sum(p.n for p in parts)
-    settings = {"seed": seed, "episodes": n, "project_version": project_version(), **(extra or {})}
-    if final.exists() and not force:
-        found = _reuse(final, ident, settings)
+    settings = {"seed": seed, "episodes": n, **(extra or {})}
+    if not force:
+        found = _reuse_if_there(root, setting, policy, settings)
         if found is not None:
             return found
+    settings["project_version"] = project_version()
     context = setting.context()
     low, high = random_value(context), oracle_value(context)
     start = time.perf_counter()
     root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=root, prefix=".writing-"))
-    previous = os.environ.get("MINARI_DATASETS_PATH")
     try:
-        os.environ["MINARI_DATASETS_PATH"] = str(scratch)
         buffers, first = [], 0
         for part in parts:
             buffers += episode_buffers(part, first)
             first += part.n
-        with warnings.catch_warnings():  # minari asks for a code permalink, an e-mail and an eval env
+        with minari_root(scratch), warnings.catch_warnings():  # minari asks for a permalink, an e-mail, an eval env
             warnings.simplefilter("ignore", UserWarning)
             dataset = minari.create_dataset_from_buffers(
                 dataset_id=ident, buffer=buffers, env=env_spec(setting), algorithm_name=policy_slug(policy),
@@ -260,10 +260,6 @@ def write_dataset(
         os.replace(scratch / ident, final)
         _copy_namespace_files(scratch, root, ident)
     finally:
-        if previous is None:
-            os.environ.pop("MINARI_DATASETS_PATH", None)
-        else:
-            os.environ["MINARI_DATASETS_PATH"] = previous
         shutil.rmtree(scratch, ignore_errors=True)
     mean = float(returns.mean())
     return Written(ident, final, n, int(sum(int(p.turns.sum()) for p in parts)), mean, (mean - low) / (high - low),
@@ -285,21 +281,6 @@ def _copy_namespace_files(scratch: Path, root: Path, ident: str) -> None:
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(f, target)
-
-
-def _reuse(final: Path, ident: str, settings: dict[str, Any]) -> Written | None:
-    try:
-        dataset = load(ident, final.parents[len(Path(ident).parts) - 1])
-        stored = json.loads(dataset.storage.metadata["difficult_customer"])
-    except Exception:  # an unreadable or foreign dataset is rewritten
-        return None
-    if any(stored.get(k) != v for k, v in settings.items()):
-        return None
-    returns = np.array([float(np.sum(e.rewards)) for e in dataset.iterate_episodes()])
-    low, high = dataset.storage.metadata["ref_min_score"], dataset.storage.metadata["ref_max_score"]
-    mean = float(returns.mean())
-    return Written(ident, final, int(dataset.total_episodes), int(dataset.total_steps), mean,
-                   (mean - low) / (high - low), 0.0, _folder_bytes(final), reused=True)
 
 
 def write_played(root: str | Path, setting: Setting, policy: str, episodes: int, seed: int = 0,
@@ -349,7 +330,38 @@ def _reuse_if_there(root: str | Path, setting: Setting, policy: str, settings: d
     final = Path(root) / ident
     if not final.exists():
         return None
-    return _reuse(final, ident, {**settings, "project_version": project_version()})
+    try:
+        dataset = load(ident, root)
+        stored = json.loads(dataset.storage.metadata["difficult_customer"])
+    except Exception:  # an unreadable or foreign dataset is rewritten
+        return None
+    if any(stored.get(k) != v for k, v in {**settings, "project_version": project_version()}.items()):
+        return None
+    mean, score = mean_score(dataset)
+    return Written(ident, final.resolve(), int(dataset.total_episodes), int(dataset.total_steps), mean, score, 0.0,
+                   _folder_bytes(final), reused=True)
+
+
+@contextmanager
+def minari_root(root: Path) -> Iterator[None]:
+    """Minari's datasets folder (``MINARI_DATASETS_PATH``, read at each call) set to ``root`` for the block."""
+    previous = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(root)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = previous
+
+
+def mean_score(dataset: Any) -> tuple[float, float]:
+    """A dataset's mean episode return and that mean normalized by its own reference scores."""
+    returns = [float(np.sum(e.rewards)) for e in dataset.iterate_episodes()]
+    low, high = dataset.storage.metadata["ref_min_score"], dataset.storage.metadata["ref_max_score"]
+    mean = float(np.mean(returns))
+    return mean, (mean - low) / (high - low)
 
 
 def load(ident: str, root: str | Path) -> Any:
@@ -364,15 +376,8 @@ def load(ident: str, root: str | Path) -> Any:
     if not (root / ident / "data").is_dir():
         found = sorted(str(p.parent.relative_to(root)) for p in root.glob("**/data") if p.is_dir())
         raise ValueError(f"no dataset {ident!r} in {root}; allowed: {', '.join(found) or 'none (run datasets)'}")
-    previous = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(root)
-    try:
+    with minari_root(root):
         return minari.load_dataset(ident)
-    finally:
-        if previous is None:
-            os.environ.pop("MINARI_DATASETS_PATH", None)
-        else:
-            os.environ["MINARI_DATASETS_PATH"] = previous
 
 
 def setting_of(dataset: Any) -> Setting:
@@ -382,18 +387,8 @@ def setting_of(dataset: Any) -> Setting:
     return Setting(kwargs.get("persona", "mixture"), ablate, int(kwargs.get("max_turns", 16)))
 
 
-def transitions(dataset: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All of a dataset's (observation, action) pairs and each pair's episode index."""
-    obs, actions, episode = [], [], []
-    for k, e in enumerate(dataset.iterate_episodes()):
-        obs.append(np.asarray(e.observations)[:-1])
-        actions.append(np.asarray(e.actions))
-        episode.append(np.full(len(e.actions), k))
-    return np.concatenate(obs), np.concatenate(actions), np.concatenate(episode)
-
-
 __all__ = [
     "DEFAULT_POLICIES", "HUMAN", "STATE_COLUMNS", "MIXED", "NAMESPACE", "Setting", "Written", "dataset_id",
-    "dataset_seeds", "describe", "env_spec", "episode_buffers", "load", "play", "policy_slug", "setting_of",
-    "transitions", "write_dataset", "write_mixed", "write_played",
+    "dataset_seeds", "describe", "env_spec", "episode_buffers", "load", "mean_score", "minari_root", "play",
+    "policy_slug", "setting_of", "write_dataset", "write_mixed", "write_played",
 ]

@@ -25,6 +25,7 @@ from difficult_customer.experiments.library import datasets, imitation
 from difficult_customer.experiments.library.imitation_study import StudyConfig, run_study, summary
 from difficult_customer.experiments.library.io import atomic_write_json, atomic_write_text
 from difficult_customer.experiments.library.report.imitation import render_imitation, seeds_text
+from difficult_customer.experiments.library.training import save_model
 
 
 @dataclass
@@ -92,10 +93,7 @@ def clone_dataset(config: Config) -> dict[str, Any]:
         if config.rl_steps:
             model.learn(total_timesteps=config.rl_steps)
             run["bc_rl"] = imitation.exact_score(model, setting)
-        path = folder / f"seed{seed}" / "model.zip"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model.save(str(path.with_suffix(".tmp.zip")))
-        path.with_suffix(".tmp.zip").replace(path)
+        path = save_model(model, folder / f"seed{seed}" / "model.zip")
         atomic_write_json(path.parent / "config.json", {"config": {
             "algo": "ppo", "persona": setting.persona, "ablate": list(setting.ablate), "max_turns": setting.max_turns,
             "observation": "partial", "behaviour_cloned_from": config.dataset, "rl_steps": config.rl_steps}})

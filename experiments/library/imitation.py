@@ -173,19 +173,12 @@ def accuracy(policy: Any, demos: Demonstrations) -> float:
 
 def ppo_model(setting: Setting, seed: int, n_envs: int = 8, hyperparameters: dict[str, Any] | None = None) -> Any:
     """A fresh SB3 PPO model as ``difficult-customer train`` builds it, in ``setting``."""
-    from difficult_customer.experiments.library.training import (  # the train extra
-        TrainConfig,
-        algorithm_class,
-        load_hyperparameters,
-        make_training_env,
-    )
+    from difficult_customer.experiments.library.training import TrainConfig, make_model  # the train extra
 
     config = TrainConfig(algo="ppo", persona=setting.persona, ablate=list(setting.ablate),
                          max_turns=setting.max_turns, seed=seed, n_envs=n_envs,
                          hyperparameters=dict(hyperparameters or {}))
-    params = load_hyperparameters("ppo", config.hyperparameters)
-    policy = params.pop("policy")
-    return algorithm_class("ppo")(policy, make_training_env(config), seed=seed, device="cpu", verbose=0, **params)
+    return make_model(config)[0]
 
 
 def exact_score(policy: Any, setting: Setting) -> dict[str, float]:

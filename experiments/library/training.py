@@ -279,6 +279,28 @@ def versions() -> dict[str, str]:
     return out
 
 
+def make_model(config: TrainConfig, tensorboard_log: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """A fresh SB3 model of ``config`` on its training env, and the hyperparameters it was built with (policy included).
+
+    What :func:`train` trains, and what behaviour cloning (``experiments/library/imitation.py``) starts from.
+    """
+    params = load_hyperparameters(config.algo, config.hyperparameters)
+    policy = params.pop("policy")
+    model = algorithm_class(config.algo)(policy, make_training_env(config), seed=config.seed, device="cpu", verbose=0,
+                                         tensorboard_log=tensorboard_log,
+                                         **copy.deepcopy(params))  # SB3 may add classes to policy_kwargs in place
+    return model, {**params, "policy": policy}
+
+
+def save_model(model: Any, path: Path) -> Path:
+    """Save an SB3 model to ``path`` (a ``.zip``) atomically: written beside it, then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp.zip")
+    model.save(str(tmp))
+    tmp.replace(path)
+    return path
+
+
 def train(config: TrainConfig, progress: bool = True, initialize: Callable[[Any], Any] | None = None) -> dict[str, Any]:
     """Train one run, or return its saved result if it already finished with these settings.
 
@@ -306,13 +328,8 @@ def train(config: TrainConfig, progress: bool = True, initialize: Callable[[Any]
 
     torch.set_num_threads(1)  # reproducible, and leaves the other core to a parallel run
     set_random_seed(config.seed)
-    params = load_hyperparameters(config.algo, config.hyperparameters)
-    policy = params.pop("policy")
-    env = make_training_env(config)
-    algo_cls = algorithm_class(config.algo)
-    tb = str(folder / "tensorboard") if config.tensorboard else None
-    model = algo_cls(policy, env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=tb,
-                     **copy.deepcopy(params))  # SB3 may add classes to policy_kwargs in place
+    model, hyperparameters = make_model(config, str(folder / "tensorboard") if config.tensorboard else None)
+    env = model.get_env()
     if initialize is not None:
         initialize(model)
     curve: list[list[float]] = []
@@ -325,7 +342,7 @@ def train(config: TrainConfig, progress: bool = True, initialize: Callable[[Any]
             return True
 
     atomic_write_json(folder / "config.json", {"config": asdict(config),
-                                                "hyperparameters": {**params, "policy": policy},
+                                                "hyperparameters": hyperparameters,
                                                 "versions": versions()})
     started = time.perf_counter()
     curve.append([0, evaluate_model(model, config)])
@@ -334,10 +351,7 @@ def train(config: TrainConfig, progress: bool = True, initialize: Callable[[Any]
     if not curve or curve[-1][0] != model.num_timesteps:
         curve.append([int(model.num_timesteps), final])
     wall = time.perf_counter() - started
-    model_path = folder / "model.zip"
-    tmp = folder / "model.tmp.zip"
-    model.save(str(tmp))
-    tmp.replace(model_path)
+    model_path = save_model(model, folder / "model.zip")
     env.close()
     result = {
         "key": config.key(),

@@ -99,14 +99,6 @@ def test_the_committed_file_is_shown_only_on_its_own_model(tmp_path):
     assert data is None and "ran on mixture/none/16" in note
 
 
-def test_load_imitation_names_a_file_of_another_kind(tmp_path):
-    path = tmp_path / "x.json"
-    assert section.load_imitation(path) is None
-    path.write_text(json.dumps({"kind": "ablations"}))
-    with pytest.raises(ValueError, match="'ablations'"):
-        section.load_imitation(path)
-
-
 @pytest.mark.slow
 def test_a_tiny_study_writes_every_part_and_resumes_without_recomputing(tmp_path, monkeypatch):
     pytest.importorskip("minari")

@@ -23,7 +23,7 @@ actions only, so CQL is the offline-RL method. All of this is the ``data`` extra
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -250,12 +250,7 @@ def quiet_d3rlpy() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
-def settings_dict(*configs: Any) -> dict[str, Any]:
-    """The settings of ``configs`` (dataclasses) as one JSON-ready dict, keyed by class name."""
-    return {type(c).__name__: asdict(c) for c in configs}
-
-
 __all__ = [
     "ArgmaxQ", "BCConfig", "CQLConfig", "Demonstrations", "accuracy", "clone", "demonstrations", "exact_score",
-    "offline_cql", "ppo_model", "settings_dict",
+    "offline_cql", "ppo_model", "quiet_d3rlpy",
 ]

@@ -29,11 +29,12 @@ import numpy as np
 
 from difficult_customer import agents
 from difficult_customer.agents.exact.bracket import PRECISE, certified_bracket
-from difficult_customer.agents.exact.evaluation import normalized, oracle_value, random_value
+from difficult_customer.agents.exact.evaluation import normalized
 from difficult_customer.experiments.library import datasets, imitation
 from difficult_customer.experiments.library.evaluation import policy_value
 from difficult_customer.experiments.library.io import atomic_write_json, read_json
 from difficult_customer.experiments.library.scores import iqm_ci
+from difficult_customer.experiments.library.stats import mean_ci
 
 GUIDES = ("guide_000", "guide_001", "guide_002", "guide_003", "guide_004")
 IMITATED = (*GUIDES, "tone_reader", "belief_lookahead")
@@ -208,13 +209,11 @@ def run_study(config: StudyConfig, log: Callable[[str], Any] = print) -> dict[st
         cql = [imitation.exact_score(imitation.offline_cql(demos, config.cql, seed), setting)["normalized"]
                for seed in range(config.cql_seeds)]
         bc = bc_scores(config, demos)
-        returns = np.array([float(r) for r in _episode_returns(demos)])
-        data = (returns - random_value(context)) / (oracle_value(context) - random_value(context))
-        half = 1.959963984540054 * data.std(ddof=1) / np.sqrt(data.size)
+        returns = _episode_returns(demos)
+        mean, low, high = (normalized(x, context) for x in mean_ci(returns))  # the project's 95% t-interval
         bracket = certified_bracket(context, **config.bracket)
         return {"cql": summary(cql), "bc": summary([r["normalized"] for r in bc]),
-                "data": {"mean": float(data.mean()), "low": float(data.mean() - half),
-                         "high": float(data.mean() + half), "episodes": int(data.size)},
+                "data": {"mean": mean, "low": low, "high": high, "episodes": int(returns.size)},
                 "best_in_data": {k: best_row[k] for k in ("policy", "policy_normalized", "policy_source")},
                 "bracket": [normalized(bracket.lower, context), normalized(bracket.upper, context)],
                 "mixed_from": list(MIXED_FROM)}

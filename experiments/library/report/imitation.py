@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from difficult_customer.experiments.library.imitation_study import KIND, summary
-from difficult_customer.experiments.library.io import read_json
 from difficult_customer.experiments.library.numbers import fmt, interval
 from difficult_customer.experiments.library.report.baselines import STORE_NAME, baselines_folder
 
@@ -180,21 +179,5 @@ def section_imitation(results: Any) -> list[str]:
     return [*render_imitation(results.imitation, heading="###"), ""]
 
 
-def load_imitation(path: str | Path) -> dict[str, Any] | None:
-    """The imitation results at ``path``, or None if there is no such file.
-
-    Raises:
-        ValueError: if the file is not an imitation results file.
-    """
-    data = read_json(path)
-    if data is None:
-        return None
-    if not isinstance(data, dict) or data.get("kind") != "imitation":
-        kind = data.get("kind") if isinstance(data, dict) else None
-        raise ValueError(f"{path} is not an imitation results file (kind {kind!r}); "
-                         f"allowed: the imitation.json that `{REGENERATE}` writes")
-    return data
-
-
-__all__ = ["FAITHFUL_GAP", "REGENERATE", "RESULTS_FILE", "committed_imitation", "compare", "headline", "load_imitation",
+__all__ = ["FAITHFUL_GAP", "REGENERATE", "RESULTS_FILE", "committed_imitation", "compare", "headline",
            "render_imitation", "section_imitation", "seeds_text"]

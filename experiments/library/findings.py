@@ -33,6 +33,7 @@ from difficult_customer.experiments.library.report.results import (
     Score,
     StoreContext,
     StoreGroup,
+    context_name,
 )
 
 NEAR = 0.05
@@ -247,7 +248,7 @@ def _check_which(which: str) -> str:
 def baseline_context(results: Results) -> str:
     """The name of the report's model as a store names its contexts: ``persona/ablated switches/turn limit``."""
     st = results.settings
-    return f"{results.persona}/{'-'.join(sorted(st.ablate)) or 'none'}/{st.max_turns}"
+    return context_name({"persona": results.persona, "ablate": st.ablate, "max_turns": st.max_turns})
 
 
 def converged_groups(results: Results) -> list[StoreGroup]:

@@ -15,6 +15,7 @@ from typing import Any
 from difficult_customer.experiments.library.imitation_study import KIND, summary
 from difficult_customer.experiments.library.numbers import fmt, interval
 from difficult_customer.experiments.library.report.baselines import STORE_NAME, baselines_folder
+from difficult_customer.experiments.library.report.results import context_name
 
 RESULTS_FILE = "imitation.json"
 """The study's results file; the committed copy is ``experiments/baselines/imitation.json``."""
@@ -165,8 +166,7 @@ def committed_imitation(context: str, folder: Traversable | Path | None = None) 
         return None, f"Imitation: {STORE_NAME}/{RESULTS_FILE} cannot be read ({err}); rerun `{REGENERATE}`."
     if not isinstance(data, dict) or data.get("kind") != KIND:
         return None, f"Imitation: {STORE_NAME}/{RESULTS_FILE} holds results of another kind; rerun `{REGENERATE}`."
-    s = data["setting"]
-    ran_on = f"{s['persona']}/{'-'.join(s['ablate']) or 'none'}/{s['max_turns']}"
+    ran_on = context_name(data["setting"])
     if ran_on != context:
         return None, f"Imitation: the committed study ran on {ran_on}, not on this report's model ({context})."
     return data, ""

@@ -258,6 +258,12 @@ class Transcript:
 
 
 # ----------------------------------------------------------------------------- a report from a sweep store
+def context_name(settings: dict[str, Any]) -> str:
+    """A model as a store's results name it: ``persona/ablated switches (sorted, or none)/turn limit``."""
+    ablate = "-".join(sorted(settings.get("ablate") or [])) or "none"
+    return f"{settings['persona']}/{ablate}/{int(settings['max_turns'])}"
+
+
 @dataclass
 class StoreContext:
     """One (persona, ablation, turn limit) of a store: its references, certified bracket and exact guide scores."""

@@ -34,6 +34,7 @@ from difficult_customer.experiments.library.report.results import (
     StoreGroup,
     StoreResults,
     StoreSettings,
+    context_name,
 )
 from difficult_customer.experiments.library.report.robustness import read_sensitivity
 from difficult_customer.experiments.library.scores import reference_values
@@ -58,12 +59,6 @@ class Member:
     curve: list[list[float]] = field(default_factory=list)
     """(steps, value) pairs; normalized already for a ``train_jax`` run."""
     from_model: bool = True
-
-
-def context_name(settings: dict[str, Any]) -> str:
-    """A run's model as the store report names it: ``persona/ablated switches (sorted, or none)/turn limit``."""
-    ablate = "-".join(sorted(settings.get("ablate") or [])) or "none"
-    return f"{settings['persona']}/{ablate}/{int(settings['max_turns'])}"
 
 
 def learner_of(kind: str, settings: dict[str, Any]) -> str:

@@ -171,14 +171,19 @@ def accuracy(policy: Any, demos: Demonstrations) -> float:
     return float(np.mean(np.asarray(moves).reshape(-1) == demos.actions))
 
 
+def ppo_config(setting: Setting, seed: int, **fields: Any) -> Any:
+    """The ``TrainConfig`` of PPO in ``setting`` (``fields``: any other of its settings, e.g. steps, out)."""
+    from difficult_customer.experiments.library.training import TrainConfig  # the train extra
+
+    return TrainConfig(algo="ppo", persona=setting.persona, ablate=list(setting.ablate), max_turns=setting.max_turns,
+                       seed=seed, **fields)
+
+
 def ppo_model(setting: Setting, seed: int, n_envs: int = 8, hyperparameters: dict[str, Any] | None = None) -> Any:
     """A fresh SB3 PPO model as ``difficult-customer train`` builds it, in ``setting``."""
-    from difficult_customer.experiments.library.training import TrainConfig, make_model  # the train extra
+    from difficult_customer.experiments.library.training import make_model  # the train extra
 
-    config = TrainConfig(algo="ppo", persona=setting.persona, ablate=list(setting.ablate),
-                         max_turns=setting.max_turns, seed=seed, n_envs=n_envs,
-                         hyperparameters=dict(hyperparameters or {}))
-    return make_model(config)[0]
+    return make_model(ppo_config(setting, seed, n_envs=n_envs, hyperparameters=dict(hyperparameters or {})))[0]
 
 
 def exact_score(policy: Any, setting: Setting) -> dict[str, float]:
@@ -252,5 +257,5 @@ def quiet_d3rlpy() -> None:
 
 __all__ = [
     "ArgmaxQ", "BCConfig", "CQLConfig", "Demonstrations", "accuracy", "clone", "demonstrations", "exact_score",
-    "offline_cql", "ppo_model", "quiet_d3rlpy",
+    "offline_cql", "ppo_config", "ppo_model", "quiet_d3rlpy",
 ]

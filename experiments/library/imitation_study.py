@@ -131,14 +131,13 @@ def bc_scores(config: StudyConfig, demos: imitation.Demonstrations) -> list[dict
 def rl_runs(config: StudyConfig, setting: datasets.Setting, steps: int, folder: str,
             initialize: Callable[[Any], Any] | None = None) -> list[dict[str, Any]]:
     """PPO runs (``rl_seeds`` of them) for ``steps`` steps; ``initialize`` prepares each fresh model (BC)."""
-    from difficult_customer.experiments.library.training import TrainConfig, train  # the train extra
+    from difficult_customer.experiments.library.training import train  # the train extra
 
     runs = []
     context = setting.context()
     for seed in range(config.rl_seeds):
-        run = TrainConfig(algo="ppo", persona=setting.persona, ablate=list(setting.ablate),
-                          max_turns=setting.max_turns, steps=steps, seed=seed, eval_every=config.eval_every,
-                          out=str(Path(config.out) / "runs" / folder))
+        run = imitation.ppo_config(setting, seed, steps=steps, eval_every=config.eval_every,
+                                   out=str(Path(config.out) / "runs" / folder))
         result = train(run, progress=False, initialize=initialize)
         curve = [[int(s), normalized(v, context)] for s, v in result["curve"]]
         runs.append({"seed": seed, "final": normalized(result["final_return"], context), "curve": curve,

@@ -260,6 +260,22 @@ def save_recording(session: Session, folder: str | Path) -> Path:
             return atomic_write_json(path, record.as_dict())
 
 
+class Saved(NamedTuple):
+    """What :func:`try_save` did: the file written, or why nothing was."""
+
+    path: Path | None
+    error: str = ""
+
+
+def try_save(session: Session, folder: str | Path) -> Saved:
+    """:func:`save_recording`, with a failure (a full disk, a folder that cannot be written) returned, not raised:
+    the games report it and go on."""
+    try:
+        return Saved(save_recording(session, folder))
+    except Exception as error:  # whatever went wrong, the game must not stop
+        return Saved(None, f"the conversation was not recorded: {type(error).__name__}: {error}")
+
+
 def read_recordings(folder: str | Path) -> tuple[list[Recording], list[Skipped]]:
     """Every recording in ``folder`` (its ``*.json`` files, by name), checked by replaying it.
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
-from difficult_customer.experiments.library.recordings import notice, recording_folder, save_recording
+from difficult_customer.experiments.library.recordings import notice, recording_folder, try_save
 from difficult_customer.experiments.teaching.session import MOVE_KEYS, MOVE_NAMES, Session, parse_key
 
 GAUGE_WIDTH = 20
@@ -282,13 +282,11 @@ class Config(ContextConfig):
 
 def save(session: Session, console: Any, record: Path) -> None:
     """Save the finished conversation in ``record`` and print where; a failure is printed, never raised."""
-    try:
-        path = save_recording(session, record)
-    except Exception as error:  # a full disk or a bad folder must not crash the game
-        console.print(f"The conversation was not recorded: {type(error).__name__}: {error}", style="red",
-                      markup=False, highlight=False)
+    saved = try_save(session, record)
+    if saved.path is None:
+        console.print(saved.error[0].upper() + saved.error[1:], style="red", markup=False, highlight=False)
     else:
-        console.print(f"Recorded: {path}", markup=False, highlight=False)
+        console.print(f"Recorded: {saved.path}", markup=False, highlight=False)
 
 
 def play(session: Session, console: Any, read: Callable[[], str | None], teacher: bool = False,

@@ -58,7 +58,7 @@ from typing import Any
 from difficult_customer import agents
 from difficult_customer.customer_models import PERSONA_NAMES
 from difficult_customer.envs.customer_env import DEFAULT_MAX_TURNS
-from difficult_customer.experiments.library.recordings import notice, recording_folder, save_recording
+from difficult_customer.experiments.library.recordings import notice, recording_folder, try_save
 from difficult_customer.experiments.teaching.session import (
     MOVE_KEYS,
     MOVE_NAMES,
@@ -195,13 +195,12 @@ def create_app(store: SessionStore | None = None, record: str | Path | None = No
 
     def save(session: Session) -> dict[str, Any]:
         """Save a student's finished conversation; a failure is reported, never raised."""
-        try:
-            path = save_recording(session, record)
-        except Exception as error:  # a full disk or a bad folder must not stop the game
-            app.logger.error("cannot save the recording of seed %s in %s: %s", session.seed, record, error)
-            return {"saved": False, "error": f"the conversation was not recorded: {type(error).__name__}: {error}"}
-        app.logger.info("recorded %s", path)
-        return {"saved": True, "file": path.name}
+        saved = try_save(session, record)
+        if saved.path is None:
+            app.logger.error("cannot save the recording of seed %s in %s: %s", session.seed, record, saved.error)
+            return {"saved": False, "error": saved.error}
+        app.logger.info("recorded %s", saved.path)
+        return {"saved": True, "file": saved.path.name}
 
     def reply(session: Session, sid: str, teacher: bool, status: int = 200, decision: dict | None = None,
               recording: dict | None = None):
